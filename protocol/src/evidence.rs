@@ -1,0 +1,91 @@
+//! Evidence as the guest sends it: which TEE, the raw report, the certificates it
+//! has, and the guest identity key with its signature over this session.
+//!
+//! Wire enums are open newtypes (like rustls): unknown values decode and round-trip,
+//! and the verifier decides what to refuse.
+
+/// Which trusted execution environment produced the report, and so how to parse it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tee(pub u16);
+
+impl Tee {
+    /// AMD SEV-SNP attestation report (1184 bytes) signed by a VCEK or VLEK.
+    pub const SEV_SNP: Self = Self(1);
+    /// Intel TDX quote (reserved; not yet verified).
+    pub const TDX: Self = Self(2);
+    /// A byte-exact SEV-SNP report signed by a locally made TEST chain. For
+    /// development and tests only; verified by the very same code path, and
+    /// accepted only when the policy names that test root.
+    pub const SIMULATED_SNP: Self = Self(0xff01);
+
+    /// Short name for logs and JSON.
+    pub fn name(self) -> String {
+        match self {
+            Self::SEV_SNP => "sev-snp".into(),
+            Self::TDX => "tdx".into(),
+            Self::SIMULATED_SNP => "simulated".into(),
+            Self(other) => format!("unknown({other:#06x})"),
+        }
+    }
+}
+
+/// What a certificate in the evidence claims to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CertKind(pub u8);
+
+impl CertKind {
+    /// Versioned Chip Endorsement Key certificate.
+    pub const VCEK: Self = Self(1);
+    /// Versioned Loaded Endorsement Key certificate (issued to a cloud provider).
+    pub const VLEK: Self = Self(2);
+    /// AMD SEV Key (signs VCEKs).
+    pub const ASK: Self = Self(3);
+    /// AMD SEV VLEK Key (signs VLEKs).
+    pub const ASVK: Self = Self(4);
+    /// AMD Root Key. Informational only: the verifier never trusts a root the
+    /// guest sends.
+    pub const ARK: Self = Self(5);
+
+    /// Short name for errors.
+    pub fn name(self) -> String {
+        match self {
+            Self::VCEK => "VCEK".into(),
+            Self::VLEK => "VLEK".into(),
+            Self::ASK => "ASK".into(),
+            Self::ASVK => "ASVK".into(),
+            Self::ARK => "ARK".into(),
+            Self(other) => format!("unknown({other})"),
+        }
+    }
+}
+
+/// One DER certificate from the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertEntry {
+    /// What the guest says it is.
+    pub kind: CertKind,
+    /// DER bytes.
+    pub der: Vec<u8>,
+}
+
+/// The guest's evidence for one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// Report format.
+    pub tee: Tee,
+    /// Raw report bytes.
+    pub report: Vec<u8>,
+    /// Certificates the guest has (may be empty: the client then uses its cache).
+    pub certs: Vec<CertEntry>,
+    /// Ed25519 public key of the guest identity (32 bytes).
+    pub identity_key: Vec<u8>,
+    /// Ed25519 signature over `ekm || nonce` (64 bytes).
+    pub identity_sig: Vec<u8>,
+}
+
+impl Evidence {
+    /// The first certificate of a kind, if the guest sent one.
+    pub fn cert(&self, kind: CertKind) -> Option<&[u8]> {
+        self.certs.iter().find(|c| c.kind == kind).map(|c| c.der.as_slice())
+    }
+}

@@ -1,0 +1,38 @@
+//! cvm-console's protocol core: everything both ends must agree on, with no IO.
+//!
+//! ```text
+//!             TLS 1.3 (rustls, in guest-server / client)
+//!                  │ exporter(ekm), nonce
+//!                  ▼
+//!  handshake ── Hello ─► Evidence ─► verify_evidence ─► Proceed | Abort
+//!                          │            │
+//!                          │            ├─ snp::verify  (report, chain, root, TCB, policy)
+//!                          │            ├─ binding       (REPORT_DATA = f(ekm, nonce, identity))
+//!                          │            └─ identity sig  (Ed25519 over ekm, nonce)
+//!                          ▼
+//!  console frames (Data, Resize, Attach, SessionInfo, Exit)   — after Proceed
+//! ```
+//!
+//! No tokio, no sockets, no clock reads: callers pass the time in, bytes in and
+//! bytes out, so every decoder and the verifier can be fuzzed and tested
+//! deterministically.
+
+#![forbid(unsafe_code)]
+
+pub mod attest;
+pub mod binding;
+pub mod codec;
+pub mod console;
+pub mod error;
+pub mod evidence;
+pub mod frame;
+pub mod handshake;
+pub mod policy;
+pub mod snp;
+
+pub use attest::{AttestedGuest, SessionBinding, verify_evidence};
+pub use error::{Check, CodecError, PolicyError, ReportError, VerifyError};
+pub use evidence::{CertEntry, CertKind, Evidence, Tee};
+pub use policy::Policy;
+pub use snp::roots::{Anchor, TrustAnchors};
+pub use snp::verify::{ExpectedReportData, SnpCerts, Verified, verify_snp};

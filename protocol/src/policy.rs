@@ -1,0 +1,270 @@
+//! The user's trust policy for one guest (DESIGN.md "Trust policy file"): a TOML
+//! file; unknown keys are an error, hex fields must have exactly their length.
+//!
+//! ```toml
+//! measurements = ["<96 hex chars>"]
+//! vmpl = 0
+//! allow_debug = false
+//! allow_migration_agent = false
+//! min_tcb = { bootloader = 0, tee = 0, snp = 0, microcode = 0, fmc = 0 }
+//! min_guest_svn = 0
+//! host_data = "<64 hex chars>"
+//! trusted_roots = ["sim/ark.pem"]
+//! ```
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::PolicyError;
+
+/// Fixed-length bytes written as hex in the policy file.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Hex<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> std::fmt::Debug for Hex<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl<const N: usize> std::fmt::Display for Hex<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl<const N: usize> std::str::FromStr for Hex<N> {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.len() != 2 * N {
+            return Err(format!("expected {} hex characters ({N} bytes), got {}", 2 * N, s.len()));
+        }
+        if let Some((i, c)) = s.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+            return Err(format!("invalid hex character {c:?} at position {i}"));
+        }
+        let mut out = [0u8; N];
+        hex::decode_to_slice(s, &mut out).map_err(|e| e.to_string())?;
+        Ok(Self(out))
+    }
+}
+
+impl<'de, const N: usize> Deserialize<'de> for Hex<N> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl<const N: usize> Serialize for Hex<N> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+/// Minimum TCB components; each defaults to 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MinTcb {
+    pub bootloader: u8,
+    pub tee: u8,
+    pub snp: u8,
+    pub microcode: u8,
+    /// Turin onwards; ignored for products without an FMC SPL.
+    pub fmc: u8,
+}
+
+/// Minimum firmware ABI the guest policy may require (POLICY ABI_MAJOR/ABI_MINOR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinAbi {
+    pub major: u8,
+    pub minor: u8,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A trust policy. Field docs are the file's documentation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Allowed launch digests (MEASUREMENT). Empty means "nothing pinned yet": the
+    /// verifier refuses, and the GUI may offer to pin what it sees.
+    #[serde(default)]
+    pub measurements: Vec<Hex<48>>,
+    /// Required VMPL of the report.
+    #[serde(default)]
+    pub vmpl: u32,
+    /// Accept a guest whose policy allows debugging. Its memory is then readable by
+    /// the host: for development only.
+    #[serde(default)]
+    pub allow_debug: bool,
+    /// Accept a guest whose policy allows a migration agent.
+    #[serde(default)]
+    pub allow_migration_agent: bool,
+    /// Accept a guest whose policy allows SMT (default true; false for the
+    /// side-channel-cautious).
+    #[serde(default = "default_true")]
+    pub allow_smt: bool,
+    /// Require the guest policy's SINGLE_SOCKET bit.
+    #[serde(default)]
+    pub require_single_socket: bool,
+    /// Minimum ABI version in the guest policy.
+    #[serde(default)]
+    pub min_abi: MinAbi,
+    /// Minimum REPORTED_TCB components.
+    #[serde(default)]
+    pub min_tcb: MinTcb,
+    /// Minimum GUEST_SVN.
+    #[serde(default)]
+    pub min_guest_svn: u32,
+    /// Exact HOST_DATA. The host chooses it, so it only tells guests apart.
+    #[serde(default)]
+    pub host_data: Option<Hex<32>>,
+    /// Allowed FAMILY_ID values (any when empty).
+    #[serde(default)]
+    pub family_ids: Vec<Hex<16>>,
+    /// Allowed IMAGE_ID values (any when empty).
+    #[serde(default)]
+    pub image_ids: Vec<Hex<16>>,
+    /// Allowed ID_KEY_DIGEST values (any when empty).
+    #[serde(default)]
+    pub id_key_digests: Vec<Hex<48>>,
+    /// Allowed AUTHOR_KEY_DIGEST values (any when empty).
+    #[serde(default)]
+    pub author_key_digests: Vec<Hex<48>>,
+    /// Allowed CHIP_ID values (any when empty).
+    #[serde(default)]
+    pub chip_ids: Vec<Hex<64>>,
+    /// Extra root certificates (PEM paths, relative to the policy file), e.g. the
+    /// simulated test root. Evidence anchored in one is shown as SIMULATED.
+    #[serde(default)]
+    pub trusted_roots: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            measurements: Vec::new(),
+            vmpl: 0,
+            allow_debug: false,
+            allow_migration_agent: false,
+            allow_smt: true,
+            require_single_socket: false,
+            min_abi: MinAbi::default(),
+            min_tcb: MinTcb::default(),
+            min_guest_svn: 0,
+            host_data: None,
+            family_ids: Vec::new(),
+            image_ids: Vec::new(),
+            id_key_digests: Vec::new(),
+            author_key_digests: Vec::new(),
+            chip_ids: Vec::new(),
+            trusted_roots: Vec::new(),
+        }
+    }
+}
+
+/// Largest VMPL defined by SEV-SNP.
+pub const MAX_VMPL: u32 = 3;
+
+impl Policy {
+    /// Parse a policy file's text.
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        let policy: Self = toml::from_str(text).map_err(|e| PolicyError::Parse(one_line(&e.to_string())))?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Render as TOML (for `sim-init` and pinning).
+    pub fn to_toml(&self) -> Result<String, PolicyError> {
+        toml::to_string_pretty(self).map_err(|e| PolicyError::Parse(e.to_string()))
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        if self.vmpl > MAX_VMPL {
+            return Err(PolicyError::Invalid { field: "vmpl", reason: format!("{} is not 0..={MAX_VMPL}", self.vmpl) });
+        }
+        Ok(())
+    }
+
+    /// Warnings a person must see when this policy is in force.
+    pub fn warnings(&self) -> Vec<&'static str> {
+        let mut w = Vec::new();
+        if self.allow_debug {
+            w.push("allow_debug = true: a debug guest's memory is readable by the host; NOT CONFIDENTIAL");
+        }
+        if self.allow_migration_agent {
+            w.push("allow_migration_agent = true: a migration agent can export this guest's memory");
+        }
+        if !self.trusted_roots.is_empty() {
+            w.push("trusted_roots is set: evidence anchored in a policy root is not backed by AMD hardware");
+        }
+        w
+    }
+}
+
+/// toml errors span several lines with a source excerpt; keep the message and the
+/// location on one line for CLI errors.
+fn one_line(msg: &str) -> String {
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|') && *l != "^")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: &str = "5feee30d6d7e1a29f403d70a4198237ddfb13051a2d6976439487c609388ed7f98189887920ab2fa0096903a0c23fca1";
+
+    #[test]
+    fn design_md_example_parses() {
+        let text = format!(
+            r#"
+measurements = ["{M}"]
+vmpl = 0
+allow_debug = false
+allow_migration_agent = false
+min_tcb = {{ bootloader = 0, tee = 0, snp = 0, microcode = 0, fmc = 0 }}
+min_guest_svn = 0
+host_data = "{}"
+trusted_roots = ["sim/ark.pem"]
+"#,
+            "ab".repeat(32)
+        );
+        let p = Policy::from_toml(&text).unwrap();
+        assert_eq!(p.measurements[0].to_string(), M);
+        assert_eq!(p.host_data.unwrap().0, [0xab; 32]);
+        assert!(p.allow_smt);
+        assert_eq!(Policy::from_toml(&p.to_toml().unwrap()).unwrap(), p);
+    }
+
+    #[test]
+    fn empty_file_is_the_strict_default() {
+        let p = Policy::from_toml("").unwrap();
+        assert_eq!(p, Policy::default());
+        assert!(p.measurements.is_empty() && !p.allow_debug && p.warnings().is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_hex_are_clear_errors() {
+        let e = Policy::from_toml("alow_debug = true").unwrap_err().to_string();
+        assert!(e.contains("unknown field `alow_debug`"), "{e}");
+        let e = Policy::from_toml("min_tcb = { snp = 1, sev = 2 }").unwrap_err().to_string();
+        assert!(e.contains("unknown field `sev`"), "{e}");
+        let e = Policy::from_toml(&format!("measurements = [\"{}\"]", &M[..95])).unwrap_err().to_string();
+        assert!(e.contains("expected 96 hex characters (48 bytes), got 95"), "{e}");
+        let e = Policy::from_toml(&format!("host_data = \"{}zz\"", "0".repeat(62))).unwrap_err().to_string();
+        assert!(e.contains("invalid hex character 'z' at position 62"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = Policy::from_toml("vmpl = 4").unwrap_err().to_string();
+        assert!(e.contains("vmpl"), "{e}");
+        let e = Policy::from_toml("min_tcb = { snp = 300 }").unwrap_err().to_string();
+        assert!(e.contains("snp") || e.contains("300"), "{e}");
+    }
+}
