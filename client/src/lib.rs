@@ -1,1 +1,18 @@
-//! placeholder
+//! cvm-console: the desktop client and command line.
+//!
+//! ```text
+//! policy.toml ─► policy_file ─┐
+//! report / evidence ──────────┼─► cvmc_protocol::verify_* ─► Outcome ─► --json | check list | GUI
+//! certificates ───────────────┘
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod error;
+pub mod outcome;
+pub mod policy_file;
+pub mod report_view;
+pub mod verify_report;
+
+pub use error::ClientError;

@@ -58,7 +58,7 @@ mod tests {
     /// `sha512(b"cvm-console attest v1\0" + bytes(range(32)) + b"\xa5"*32 + sha256(b"\x42"*32))`.
     #[test]
     fn known_answer_report_data() {
-        let ekm: [u8; 32] = std::array::from_fn(|i| i as u8);
+        let ekm: [u8; 32] = std::array::from_fn(|i| u8::try_from(i).unwrap());
         let rd = report_data(&ekm, &[0xA5; 32], &[0x42; 32]);
         assert_eq!(
             hex::encode(rd),

@@ -1,5 +1,6 @@
 //! One error type per concern, each variant one failed check with its values.
 
+use crate::snp::certs::fmt_time;
 use crate::snp::report::SigningKey;
 use crate::snp::tcb::TcbComponent;
 
@@ -129,7 +130,7 @@ pub enum VerifyError {
     CertificateName { kind: String, expected: String, actual: String },
     #[error("chain: the signature of {subject} by {signer} does not verify: {reason}")]
     ChainSignature { signer: String, subject: String, reason: String },
-    #[error("chain: {subject} is valid from {not_before} to {not_after} (unix seconds), now is {now}")]
+    #[error("chain: {subject} is valid from {} to {}, and the time of verification is {}", fmt_time(*not_before), fmt_time(*not_after), fmt_time(*now))]
     CertificateExpired { subject: String, not_before: u64, not_after: u64, now: u64 },
     #[error("chain: {subject} uses {algorithm}, expected {expected}")]
     CertificateAlgorithm { subject: String, algorithm: String, expected: String },

@@ -2,6 +2,11 @@
 //! `tests/data/snp/`, policies that match them, and cached simulated chains (RSA-4096
 //! key generation takes seconds, so each test binary makes one chain per product).
 
+// Test-support code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
+pub mod verifier_cases;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -35,7 +40,7 @@ pub fn cert_der(name: &str) -> Vec<u8> {
 pub fn first_pem_der(text: &str) -> Vec<u8> {
     let start = text.find("-----BEGIN CERTIFICATE-----").expect("PEM block");
     let end = text[start..].find("-----END CERTIFICATE-----").expect("PEM end") + start + 25;
-    let (_, der) = der::pem::decode_vec(text[start..end].as_bytes()).expect("PEM decodes");
+    let (_, der) = der::pem::decode_vec(&text.as_bytes()[start..end]).expect("PEM decodes");
     der
 }
 

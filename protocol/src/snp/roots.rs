@@ -73,13 +73,19 @@ impl TrustAnchors {
     /// AMD's roots plus extra roots from a policy, each given as (label, PEM bytes).
     /// Each must parse and be self-signed.
     pub fn with_extra_roots<'a>(roots: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<Self, VerifyError> {
-        let mut extra = Vec::new();
+        let mut anchors = Self::amd();
         for (label, pem) in roots {
-            let cert = AmdCert::from_pem(&format!("policy root {label}"), pem)?;
-            cert.check_issued(&cert)?;
-            extra.push(ExtraRoot { label: label.to_owned(), cert });
+            anchors.add_root(label, pem)?;
         }
-        Ok(Self { extra })
+        Ok(anchors)
+    }
+
+    /// Add one extra root (PEM); it must parse and be self-signed.
+    pub fn add_root(&mut self, label: &str, pem: &[u8]) -> Result<(), VerifyError> {
+        let cert = AmdCert::from_pem(&format!("policy root {label}"), pem)?;
+        cert.check_issued(&cert)?;
+        self.extra.push(ExtraRoot { label: label.to_owned(), cert });
+        Ok(())
     }
 
     /// The extra roots.

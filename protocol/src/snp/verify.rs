@@ -170,7 +170,12 @@ pub fn verify_snp(
     signer.check_validity(now)?;
     pass(
         Check::Chain,
-        format!("{product}: {} \u{2192} {}, valid at {now}", intermediate.subject_cn, signer.subject_cn),
+        format!(
+            "{product}: {} \u{2192} {}, valid at {}",
+            intermediate.subject_cn,
+            signer.subject_cn,
+            crate::snp::certs::fmt_time(now)
+        ),
     );
 
     // Root.

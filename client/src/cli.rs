@@ -1,0 +1,107 @@
+//! The command line (DESIGN.md "Command line"): parsing and running each command,
+//! writing to any `Write` so tests drive the very code the binary runs.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand};
+
+use crate::ClientError;
+use crate::verify_report::{VerifyReportArgs, verify_report};
+
+/// Exit status: trusted, or the command succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the guest or report is NOT trusted.
+pub const EXIT_NOT_TRUSTED: u8 = 1;
+/// Exit status: unusable input (a missing file, a bad policy, a bad flag).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "cvm-console", version, about = "Verify a confidential VM, then use its console and screen")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check a stored SEV-SNP report offline against a trust policy; exit 0 only if trusted.
+    VerifyReport {
+        /// The report: 1184 raw bytes or their hex text.
+        #[arg(long)]
+        report: PathBuf,
+        /// The VCEK (or VLEK) certificate, DER or PEM.
+        #[arg(long)]
+        vcek: PathBuf,
+        /// The ASK (or ASVK for a VLEK), DER or PEM; AMD's built-in one when omitted.
+        #[arg(long)]
+        ask: Option<PathBuf>,
+        /// The trust policy (TOML).
+        #[arg(long)]
+        policy: PathBuf,
+        /// Expected REPORT_DATA, 128 hex characters; without it the binding is not checked.
+        #[arg(long)]
+        report_data: Option<String>,
+        /// Check certificate validity at this unix time instead of now.
+        #[arg(long)]
+        at: Option<u64>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Write output; a closed pipe (`| head`) is not an error worth a panic.
+fn emit(out: &mut dyn Write, text: &str) {
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Run a parsed command line; the result is the exit status.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
+    match cli.command {
+        Some(Command::VerifyReport { report, vcek, ask, policy, report_data, at, json }) => {
+            let args = VerifyReportArgs { report, vcek, ask, policy, report_data, at: at.unwrap_or_else(now_unix) };
+            let outcome = verify_report(&args)?;
+            if json {
+                emit(out, &format!("{}\n", outcome.to_json()));
+            } else {
+                emit(out, &outcome.to_text());
+            }
+            Ok(if outcome.trusted() { EXIT_OK } else { EXIT_NOT_TRUSTED })
+        }
+        None => Err(ClientError::BadArgument {
+            flag: "command",
+            reason: "the GUI is not available in this build yet; try `cvm-console verify-report --help`".into(),
+        }),
+    }
+}
+
+/// Parse `args` and run: what `main` does, with the output and error streams given.
+/// Returns the exit status.
+pub fn main_with_args<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK };
+            let text = e.render().to_string();
+            emit(if e.use_stderr() { err } else { out }, &text);
+            return code;
+        }
+    };
+    match run(cli, out) {
+        Ok(code) => code,
+        Err(e) => {
+            emit(err, &format!("cvm-console: error: {e}\n"));
+            e.exit_code()
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Every field of an SEV-SNP report as named, decoded values: the `--json`
+//! output's `report` object and the GUI's Attestation tab render the same list.
+
+use serde_json::{Map, Value, json};
+
+use cvmc_protocol::snp::product::Product;
+use cvmc_protocol::snp::report::Report;
+use cvmc_protocol::snp::tcb::RawTcb;
+use cvmc_protocol::snp::verify::policy_bits;
+
+/// Guest policy bits, decoded.
+pub fn policy_json(policy: u64) -> Value {
+    json!({
+        "raw": format!("{policy:#x}"),
+        "abi_major": (policy >> policy_bits::ABI_MAJOR_SHIFT) & 0xff,
+        "abi_minor": policy & policy_bits::ABI_MINOR_MASK,
+        "smt": policy & policy_bits::SMT != 0,
+        "migrate_ma": policy & policy_bits::MIGRATE_MA != 0,
+        "debug": policy & policy_bits::DEBUG != 0,
+        "single_socket": policy & policy_bits::SINGLE_SOCKET != 0,
+    })
+}
+
+fn tcb_json(raw: RawTcb, product: Option<Product>) -> Value {
+    let mut obj = Map::new();
+    obj.insert("raw".into(), json!(hex::encode(raw.0)));
+    if let Some(Ok(t)) = product.map(|p| raw.decode(p)) {
+        for (c, v) in t.components() {
+            obj.insert(c.to_string(), json!(v));
+        }
+    }
+    Value::Object(obj)
+}
+
+/// All report fields. `product` decodes the TCB fields (their layout depends on it).
+pub fn report_json(r: &Report, product: Option<Product>) -> Value {
+    let version = |(maj, min, build): (u8, u8, u8)| format!("{maj}.{min}.{build}");
+    json!({
+        "version": r.version,
+        "guest_svn": r.guest_svn,
+        "policy": policy_json(r.policy),
+        "family_id": hex::encode(r.family_id),
+        "image_id": hex::encode(r.image_id),
+        "vmpl": r.vmpl,
+        "signature_algo": r.signature_algo,
+        "current_tcb": tcb_json(r.current_tcb, product),
+        "platform_info": format!("{:#x}", r.platform_info),
+        "author_key_en": r.author_key_en,
+        "mask_chip_key": r.mask_chip_key,
+        "signing_key": r.signing_key,
+        "report_data": hex::encode(r.report_data),
+        "measurement": hex::encode(r.measurement),
+        "host_data": hex::encode(r.host_data),
+        "id_key_digest": hex::encode(r.id_key_digest),
+        "author_key_digest": hex::encode(r.author_key_digest),
+        "report_id": hex::encode(r.report_id),
+        "report_id_ma": hex::encode(r.report_id_ma),
+        "reported_tcb": tcb_json(r.reported_tcb, product),
+        "cpuid": r.cpuid.map(|(f, m, s)| json!({"family": f, "model": m, "stepping": s})),
+        "chip_id": hex::encode(r.chip_id),
+        "committed_tcb": tcb_json(r.committed_tcb, product),
+        "current_version": version(r.current_version),
+        "committed_version": version(r.committed_version),
+        "launch_tcb": tcb_json(r.launch_tcb, product),
+        "mit_vectors": r.mit_vectors.map(|(l, c)| json!({"launch": format!("{l:#x}"), "current": format!("{c:#x}")})),
+    })
+}

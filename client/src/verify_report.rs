@@ -1,0 +1,83 @@
+//! `cvm-console verify-report`: check a stored SEV-SNP report offline.
+
+use std::path::{Path, PathBuf};
+
+use cvmc_protocol::snp::report::{REPORT_LEN, Report};
+use cvmc_protocol::{ExpectedReportData, SnpCerts, verify_snp};
+
+use crate::error::{ClientError, read_file};
+use crate::outcome::Outcome;
+use crate::policy_file::load_policy;
+
+/// Inputs of one offline verification.
+#[derive(Debug, Clone)]
+pub struct VerifyReportArgs {
+    /// Report: 1184 raw bytes, or the same as hex text.
+    pub report: PathBuf,
+    /// VCEK or VLEK, DER or PEM.
+    pub vcek: PathBuf,
+    /// ASK (or ASVK for a VLEK), DER or PEM; AMD's built-in one when absent.
+    pub ask: Option<PathBuf>,
+    /// Trust policy file.
+    pub policy: PathBuf,
+    /// Expected REPORT_DATA (128 hex characters).
+    pub report_data: Option<String>,
+    /// Evaluate certificate validity at this unix time instead of now.
+    pub at: u64,
+}
+
+/// Read a report file: raw bytes, or hex text of them.
+pub fn read_report(path: &Path) -> Result<Vec<u8>, ClientError> {
+    let bytes = read_file(path)?;
+    if bytes.len() != REPORT_LEN
+        && let Ok(text) = std::str::from_utf8(&bytes)
+    {
+        let compact: String = text.split_whitespace().collect();
+        if !compact.is_empty() && compact.chars().all(|c| c.is_ascii_hexdigit()) {
+            return hex::decode(&compact)
+                .map_err(|e| ClientError::BadInput { path: path.to_path_buf(), reason: format!("hex: {e}") });
+        }
+    }
+    Ok(bytes)
+}
+
+/// Read a certificate as DER from a DER or PEM file (the first PEM block).
+pub fn read_cert(path: &Path) -> Result<Vec<u8>, ClientError> {
+    let bytes = read_file(path)?;
+    let Ok(text) = std::str::from_utf8(&bytes) else { return Ok(bytes) };
+    let Some(start) = text.find("-----BEGIN") else { return Ok(bytes) };
+    let end = text[start..]
+        .find("-----END")
+        .and_then(|e| text[start + e..].find('\n').map(|n| start + e + n + 1).or(Some(text.len())))
+        .unwrap_or(text.len());
+    der::pem::decode_vec(text[start..end].trim_end().as_bytes())
+        .map(|(_, der)| der)
+        .map_err(|e| ClientError::BadInput { path: path.to_path_buf(), reason: format!("PEM: {e}") })
+}
+
+/// Parse `--report-data`.
+pub fn parse_report_data(s: &str) -> Result<[u8; 64], ClientError> {
+    let bad = |reason: String| ClientError::BadArgument { flag: "--report-data", reason };
+    let s = s.trim().trim_start_matches("0x");
+    if s.len() != 128 {
+        return Err(bad(format!("expected 128 hex characters (64 bytes), got {}", s.len())));
+    }
+    let mut out = [0u8; 64];
+    hex::decode_to_slice(s, &mut out).map_err(|e| bad(e.to_string()))?;
+    Ok(out)
+}
+
+/// Run the verification. Errors are unusable input; a refusal is an `Outcome`.
+pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, ClientError> {
+    let report = read_report(&args.report)?;
+    let vcek = read_cert(&args.vcek)?;
+    let ask = args.ask.as_deref().map(read_cert).transpose()?;
+    let loaded = load_policy(&args.policy)?;
+    let expected = match &args.report_data {
+        Some(hex) => ExpectedReportData::Exact(parse_report_data(hex)?),
+        None => ExpectedReportData::NotBound,
+    };
+    let certs = SnpCerts { signer: Some(&vcek), intermediate: ask.as_deref() };
+    let result = verify_snp(&report, certs, &expected, &loaded.policy, &loaded.anchors, args.at);
+    Ok(Outcome { result, report: Report::parse(&report).ok() })
+}

@@ -1,0 +1,176 @@
+//! `cvm-console verify-report` accepts and refuses the same cases as the library,
+//! through the real command-line code (argument parsing, file reading, `--json`,
+//! exit status): 0 trusted, 1 not trusted, 2 unusable input.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use cvm_console::cli::{EXIT_BAD_INPUT, EXIT_NOT_TRUSTED, EXIT_OK, main_with_args};
+use cvmc_protocol::ExpectedReportData;
+use cvmc_tests::vectors;
+use cvmc_tests::verifier_cases::{Input, cases, milan};
+
+struct Run {
+    code: u8,
+    stdout: String,
+    stderr: String,
+}
+
+fn cli(args: &[&str]) -> Run {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut argv = vec!["cvm-console"];
+    argv.extend_from_slice(args);
+    let code = main_with_args(argv, &mut out, &mut err);
+    Run { code, stdout: String::from_utf8(out).unwrap(), stderr: String::from_utf8(err).unwrap() }
+}
+
+/// Write the case's files into `dir` and run `verify-report --json` on them.
+fn run_case(dir: &Path, input: &Input) -> Run {
+    let w = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let report = w("report.bin", &input.report);
+    let vcek = w("vcek.der", input.signer.as_deref().unwrap_or_default());
+    let policy = w("policy.toml", input.policy.to_toml().unwrap().as_bytes());
+    if let Some(pem) = &input.sim_root_pem {
+        w("sim/ark.pem", pem.as_bytes());
+    }
+    let at = input.now.to_string();
+    let mut args =
+        vec!["verify-report", "--report", &report, "--vcek", &vcek, "--policy", &policy, "--at", &at, "--json"];
+    let ask;
+    if let Some(i) = &input.intermediate {
+        ask = w("ask.der", i);
+        args.extend(["--ask", &ask]);
+    }
+    let rd;
+    if let ExpectedReportData::Exact(data) = input.expected {
+        rd = hex::encode(data);
+        args.extend(["--report-data", &rd]);
+    }
+    cli(&args)
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("not one JSON object ({e}): {}{}", run.stdout, run.stderr))
+}
+
+#[test]
+fn real_vectors_are_trusted_from_the_command_line() {
+    for v in vectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = run_case(dir.path(), &Input::from_vector(&v));
+        assert_eq!(run.code, EXIT_OK, "{}: {}{}", v.name, run.stdout, run.stderr);
+        let j = json(&run);
+        assert_eq!(j["trusted"], true, "{}", v.name);
+        assert!(j["failed_check"].is_null());
+        assert_eq!(j["report"]["measurement"], hex::encode(v.parsed().measurement), "{}", v.name);
+        assert_eq!(j["report"]["vmpl"], v.parsed().vmpl, "{}", v.name);
+    }
+}
+
+#[test]
+fn every_refusal_case_is_refused_with_the_same_check_from_the_command_line() {
+    let mut wrong = Vec::new();
+    let mut ran = 0;
+    for case in cases() {
+        let input = (case.input)();
+        if input.signer.is_none() {
+            continue; // --vcek is required on the command line; see missing_files_are_bad_input.
+        }
+        ran += 1;
+        let dir = tempfile::tempdir().unwrap();
+        let run = run_case(dir.path(), &input);
+        let j = json(&run);
+        if run.code != EXIT_NOT_TRUSTED || j["trusted"] != false || j["failed_check"] != case.failed_check {
+            wrong.push(format!("{}: exit {}, {}", case.name, run.code, run.stdout.trim()));
+        }
+        assert!(j["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", case.name);
+    }
+    assert!(ran >= 25, "{ran}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn human_output_lists_the_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = milan();
+    let _ = run_case(dir.path(), &input);
+    let d = dir.path().to_str().unwrap();
+    let ok = cli(&[
+        "verify-report",
+        "--report",
+        &format!("{d}/report.bin"),
+        "--vcek",
+        &format!("{d}/vcek.der"),
+        "--policy",
+        &format!("{d}/policy.toml"),
+        "--at",
+        &input.now.to_string(),
+    ]);
+    assert_eq!(ok.code, EXIT_OK, "{}", ok.stderr);
+    assert!(ok.stdout.starts_with("TRUSTED (SEV-SNP, Milan, AMD ARK-Milan)"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("binding not checked"), "{}", ok.stdout);
+    std::fs::write(dir.path().join("policy.toml"), "vmpl = 2\nmeasurements = []\n").unwrap();
+    let refused = cli(&[
+        "verify-report",
+        "--report",
+        &format!("{d}/report.bin"),
+        "--vcek",
+        &format!("{d}/vcek.der"),
+        "--policy",
+        &format!("{d}/policy.toml"),
+        "--at",
+        &input.now.to_string(),
+    ]);
+    assert_eq!(refused.code, EXIT_NOT_TRUSTED);
+    assert!(refused.stdout.contains("FAIL policy"), "{}", refused.stdout);
+}
+
+#[test]
+fn missing_files_and_bad_flags_are_bad_input_with_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let _ = run_case(dir.path(), &milan());
+    let d = dir.path().to_str().unwrap();
+    let base = |report: &str, policy: &str, extra: &[&str]| {
+        let mut a = vec![
+            "verify-report".to_owned(),
+            "--report".into(),
+            report.into(),
+            "--vcek".into(),
+            format!("{d}/vcek.der"),
+            "--policy".into(),
+            policy.into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        cli(&refs)
+    };
+    let cases = [
+        (base(&format!("{d}/nope.bin"), &format!("{d}/policy.toml"), &[]), "nope.bin"),
+        (base(&format!("{d}/report.bin"), &format!("{d}/nope.toml"), &[]), "nope.toml"),
+        (base(&format!("{d}/report.bin"), &format!("{d}/policy.toml"), &["--report-data", "abc"]), "--report-data"),
+    ];
+    for (args, needle) in cases {
+        let r = run(args);
+        assert_eq!(r.code, EXIT_BAD_INPUT, "{needle}");
+        assert!(r.stderr.contains(needle) && r.stderr.trim().lines().count() == 1, "{}", r.stderr);
+        assert!(r.stdout.is_empty());
+    }
+    std::fs::write(dir.path().join("policy.toml"), "measurments = []\n").unwrap();
+    let r = run(base(&format!("{d}/report.bin"), &format!("{d}/policy.toml"), &[]));
+    assert_eq!(r.code, EXIT_BAD_INPUT);
+    assert!(r.stderr.contains("unknown field `measurments`"), "{}", r.stderr);
+    let r = cli(&["verify-report", "--report", "x"]);
+    assert_eq!(r.code, EXIT_BAD_INPUT);
+    assert!(r.stderr.contains("--vcek") && r.stderr.contains("--policy"), "{}", r.stderr);
+}
