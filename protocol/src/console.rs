@@ -27,7 +27,16 @@ pub mod kind {
     pub const SESSION_INFO: u8 = 0x13;
     /// Server -> client: the console process ended.
     pub const EXIT: u8 = 0x14;
+    /// Both ways: total bytes of the peer's Data stream received (output) or
+    /// consumed (input) so far; the sender of that stream may forget what is acked.
+    pub const ACK: u8 = 0x15;
+    /// Server -> client: the request cannot be served (e.g. the session to re-attach
+    /// is gone); the connection closes after it.
+    pub const ERROR: u8 = 0x16;
 }
+
+/// Most bytes of an Error reason.
+pub const MAX_ERROR_REASON: usize = 1024;
 
 /// A session token; all zeroes asks for a new session.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +93,17 @@ pub enum ConsoleMsg {
         /// Exit status.
         status: i32,
     },
+    /// Bytes of the peer's Data stream received (client: output) or consumed by the
+    /// console (server: input), counted from the start of the session.
+    Ack {
+        /// Total bytes.
+        received: u64,
+    },
+    /// The server refuses the request; the reason is for the person.
+    Error {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ConsoleMsg {
@@ -118,6 +138,18 @@ impl ConsoleMsg {
                 w.i32(*status);
                 kind::EXIT
             }
+            Self::Ack { received } => {
+                w.put(&received.to_be_bytes());
+                kind::ACK
+            }
+            Self::Error { reason } => {
+                let mut end = reason.len().min(MAX_ERROR_REASON);
+                while !reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                w.bytes_u16("error reason", &reason.as_bytes()[..end], MAX_ERROR_REASON)?;
+                kind::ERROR
+            }
         };
         encode_frame(k, &w.into_inner())
     }
@@ -149,6 +181,13 @@ impl ConsoleMsg {
                 output_start: u64::from_be_bytes(r.array()?),
             },
             kind::EXIT => Self::Exit { status: r.i32()? },
+            kind::ACK => Self::Ack { received: u64::from_be_bytes(r.array()?) },
+            kind::ERROR => {
+                let raw = r.bytes_u16("error reason", MAX_ERROR_REASON)?;
+                let reason = std::str::from_utf8(raw)
+                    .map_err(|_| CodecError::BadValue { field: "error reason", value: "not UTF-8".into() })?;
+                Self::Error { reason: reason.to_owned() }
+            }
             other => return Err(CodecError::UnknownType { what: "console message", value: other }),
         };
         r.finish()?;
@@ -169,6 +208,8 @@ mod tests {
             ConsoleMsg::Attach { token: SessionToken::NEW, output_received: 0 },
             ConsoleMsg::SessionInfo { token: SessionToken([5; 32]), input_received: 17, output_start: 1 << 40 },
             ConsoleMsg::Exit { status: -9 },
+            ConsoleMsg::Ack { received: u64::MAX },
+            ConsoleMsg::Error { reason: "session gone".into() },
         ];
         for msg in msgs {
             assert_eq!(ConsoleMsg::decode(&msg.encode().unwrap()).unwrap(), msg);
