@@ -26,6 +26,33 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Attest a live guest against a trust policy; exit 0 only if trusted.
+    Verify {
+        /// The guest, HOST:PORT.
+        address: String,
+        /// The trust policy (TOML).
+        #[arg(long)]
+        policy: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Connect without the client key (for guests that allow unauthenticated consoles).
+        #[arg(long)]
+        no_client_key: bool,
+    },
+    /// Open the verified console of a guest in this terminal (Enter ~ . disconnects).
+    Console {
+        /// The guest, HOST:PORT.
+        address: String,
+        /// The trust policy (TOML).
+        #[arg(long)]
+        policy: PathBuf,
+        /// Connect without the client key (for guests that allow unauthenticated consoles).
+        #[arg(long)]
+        no_client_key: bool,
+    },
+    /// Print this client's key fingerprint, for the guest's authorized_clients.
+    Id,
     /// Start a local SIMULATED guest (test chain in your config directory) and verify it.
     Demo,
     /// Check a stored SEV-SNP report offline against a trust policy; exit 0 only if trusted.
@@ -54,6 +81,31 @@ pub enum Command {
     },
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, ClientError> {
+    tokio::runtime::Runtime::new().map_err(|e| ClientError::BadArgument { flag: "runtime", reason: e.to_string() })
+}
+
+/// Policy, client key and known_guests for a live connection.
+fn connect_options(
+    policy: &std::path::Path,
+    no_client_key: bool,
+    pin_new: bool,
+) -> Result<crate::net::ConnectOptions, ClientError> {
+    let loaded = crate::policy_file::load_policy(policy)?;
+    let dir = crate::clientkey::config_dir();
+    let client_key = if no_client_key {
+        None
+    } else {
+        Some(std::sync::Arc::new(crate::clientkey::ClientKey::load_or_create(&dir)?))
+    };
+    Ok(crate::net::ConnectOptions {
+        policy: std::sync::Arc::new(loaded),
+        client_key,
+        known_guests: Some(crate::known_guests::KnownGuests::new(dir.join("known_guests"))),
+        pin_new,
+    })
+}
+
 /// Write output; a closed pipe (`| head`) is not an error worth a panic.
 fn emit(out: &mut dyn Write, text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
@@ -76,6 +128,46 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
             }
             Ok(if outcome.trusted() { EXIT_OK } else { EXIT_NOT_TRUSTED })
         }
+        Some(Command::Verify { address, policy, json, no_client_key }) => {
+            let opts = connect_options(&policy, no_client_key, false)?;
+            let outcome = runtime()?.block_on(crate::live::verify_live(&address, &opts));
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(e) => {
+                    return Err(ClientError::BadArgument { flag: "verify", reason: e.to_string() });
+                }
+            };
+            if json {
+                emit(out, &format!("{}\n", outcome.to_json()));
+            } else {
+                emit(out, &outcome.to_text());
+            }
+            Ok(if outcome.trusted() { EXIT_OK } else { EXIT_NOT_TRUSTED })
+        }
+        Some(Command::Console { address, policy, no_client_key }) => {
+            let opts = connect_options(&policy, no_client_key, true)?;
+            match runtime()?.block_on(crate::term::run_terminal(&address, &opts)) {
+                Ok(status) => Ok(u8::try_from(status.clamp(0, 255)).unwrap_or(EXIT_NOT_TRUSTED)),
+                Err(crate::console_client::ConsoleEnd::Connect(crate::net::ConnectError::Refused {
+                    error, ..
+                })) => {
+                    emit(out, &format!("NOT TRUSTED: {error} ({})\n", error.name()));
+                    Ok(EXIT_NOT_TRUSTED)
+                }
+                Err(e) => Err(ClientError::BadArgument { flag: "console", reason: e.to_string() }),
+            }
+        }
+        Some(Command::Id) => {
+            let key = crate::clientkey::ClientKey::load_or_create(&crate::clientkey::config_dir())?;
+            emit(out, &format!("{}  ({})\n", key.fingerprint(), key.path().display()));
+            Ok(EXIT_OK)
+        }
+        #[cfg(not(unix))]
+        Some(Command::Demo) => Err(ClientError::BadArgument {
+            flag: "demo",
+            reason: "the demo runs a guest server in process, which needs a Unix PTY".into(),
+        }),
+        #[cfg(unix)]
         Some(Command::Demo) => {
             let (dir, outcome) = crate::demo::run_demo(now_unix())?;
             emit(out, &format!("cvm-console demo: SIMULATED guest, chain in {}\n\n", dir.display()));

@@ -26,7 +26,8 @@ pub fn run_demo(now: u64) -> Result<(PathBuf, Outcome), ClientError> {
     let dir = demo_dir();
     let bad = |e: cvm_consoled::sim::SimError| ClientError::BadInput { path: dir.clone(), reason: e.to_string() };
     if !dir.join(siminit::files::ARK).exists() {
-        siminit::sim_init(&dir, Product::Milan).map_err(bad)?;
+        let key = crate::clientkey::ClientKey::load_or_create(&crate::clientkey::config_dir())?;
+        siminit::sim_init(&dir, Product::Milan, &[key.fingerprint()]).map_err(bad)?;
     }
     let files = siminit::load(&dir).map_err(bad)?;
     let mut binding = [0u8; 64];
@@ -37,7 +38,7 @@ pub fn run_demo(now: u64) -> Result<(PathBuf, Outcome), ClientError> {
     let certs = SnpCerts { signer: Some(&cert), intermediate: Some(&files.ask_der) };
     let result = verify_snp(&report, certs, &ExpectedReportData::Exact(binding), &loaded.policy, &loaded.anchors, now);
     let parsed = cvmc_protocol::snp::report::Report::parse(&report).ok();
-    Ok((dir, Outcome { result, report: parsed }))
+    Ok((dir, Outcome { result, report: parsed, identity: None }))
 }
 
 fn getrandom(buf: &mut [u8]) {

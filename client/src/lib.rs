@@ -9,11 +9,18 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod clientkey;
+pub mod console_client;
+#[cfg(unix)]
 pub mod demo;
 pub mod error;
+pub mod known_guests;
+pub mod live;
+pub mod net;
 pub mod outcome;
 pub mod policy_file;
 pub mod report_view;
+pub mod term;
 pub mod verify_report;
 
 pub use error::ClientError;

@@ -15,6 +15,8 @@ pub struct Outcome {
     pub result: Result<Verified, VerifyError>,
     /// The report, if it parsed (so a refusal still shows its fields).
     pub report: Option<Report>,
+    /// The guest identity fingerprint, for live verification.
+    pub identity: Option<String>,
 }
 
 impl Outcome {
@@ -38,6 +40,7 @@ impl Outcome {
                 "binding_checked": v.binding_checked,
                 "checks": v.passed,
                 "warnings": v.warnings,
+                "identity": self.identity,
                 "report": report,
             }),
             Err(e) => json!({

@@ -79,5 +79,5 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, ClientError> {
     };
     let certs = SnpCerts { signer: Some(&vcek), intermediate: ask.as_deref() };
     let result = verify_snp(&report, certs, &expected, &loaded.policy, &loaded.anchors, args.at);
-    Ok(Outcome { result, report: Report::parse(&report).ok() })
+    Ok(Outcome { result, report: Report::parse(&report).ok(), identity: None })
 }

@@ -41,10 +41,75 @@ pub struct ServerConfig {
     /// prompt is the gate).
     #[serde(default)]
     pub allow_unauthenticated_console: bool,
+    /// File of authorized client key fingerprints (on the guest's own disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_clients: Option<PathBuf>,
+    /// Guest identity key (Ed25519 PKCS#8 PEM, created 0600 if missing);
+    /// ephemeral when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_key: Option<PathBuf>,
+    /// sev-snp provider: directory with vcek.pem and ask.pem to send with reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certs_dir: Option<PathBuf>,
+    /// VMPL to request reports at (sev-snp, tsm).
+    #[serde(default)]
+    pub vmpl: u32,
+    /// Seconds a detached console session survives.
+    #[serde(default = "default_linger")]
+    pub linger_secs: u64,
+    /// Most console sessions at once.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: usize,
+    /// Most connections at once (all channels).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 fn default_display() -> String {
     "none".into()
+}
+
+fn default_linger() -> u64 {
+    300
+}
+
+fn default_max_sessions() -> usize {
+    128
+}
+
+fn default_max_connections() -> usize {
+    512
+}
+
+impl ServerConfig {
+    /// A config with every default and the given listen address and provider.
+    pub fn new(listen: impl Into<String>, evidence: EvidenceKind) -> Self {
+        Self {
+            listen: listen.into(),
+            evidence,
+            simulated_dir: None,
+            display: default_display(),
+            console_command: None,
+            allow_unauthenticated_console: false,
+            authorized_clients: None,
+            identity_key: None,
+            certs_dir: None,
+            vmpl: 0,
+            linger_secs: default_linger(),
+            max_sessions: default_max_sessions(),
+            max_connections: default_max_connections(),
+        }
+    }
+
+    /// Make relative paths absolute against the config file's directory.
+    pub fn resolve_paths(&mut self, config_path: &Path) {
+        for p in [&mut self.simulated_dir, &mut self.authorized_clients, &mut self.identity_key, &mut self.certs_dir]
+            .into_iter()
+            .flatten()
+        {
+            *p = Self::resolve(config_path, p);
+        }
+    }
 }
 
 impl ServerConfig {

@@ -1,8 +1,20 @@
 //! cvm-consoled: the in-guest server of cvm-console.
 //!
-//! This crate will hold the tokio + rustls server, evidence providers, console and
-//! display channels. The simulated attestation chain lives in [`sim`].
+//! ```text
+//! TcpListener ─► tls (rustls, TLS 1.3, authorized client keys)
+//!             ─► attest (Hello ─► evidence provider ─► Evidence ─► Proceed)
+//!             ─► console (PTY sessions that survive a dropped connection)
+//! ```
+//!
+//! `sim` and `siminit` make the SIMULATED test chain for development and tests.
 
+pub mod attest;
+pub mod authorized;
 pub mod config;
+pub mod console;
+pub mod evidence;
+pub mod identity;
+pub mod server;
 pub mod sim;
 pub mod siminit;
+pub mod tls;

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! DIR/ark.pem  DIR/ask.pem  DIR/asvk.pem  DIR/vcek.pem  DIR/vcek-TEST-KEY.pem
-//! DIR/server.toml  DIR/policy.toml  DIR/SIMULATED-NOT-CONFIDENTIAL.txt
+//! DIR/server.toml  DIR/policy.toml  DIR/authorized_clients  DIR/SIMULATED-NOT-CONFIDENTIAL.txt
 //! ```
 
 use std::fs;
@@ -35,6 +35,7 @@ pub mod files {
     pub const SERVER: &str = "server.toml";
     pub const POLICY: &str = "policy.toml";
     pub const NOTICE: &str = "SIMULATED-NOT-CONFIDENTIAL.txt";
+    pub const AUTHORIZED: &str = "authorized_clients";
 }
 
 const NOTICE: &str = "This directory holds a SIMULATED attestation chain made by `cvm-consoled sim-init`.\n\
@@ -64,7 +65,9 @@ fn pem(cert: &Certificate) -> Result<String, SimError> {
 }
 
 /// Make the chain and write every file. Refuses to overwrite an existing chain.
-pub fn sim_init(dir: &Path, product: Product) -> Result<(), SimError> {
+/// `authorize` lists client key fingerprints (`SHA256:…`) to put in
+/// `authorized_clients`.
+pub fn sim_init(dir: &Path, product: Product, authorize: &[String]) -> Result<(), SimError> {
     fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
     let ark_path = dir.join(files::ARK);
     if ark_path.exists() {
@@ -79,14 +82,16 @@ pub fn sim_init(dir: &Path, product: Product) -> Result<(), SimError> {
     write(&dir.join(files::VCEK_KEY), leaf.key_pem()?.as_bytes(), true)?;
     write(&dir.join(files::NOTICE), NOTICE.as_bytes(), false)?;
 
-    let server = ServerConfig {
-        listen: format!("127.0.0.1:{DEFAULT_PORT}"),
-        evidence: EvidenceKind::Simulated,
-        simulated_dir: Some(".".into()),
-        display: "pattern".into(),
-        console_command: None,
-        allow_unauthenticated_console: false,
-    };
+    let mut server = ServerConfig::new(format!("127.0.0.1:{DEFAULT_PORT}"), EvidenceKind::Simulated);
+    server.simulated_dir = Some(".".into());
+    server.display = "pattern".into();
+    server.authorized_clients = Some(files::AUTHORIZED.into());
+    let authorized = authorize.iter().map(|fp| format!("{fp} (sim-init)\n")).collect::<String>();
+    write(
+        &dir.join(files::AUTHORIZED),
+        format!("# Client keys allowed to open this simulated guest's console and screen.\n{authorized}").as_bytes(),
+        false,
+    )?;
     let server_toml = toml::to_string_pretty(&server).map_err(|e| SimError::Encode(e.to_string()))?;
     write(
         &dir.join(files::SERVER),

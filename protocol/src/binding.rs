@@ -50,6 +50,17 @@ pub fn identity_fingerprint(identity_key: &[u8]) -> String {
     format!("SHA256:{}", hex::encode(Sha256::digest(identity_key)))
 }
 
+/// `SHA256:<hex>` of a SubjectPublicKeyInfo (DER): how client keys are named in
+/// `authorized_clients` and by `cvm-console id`.
+pub fn spki_fingerprint(spki_der: &[u8]) -> String {
+    format!("SHA256:{}", hex::encode(Sha256::digest(spki_der)))
+}
+
+/// Name of the user's cvm-console directory inside the platform config directory.
+pub const CONFIG_DIR_NAME: &str = "cvm-console";
+/// The client's own key (PKCS#8 PEM) in that directory.
+pub const CLIENT_KEY_FILE: &str = "client-key.pem";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,19 @@ use crate::error::CodecError;
 use crate::evidence::{CertEntry, CertKind, Evidence, Tee};
 use crate::frame::{decode_frame, encode_frame};
 
+/// ALPN protocol names: each channel is its own TLS connection (DESIGN.md).
+pub mod alpn {
+    /// The login console (PTY).
+    pub const CONSOLE: &[u8] = b"cvmc/1/console";
+    /// The screen and input (RFB 3.8 inside).
+    pub const DISPLAY: &[u8] = b"cvmc/1/display";
+    /// Attestation only: the connection ends after the client's verdict
+    /// (`cvm-console verify`).
+    pub const VERIFY: &[u8] = b"cvmc/1/verify";
+    /// All channels a server offers.
+    pub const ALL: [&[u8]; 3] = [CONSOLE, DISPLAY, VERIFY];
+}
+
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
 /// Length of the client's fresh per-connection nonce.

@@ -5,6 +5,10 @@
 // Test-support code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+pub mod console_driver;
+pub mod guest;
+pub mod proxy;
+pub mod relay;
 pub mod verifier_cases;
 
 use std::path::PathBuf;

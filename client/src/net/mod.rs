@@ -1,0 +1,244 @@
+//! Connecting to a guest: TCP, TLS, then the attestation handshake; nothing of a
+//! channel is read or written before the client's own verdict.
+//!
+//! ```text
+//! connect(address, channel) ─► TLS 1.3 ─► Hello{nonce} ─► Evidence ─► verify_evidence
+//!     ─► known_guests pin ─► Proceed ─► Attested { stream, guest }
+//!                     (any failure) ─► Abort{reason}, close, ConnectError naming the check
+//! ```
+
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand_core::{OsRng, RngCore};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use cvmc_protocol::binding::{EKM_LEN, EXPORTER_LABEL};
+use cvmc_protocol::frame::{FRAME_HEADER_LEN, MAX_FRAME_PAYLOAD};
+use cvmc_protocol::handshake::{HandshakeMsg, Hello, NONCE_LEN, PROTOCOL_VERSION, kind};
+use cvmc_protocol::{AttestedGuest, SessionBinding, VerifyError, verify_evidence};
+
+use crate::clientkey::ClientKey;
+use crate::known_guests::{KnownGuests, Pin, changed_identity_warning};
+use crate::policy_file::LoadedPolicy;
+
+/// Time for TCP connect, the TLS handshake, and the evidence to arrive, each.
+pub const PHASE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What a connection needs.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// The trust policy and its anchors.
+    pub policy: Arc<LoadedPolicy>,
+    /// The client key for mutual TLS (None: connect unauthenticated).
+    pub client_key: Option<Arc<ClientKey>>,
+    /// Where identities are pinned (None: no pinning).
+    pub known_guests: Option<KnownGuests>,
+    /// Pin an identity seen for the first time (false for `verify`, which only checks).
+    pub pin_new: bool,
+}
+
+/// An attested connection, ready for its channel.
+#[derive(Debug)]
+pub struct Attested {
+    /// The TLS stream; the channel's bytes start now.
+    pub stream: TlsStream<TcpStream>,
+    /// What was verified.
+    pub guest: AttestedGuest,
+    /// The report bytes as received (for display and --json).
+    pub report: Vec<u8>,
+}
+
+/// Why a connection did not become attested.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    #[error("{address}: {what} timed out after {secs} s")]
+    Timeout { address: String, what: &'static str, secs: u64 },
+    #[error("{address}: cannot connect: {reason}")]
+    Connect { address: String, reason: String },
+    #[error(
+        "{address}: the guest does not authorize this client key ({fingerprint}); add it to the guest's authorized_clients"
+    )]
+    Unauthorized { address: String, fingerprint: String },
+    #[error("{address}: TLS: {reason}")]
+    Tls { address: String, reason: String },
+    #[error("{address}: protocol: {reason}")]
+    Protocol { address: String, reason: String },
+    #[error("NOT TRUSTED: {error}")]
+    Refused {
+        /// The failed check.
+        error: VerifyError,
+        /// The report as received, if any (so a refusal can show its fields).
+        report: Vec<u8>,
+    },
+    #[error("{warning}")]
+    IdentityChanged { warning: String },
+    #[error("{0}")]
+    Client(#[from] crate::error::ClientError),
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+async fn with_timeout<T, E>(
+    address: &str,
+    what: &'static str,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ConnectError>
+where
+    E: std::fmt::Display,
+{
+    match tokio::time::timeout(PHASE_TIMEOUT, fut).await {
+        Err(_) => Err(ConnectError::Timeout { address: address.into(), what, secs: PHASE_TIMEOUT.as_secs() }),
+        Ok(Err(e)) => Err(ConnectError::Protocol { address: address.into(), reason: format!("{what}: {e}") }),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+/// Read one handshake frame of an allowed type; the length is checked from the header.
+async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S, allowed: &[u8]) -> std::io::Result<(u8, Vec<u8>)> {
+    let mut header = [0u8; FRAME_HEADER_LEN];
+    stream.read_exact(&mut header).await?;
+    let len = usize::try_from(u32::from_be_bytes([header[1], header[2], header[3], header[4]])).unwrap_or(usize::MAX);
+    if !allowed.contains(&header[0]) || len > MAX_FRAME_PAYLOAD {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("unexpected frame type {:#04x} of {len} bytes", header[0]),
+        ));
+    }
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload).await?;
+    Ok((header[0], payload))
+}
+
+/// A TLS failure in words a person can act on.
+fn tls_error(address: &str, e: &std::io::Error, key: Option<&ClientKey>) -> ConnectError {
+    let text = e.to_string();
+    if text.contains("AccessDenied") || text.contains("CertificateRequired") || text.contains("BadCertificate") {
+        return ConnectError::Unauthorized {
+            address: address.into(),
+            fingerprint: key.map_or_else(|| "no client key".into(), ClientKey::fingerprint),
+        };
+    }
+    ConnectError::Tls { address: address.into(), reason: text }
+}
+
+/// Connect to `address` for `channel` (an ALPN name) and attest the guest.
+pub async fn connect(address: &str, channel: &'static [u8], opts: &ConnectOptions) -> Result<Attested, ConnectError> {
+    let tcp = match tokio::time::timeout(PHASE_TIMEOUT, TcpStream::connect(address)).await {
+        Err(_) => {
+            return Err(ConnectError::Timeout {
+                address: address.into(),
+                what: "TCP connect",
+                secs: PHASE_TIMEOUT.as_secs(),
+            });
+        }
+        Ok(Err(e)) => return Err(ConnectError::Connect { address: address.into(), reason: e.to_string() }),
+        Ok(Ok(tcp)) => tcp,
+    };
+    let _ = tcp.set_nodelay(true);
+    let config = tls::client_config(channel, opts.client_key.as_deref())?;
+    let name = ServerName::try_from("cvm-consoled")
+        .map_err(|e| ConnectError::Tls { address: address.into(), reason: e.to_string() })?;
+    let mut stream = match tokio::time::timeout(PHASE_TIMEOUT, TlsConnector::from(config).connect(name, tcp)).await {
+        Err(_) => {
+            return Err(ConnectError::Timeout {
+                address: address.into(),
+                what: "TLS handshake",
+                secs: PHASE_TIMEOUT.as_secs(),
+            });
+        }
+        Ok(Err(e)) => return Err(tls_error(address, &e, opts.client_key.as_deref())),
+        Ok(Ok(s)) => s,
+    };
+    if stream.get_ref().1.alpn_protocol() != Some(channel) {
+        return Err(ConnectError::Protocol {
+            address: address.into(),
+            reason: format!("the guest does not serve {}", String::from_utf8_lossy(channel)),
+        });
+    }
+
+    let mut nonce = [0u8; NONCE_LEN];
+    OsRng.fill_bytes(&mut nonce);
+    let hello = HandshakeMsg::Hello(Hello { version: PROTOCOL_VERSION, nonce })
+        .encode()
+        .map_err(|e| ConnectError::Protocol { address: address.into(), reason: e.to_string() })?;
+    stream.write_all(&hello).await.map_err(|e| tls_error(address, &e, opts.client_key.as_deref()))?;
+    stream.flush().await.map_err(|e| tls_error(address, &e, opts.client_key.as_deref()))?;
+    let (k, payload) = match tokio::time::timeout(PHASE_TIMEOUT, read_frame(&mut stream, &[kind::EVIDENCE])).await {
+        Err(_) => {
+            return Err(ConnectError::Timeout {
+                address: address.into(),
+                what: "evidence",
+                secs: PHASE_TIMEOUT.as_secs(),
+            });
+        }
+        Ok(Err(e)) => return Err(tls_error(address, &e, opts.client_key.as_deref())),
+        Ok(Ok(f)) => f,
+    };
+    let evidence = match HandshakeMsg::decode_payload(k, &payload) {
+        Ok(HandshakeMsg::Evidence(ev)) => ev,
+        Ok(_) => return Err(ConnectError::Protocol { address: address.into(), reason: "expected Evidence".into() }),
+        Err(e) => return Err(ConnectError::Protocol { address: address.into(), reason: format!("Evidence: {e}") }),
+    };
+    let ekm: [u8; EKM_LEN] = stream
+        .get_ref()
+        .1
+        .export_keying_material([0u8; EKM_LEN], EXPORTER_LABEL, Some(&nonce))
+        .map_err(|e| ConnectError::Tls { address: address.into(), reason: e.to_string() })?;
+    let session = SessionBinding { ekm, nonce };
+    let policy = &opts.policy;
+    let verdict = verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, now_unix());
+    let guest = match verdict {
+        Ok(guest) => guest,
+        Err(error) => {
+            abort(&mut stream, &error.to_string()).await;
+            return Err(ConnectError::Refused { error, report: evidence.report });
+        }
+    };
+    if let Some(known) = &opts.known_guests {
+        match known.check(address, &guest.identity_fingerprint)? {
+            Pin::Known => {}
+            Pin::New if opts.pin_new => known.add(address, &guest.identity_fingerprint)?,
+            Pin::New => {}
+            Pin::Changed { pinned, line } => {
+                abort(&mut stream, "identity: the guest identity differs from the pinned one").await;
+                return Err(ConnectError::IdentityChanged {
+                    warning: changed_identity_warning(
+                        address,
+                        &guest.identity_fingerprint,
+                        &pinned,
+                        known.path(),
+                        line,
+                    ),
+                });
+            }
+        }
+    }
+    let proceed = HandshakeMsg::Proceed
+        .encode()
+        .map_err(|e| ConnectError::Protocol { address: address.into(), reason: e.to_string() })?;
+    with_timeout(address, "Proceed", async {
+        stream.write_all(&proceed).await?;
+        stream.flush().await
+    })
+    .await?;
+    Ok(Attested { stream, guest, report: evidence.report })
+}
+
+/// Tell the guest why, then close. Best effort: the guest may already be gone.
+async fn abort(stream: &mut TlsStream<TcpStream>, reason: &str) {
+    if let Ok(bytes) = (HandshakeMsg::Abort { reason: reason.to_owned() }).encode() {
+        let _ = stream.write_all(&bytes).await;
+        let _ = stream.flush().await;
+    }
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,90 @@
+//! The client's TLS: 1.3 only, no resumption, no early data, one ALPN channel per
+//! connection, and the client key for mutual TLS.
+//!
+//! The guest's certificate is self-signed and ephemeral, so it is not checked
+//! against a CA: the handshake signature proves the peer holds the key of this TLS
+//! session, and the attestation report — bound to this session's exporter, which
+//! depends on that key exchange — proves what the peer is. A relay holds a different
+//! session and cannot produce a matching report.
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, Error, SignatureScheme};
+
+use crate::clientkey::ClientKey;
+use crate::error::ClientError;
+
+/// Accepts the guest's self-signed certificate; checks its handshake signature.
+#[derive(Debug)]
+pub struct AttestedServerVerifier {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl AttestedServerVerifier {
+    /// With the signature algorithms of a crypto provider.
+    pub fn new(provider: &rustls::crypto::CryptoProvider) -> Self {
+        Self { algorithms: provider.signature_verification_algorithms }
+    }
+}
+
+impl ServerCertVerifier for AttestedServerVerifier {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        // Trust is established by the attestation bound to this session, not by a CA.
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        Err(Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// A client configuration for one channel.
+pub fn client_config(channel: &[u8], key: Option<&ClientKey>) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(AttestedServerVerifier::new(&provider));
+    let tls_err = |e: rustls::Error| ClientError::BadArgument { flag: "tls", reason: e.to_string() };
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls_err)?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match key {
+        Some(key) => {
+            let (certs, private) = key.tls_identity()?;
+            builder.with_client_auth_cert(certs, private).map_err(tls_err)?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![channel.to_vec()];
+    config.resumption = rustls::client::Resumption::disabled();
+    config.enable_early_data = false;
+    Ok(Arc::new(config))
+}

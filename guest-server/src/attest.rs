@@ -1,0 +1,124 @@
+//! The server side of the attestation handshake (DESIGN.md "Wire protocol v1"):
+//! read Hello, make a report bound to this TLS session, send Evidence, wait for
+//! the client's verdict. Nothing of a channel starts before Proceed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use cvmc_protocol::binding::{EKM_LEN, EXPORTER_LABEL, report_data};
+use cvmc_protocol::evidence::Evidence;
+use cvmc_protocol::frame::FRAME_HEADER_LEN;
+use cvmc_protocol::handshake::{HandshakeMsg, MAX_ABORT_REASON, NONCE_LEN, PROTOCOL_VERSION, kind};
+
+use crate::evidence::EvidenceProvider;
+use crate::identity::GuestIdentity;
+
+/// Time a client has to send Hello after the TLS handshake.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to send its verdict after Evidence.
+pub const VERDICT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a connection ended during attestation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttestError {
+    #[error("attestation: {what} not received within {secs} s")]
+    Timeout { what: &'static str, secs: u64 },
+    #[error("attestation: expected {expected}, got frame type {kind:#04x} of {len} bytes")]
+    Unexpected { expected: &'static str, kind: u8, len: usize },
+    #[error("attestation: malformed message: {0}")]
+    Malformed(#[from] cvmc_protocol::CodecError),
+    #[error("attestation: client speaks protocol version {0}, this server {PROTOCOL_VERSION}")]
+    Version(u16),
+    #[error("attestation: TLS exporter: {0}")]
+    Exporter(String),
+    #[error("attestation: {0}")]
+    Evidence(#[from] crate::evidence::EvidenceError),
+    #[error("attestation: the client refused the evidence: {0}")]
+    Refused(String),
+    #[error("attestation: connection: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Read one frame whose type must be one of `allowed`, with at most `max` payload
+/// bytes; the length is checked from the header before anything is buffered.
+async fn read_frame<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    expected: &'static str,
+    allowed: &[u8],
+    max: usize,
+) -> Result<(u8, Vec<u8>), AttestError> {
+    let mut header = [0u8; FRAME_HEADER_LEN];
+    stream.read_exact(&mut header).await?;
+    let len = usize::try_from(u32::from_be_bytes([header[1], header[2], header[3], header[4]])).unwrap_or(usize::MAX);
+    if !allowed.contains(&header[0]) || len > max {
+        return Err(AttestError::Unexpected { expected, kind: header[0], len });
+    }
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload).await?;
+    Ok((header[0], payload))
+}
+
+/// What the verdict needs from the TLS layer: the exporter of this connection.
+pub trait Exporter {
+    /// RFC 8446 7.5 exporter.
+    fn export(&self, label: &[u8], context: &[u8]) -> Result<[u8; EKM_LEN], String>;
+}
+
+impl<IO> Exporter for tokio_rustls::server::TlsStream<IO> {
+    fn export(&self, label: &[u8], context: &[u8]) -> Result<[u8; EKM_LEN], String> {
+        self.get_ref().1.export_keying_material([0u8; EKM_LEN], label, Some(context)).map_err(|e| e.to_string())
+    }
+}
+
+/// Run the handshake on an accepted TLS stream. `Ok` means the client said Proceed.
+pub async fn attest<S>(
+    stream: &mut S,
+    provider: &Arc<dyn EvidenceProvider>,
+    identity: &Arc<GuestIdentity>,
+) -> Result<(), AttestError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Exporter,
+{
+    let hello_len = 2 + NONCE_LEN;
+    let (k, payload) = tokio::time::timeout(HELLO_TIMEOUT, read_frame(stream, "Hello", &[kind::HELLO], hello_len))
+        .await
+        .map_err(|_| AttestError::Timeout { what: "Hello", secs: HELLO_TIMEOUT.as_secs() })??;
+    let HandshakeMsg::Hello(hello) = HandshakeMsg::decode_payload(k, &payload)? else {
+        return Err(AttestError::Unexpected { expected: "Hello", kind: k, len: payload.len() });
+    };
+    if hello.version != PROTOCOL_VERSION {
+        return Err(AttestError::Version(hello.version));
+    }
+    let ekm = stream.export(EXPORTER_LABEL, &hello.nonce).map_err(AttestError::Exporter)?;
+    let identity_key = identity.public_key();
+    let binding = report_data(&ekm, &hello.nonce, &identity_key);
+    let provider = Arc::clone(provider);
+    let raw = tokio::task::spawn_blocking(move || provider.evidence(&binding))
+        .await
+        .map_err(|e| AttestError::Io(std::io::Error::other(e.to_string())))??;
+    let evidence = Evidence {
+        tee: raw.tee,
+        report: raw.report,
+        certs: raw.certs,
+        identity_key: identity_key.to_vec(),
+        identity_sig: identity.sign_session(&ekm, &hello.nonce).to_vec(),
+    };
+    stream.write_all(&HandshakeMsg::Evidence(evidence).encode()?).await?;
+    stream.flush().await?;
+
+    let verdict_max = 2 + MAX_ABORT_REASON;
+    let (k, payload) = tokio::time::timeout(
+        VERDICT_TIMEOUT,
+        read_frame(stream, "Proceed or Abort", &[kind::PROCEED, kind::ABORT], verdict_max),
+    )
+    .await
+    .map_err(|_| AttestError::Timeout { what: "the verdict", secs: VERDICT_TIMEOUT.as_secs() })??;
+    match HandshakeMsg::decode_payload(k, &payload)? {
+        HandshakeMsg::Proceed => Ok(()),
+        HandshakeMsg::Abort { reason } => Err(AttestError::Refused(reason)),
+        _ => Err(AttestError::Unexpected { expected: "Proceed or Abort", kind: k, len: payload.len() }),
+    }
+}

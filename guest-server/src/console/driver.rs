@@ -1,0 +1,172 @@
+//! The per-session task: starts the console process in a PTY, reads its output into
+//! the ring (pausing while the client is `max_unacked` behind, so the process blocks
+//! in write), reaps it, and ends the session on linger expiry or hang-up.
+
+use std::io;
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::ExitStatus;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use cvmc_protocol::console::SessionToken;
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use pty_process::{OwnedReadPty, Size};
+use tokio::io::AsyncReadExt as _;
+use tokio::process::Child;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::session::{Session, token_hint};
+use super::{ConsoleConfig, ConsoleError, Inner};
+
+/// Terminal size until the client sends Resize.
+const INITIAL_SIZE: (u16, u16) = (24, 80);
+/// Largest single read from the PTY.
+const READ_CHUNK: usize = 16 * 1024;
+/// Time between SIGHUP and SIGKILL when hanging up.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Start `cfg.argv` in a new PTY as a session leader with the PTY as its controlling
+/// terminal, and the driver task that owns the process.
+pub(super) fn spawn_session(
+    cfg: &ConsoleConfig,
+    token: SessionToken,
+    registry: Weak<Inner>,
+) -> Result<Arc<Session>, ConsoleError> {
+    let (program, args) = cfg.argv.split_first().ok_or(ConsoleError::EmptyCommand)?;
+    let (pty, pts) = pty_process::open().map_err(ConsoleError::Pty)?;
+    pty.resize(Size::new(INITIAL_SIZE.0, INITIAL_SIZE.1)).map_err(ConsoleError::Pty)?;
+    let child = pty_process::Command::new(program)
+        .args(args)
+        .env("TERM", &cfg.term)
+        .kill_on_drop(true)
+        .spawn(pts)
+        .map_err(|source| ConsoleError::Spawn { program: program.clone(), source })?;
+    tracing::info!(session = %token_hint(&token), pid = ?child.id(), program, "console session started");
+    let (reader, writer) = pty.into_split();
+    let session = Arc::new(Session::new(token, writer, cfg.scrollback, cfg.max_unacked));
+    let task = tokio::spawn(drive(Arc::clone(&session), reader, child, registry));
+    session.set_driver(task);
+    Ok(session)
+}
+
+async fn drive(session: Arc<Session>, mut reader: OwnedReadPty, mut child: Child, registry: Weak<Inner>) {
+    let mut changes = session.subscribe_changes();
+    let mut linger = session.subscribe_linger();
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut pty_open = true;
+    let mut status = None;
+    let mut reported = false;
+    loop {
+        if !reported
+            && !pty_open
+            && let Some(status) = status
+        {
+            session.set_exit(status);
+            reported = true;
+        }
+        tokio::select! {
+            read = read_output(&session, &mut reader, &mut buf, &mut changes), if pty_open => match read {
+                Ok(0) => pty_open = false,
+                Ok(_) => {}
+                // Linux reports EIO on the master once every slave fd is closed.
+                Err(err) if err.raw_os_error() == Some(Errno::EIO as i32) => pty_open = false,
+                Err(err) => {
+                    tracing::warn!(session = %token_hint(&session.token), %err, "console pty read failed");
+                    pty_open = false;
+                }
+            },
+            waited = child.wait(), if status.is_none() => status = Some(exit_status(&session, waited)),
+            () = linger_expired(&mut linger) => {
+                if expire(&registry, &session) {
+                    tracing::info!(session = %token_hint(&session.token), "detached console session expired");
+                    break;
+                }
+            }
+            () = session.hangup_requested() => break,
+        }
+    }
+    hang_up(&session, &mut child).await;
+}
+
+/// Read what the ring has room for and append it. Cancel-safe: a completed read is
+/// pushed before the next await.
+async fn read_output(
+    session: &Session,
+    reader: &mut OwnedReadPty,
+    buf: &mut [u8],
+    changes: &mut watch::Receiver<()>,
+) -> io::Result<usize> {
+    let room = loop {
+        changes.borrow_and_update();
+        let room = session.output_room();
+        if room > 0 {
+            break room;
+        }
+        if changes.changed().await.is_err() {
+            std::future::pending::<()>().await; // the sender lives in `session`
+        }
+    };
+    let limit = room.min(buf.len());
+    let n = reader.read(&mut buf[..limit]).await?;
+    session.push_output(&buf[..n]);
+    Ok(n)
+}
+
+/// Resolves once the linger deadline (if any) has passed.
+async fn linger_expired(linger: &mut watch::Receiver<Option<Instant>>) {
+    loop {
+        let deadline = *linger.borrow_and_update();
+        let changed = match deadline {
+            None => linger.changed().await,
+            Some(deadline) => tokio::select! {
+                () = tokio::time::sleep_until(deadline) => return,
+                changed = linger.changed() => changed,
+            },
+        };
+        if changed.is_err() {
+            std::future::pending::<()>().await; // the sender lives in the session
+        }
+    }
+}
+
+fn expire(registry: &Weak<Inner>, session: &Arc<Session>) -> bool {
+    match registry.upgrade() {
+        Some(inner) => inner.expire(session),
+        None => true, // the manager is gone: nobody can re-attach
+    }
+}
+
+fn exit_status(session: &Session, waited: io::Result<ExitStatus>) -> i32 {
+    let status = match waited {
+        Ok(status) => status.code().or_else(|| status.signal().map(|sig| -sig)).unwrap_or(-1),
+        Err(err) => {
+            tracing::warn!(session = %token_hint(&session.token), %err, "waiting for the console process failed");
+            -1
+        }
+    };
+    tracing::info!(session = %token_hint(&session.token), status, "console process exited");
+    status
+}
+
+/// SIGHUP the process group, SIGKILL it after [`KILL_GRACE`]. Only while the child is
+/// not yet reaped: after that its pid may name another process.
+async fn hang_up(session: &Session, child: &mut Child) {
+    let Some(group) = child.id().and_then(|pid| i32::try_from(pid).ok()).map(Pid::from_raw) else {
+        return;
+    };
+    tracing::info!(session = %token_hint(&session.token), pid = group.as_raw(), "hanging up console session");
+    if let Err(err) = killpg(group, Signal::SIGHUP) {
+        tracing::debug!(%err, "SIGHUP to the console process group");
+    }
+    if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
+        if let Err(err) = killpg(group, Signal::SIGKILL) {
+            tracing::debug!(%err, "SIGKILL to the console process group");
+        }
+        if let Err(err) = child.kill().await {
+            tracing::warn!(%err, "killing the console process failed");
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The console channel (DESIGN.md "Wire protocol v1", console): login sessions in PTYs
+//! that outlive a dropped connection and re-attach without losing or repeating a byte.
+//!
+//! ```text
+//!             ┌──────────── session (one driver task) ─────────────┐
+//! client ◄──► │ serve (one task per connection)                    │
+//!   frames    │   input ─► PTY master ─► console process (login)   │
+//!             │   output ◄─ ring ◄─ driver reads the PTY           │
+//!             └────────────────────────────────────────────────────┘
+//! ```
+//!
+//! Promises, each tested in `tests/console_sessions.rs`:
+//! - output has absolute offsets; a re-attaching client says what it holds and gets
+//!   exactly the rest (or the oldest byte still held); input counts the same way;
+//! - memory is bounded: the ring holds at most `max(max_unacked, scrollback)` bytes
+//!   per session, and the PTY is not read while the client is `max_unacked` behind;
+//! - a detached session lives `linger`, then is hung up (SIGHUP, SIGKILL after 2 s);
+//! - a misbehaving connection is closed alone; its session and all others go on.
+//!
+//! Modules: [`ring`] (pure output buffer), `session` (shared state), `driver` (process
+//! and PTY reader task), `serve` (the wire protocol of one connection).
+
+mod driver;
+mod ring;
+mod serve;
+mod session;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cvmc_protocol::console::SessionToken;
+use cvmc_protocol::error::CodecError;
+use rand_core::{OsRng, RngCore as _};
+
+use self::serve::End;
+use self::session::{Session, lock, token_hint};
+
+/// What the console runs and how sessions are kept.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// Command to run in the PTY; `argv[0]` is the program.
+    pub argv: Vec<String>,
+    /// `TERM` for the console process.
+    pub term: String,
+    /// How long a detached session survives.
+    pub linger: Duration,
+    /// Most sessions alive at once (attached, detached or finished but not yet collected).
+    pub max_sessions: usize,
+    /// Output bytes kept for replay after the client acknowledged them.
+    pub scrollback: usize,
+    /// Output bytes the client may lag behind before the PTY is no longer read
+    /// (backpressure: the console process blocks in write).
+    pub max_unacked: usize,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            argv: vec!["/bin/sh".to_owned()],
+            term: "xterm-256color".to_owned(),
+            linger: Duration::from_secs(300),
+            max_sessions: 128,
+            scrollback: 256 * 1024,
+            max_unacked: 1024 * 1024,
+        }
+    }
+}
+
+/// Why a console connection ended or was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsoleError {
+    /// Reading or writing the connection failed.
+    #[error("console connection: {0}")]
+    Io(#[source] std::io::Error),
+    /// The client sent no Attach in time.
+    #[error("no attach message within {secs} s")]
+    AttachTimeout { secs: u64 },
+    /// The client left before attaching.
+    #[error("connection closed before attach")]
+    ClosedBeforeAttach,
+    /// A frame or message that does not decode.
+    #[error("malformed console frame: {0}")]
+    Malformed(#[source] CodecError),
+    /// The connection ended in the middle of a frame.
+    #[error("connection closed inside a frame ({buffered} bytes buffered)")]
+    TruncatedFrame { buffered: usize },
+    /// A message the client may not send at this point.
+    #[error("unexpected console message type {kind:#04x} {phase}")]
+    UnexpectedMessage { kind: u8, phase: &'static str },
+    /// Re-attach to a session that ended or never existed.
+    #[error("session {token} is gone")]
+    SessionGone { token: String },
+    /// No room for a new session.
+    #[error("too many sessions ({max})")]
+    TooManySessions { max: usize },
+    /// [`SessionManager::shutdown`] was called.
+    #[error("the console server is shutting down")]
+    ShuttingDown,
+    /// Attach claims more output than the session produced.
+    #[error("attach claims {output_received} output bytes received, the session produced {end}")]
+    AttachBeyondOutput { output_received: u64, end: u64 },
+    /// Ack of output that was never sent on this connection.
+    #[error("ack of {received} output bytes, only {sent} were sent")]
+    AckBeyondSent { received: u64, sent: u64 },
+    /// Internal: output to send was evicted (a bug; the connection is closed).
+    #[error("output offset {offset} is no longer held (oldest {start})")]
+    OutputLost { offset: u64, start: u64 },
+    /// [`ConsoleConfig::argv`] is empty.
+    #[error("console command is empty")]
+    EmptyCommand,
+    /// Allocating or sizing the PTY failed.
+    #[error("pty: {0}")]
+    Pty(#[source] pty_process::Error),
+    /// The console process could not be started.
+    #[error("cannot start console command {program:?}: {source}")]
+    Spawn { program: String, source: pty_process::Error },
+    /// The OS random source failed while making a session token.
+    #[error("session token: os random source: {0}")]
+    Random(#[source] rand_core::Error),
+    /// One of our own messages did not encode.
+    #[error("encode console message: {0}")]
+    Encode(#[source] CodecError),
+}
+
+/// The console sessions of one server. Cheap to clone; clones share the sessions.
+#[derive(Clone)]
+pub struct SessionManager {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionManager").field("sessions", &self.session_count()).finish_non_exhaustive()
+    }
+}
+
+impl SessionManager {
+    /// A manager with no sessions yet.
+    pub fn new(cfg: ConsoleConfig) -> Self {
+        let registry = Registry { map: HashMap::new(), reserved: 0, closed: false };
+        Self { inner: Arc::new(Inner { cfg, registry: Mutex::new(registry), next_generation: AtomicU64::new(1) }) }
+    }
+
+    /// Serve one console channel on an already attested, already authorized stream.
+    /// Returns when the connection ends, cleanly or not. Failures are already logged
+    /// here (`tracing::warn!` with `peer`); the error is returned for the caller's records.
+    pub async fn serve<S>(&self, stream: S, peer: &str) -> Result<(), ConsoleError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        match serve::serve_connection(&self.inner, stream).await {
+            Ok(End::ClientClosed) => tracing::debug!(peer, "console connection closed; session detached"),
+            Ok(End::Replaced) => tracing::info!(peer, "console connection replaced by a newer attach"),
+            Ok(End::Finished) => tracing::debug!(peer, "console session finished"),
+            Err(err) => {
+                tracing::warn!(peer, reason = %err, "console connection closed");
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sessions alive (attached, detached, or finished but not yet collected).
+    pub fn session_count(&self) -> usize {
+        lock(&self.inner.registry).map.len()
+    }
+
+    /// Output bytes held in memory across all sessions (for monitoring and tests).
+    pub fn held_output_bytes(&self) -> usize {
+        lock(&self.inner.registry).map.values().map(|s| s.held()).sum()
+    }
+
+    /// Hang up every session (SIGHUP to the process group, SIGKILL after 2 s), close
+    /// their connections and refuse new attaches.
+    pub async fn shutdown(&self) {
+        let sessions: Vec<Arc<Session>> = {
+            let mut registry = lock(&self.inner.registry);
+            registry.closed = true;
+            registry.map.drain().map(|(_, session)| session).collect()
+        };
+        for session in &sessions {
+            session.mark_removed();
+        }
+        for session in sessions {
+            if let Some(task) = session.take_driver()
+                && let Err(err) = task.await
+            {
+                tracing::warn!(%err, "console session task failed");
+            }
+        }
+    }
+}
+
+struct Inner {
+    cfg: ConsoleConfig,
+    registry: Mutex<Registry>,
+    next_generation: AtomicU64,
+}
+
+struct Registry {
+    map: HashMap<SessionToken, Arc<Session>>,
+    /// New sessions being spawned, counted against `max_sessions`.
+    reserved: usize,
+    closed: bool,
+}
+
+impl Inner {
+    /// Attach a new connection: to a new session for [`SessionToken::NEW`], else to an
+    /// existing one. Returns the session, the connection's generation and where its
+    /// output replay starts.
+    fn attach(
+        self: &Arc<Self>,
+        token: SessionToken,
+        output_received: u64,
+    ) -> Result<(Arc<Session>, u64, u64), ConsoleError> {
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        if token.is_new() {
+            let session = self.open()?;
+            let registry = lock(&self.registry);
+            let start = session.claim(generation, 0)?;
+            drop(registry);
+            return Ok((session, generation, start));
+        }
+        let registry = lock(&self.registry);
+        if registry.closed {
+            return Err(ConsoleError::ShuttingDown);
+        }
+        let session =
+            registry.map.get(&token).ok_or_else(|| ConsoleError::SessionGone { token: token_hint(&token) })?;
+        let start = session.claim(generation, output_received)?;
+        Ok((Arc::clone(session), generation, start))
+    }
+
+    /// Spawn a new session and register it, within `max_sessions`.
+    fn open(self: &Arc<Self>) -> Result<Arc<Session>, ConsoleError> {
+        let token = {
+            let mut registry = lock(&self.registry);
+            if registry.closed {
+                return Err(ConsoleError::ShuttingDown);
+            }
+            if registry.map.len() + registry.reserved >= self.cfg.max_sessions {
+                return Err(ConsoleError::TooManySessions { max: self.cfg.max_sessions });
+            }
+            let token = loop {
+                let mut bytes = [0u8; 32];
+                OsRng.try_fill_bytes(&mut bytes).map_err(ConsoleError::Random)?;
+                let token = SessionToken(bytes);
+                if !token.is_new() && !registry.map.contains_key(&token) {
+                    break token;
+                }
+            };
+            registry.reserved += 1;
+            token
+        };
+        // Spawning forks: do it without the registry locked.
+        let spawned = driver::spawn_session(&self.cfg, token, Arc::downgrade(self));
+        let mut registry = lock(&self.registry);
+        registry.reserved -= 1;
+        let session = spawned?;
+        if registry.closed {
+            session.mark_removed();
+            return Err(ConsoleError::ShuttingDown);
+        }
+        registry.map.insert(token, Arc::clone(&session));
+        Ok(session)
+    }
+
+    /// Take a finished session out of the registry and end its driver.
+    fn remove(&self, session: &Arc<Session>) {
+        let mut registry = lock(&self.registry);
+        if registry.map.get(&session.token).is_some_and(|s| Arc::ptr_eq(s, session)) {
+            registry.map.remove(&session.token);
+        }
+        session.mark_removed();
+    }
+
+    /// Remove a detached session whose linger ran out; `false` if it was re-attached.
+    fn expire(&self, session: &Arc<Session>) -> bool {
+        let mut registry = lock(&self.registry);
+        if !session.try_expire() {
+            return false;
+        }
+        if registry.map.get(&session.token).is_some_and(|s| Arc::ptr_eq(s, session)) {
+            registry.map.remove(&session.token);
+        }
+        true
+    }
+}

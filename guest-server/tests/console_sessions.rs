@@ -1,0 +1,569 @@
+//! Console sessions end to end without TLS: the real `SessionManager` serving over
+//! `tokio::io::duplex`, real PTYs running bash, and a small test client that speaks the
+//! console frames (attach, type, ack output, resend input after a cut).
+//!
+//! Tests wait for expected output with a deadline instead of sleeping; the expected
+//! strings are computed by the shell (`$((6*7))`) so the terminal's echo of the typed
+//! command never matches them.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use cvm_consoled::console::{ConsoleConfig, ConsoleError, SessionManager};
+use cvmc_protocol::console::{ConsoleMsg, SessionToken, kind};
+use cvmc_protocol::frame::FrameDecoder;
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream, ReadHalf, WriteHalf};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Longest wait for any expected event; generous for a loaded 2-core machine.
+const WAIT: Duration = Duration::from_secs(30);
+
+fn bash_config() -> ConsoleConfig {
+    let argv = ["env", "PS1=$ ", "HISTFILE=/dev/null", "INPUTRC=/dev/null", "bash", "--norc", "--noprofile"];
+    ConsoleConfig { argv: argv.map(String::from).to_vec(), ..ConsoleConfig::default() }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+fn tail(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(400)..]).into_owned()
+}
+
+fn alive(pid: i32) -> bool {
+    kill(Pid::from_raw(pid), None) != Err(Errno::ESRCH)
+}
+
+/// Poll `check` until it holds or [`WAIT`] passes.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One connection: raw frames both ways, and the server task serving it.
+struct Conn {
+    rd: ReadHalf<DuplexStream>,
+    wr: WriteHalf<DuplexStream>,
+    decoder: FrameDecoder,
+    server: JoinHandle<Result<(), ConsoleError>>,
+}
+
+impl Conn {
+    fn open(mgr: &SessionManager) -> Self {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let mgr = mgr.clone();
+        let server = tokio::spawn(async move { mgr.serve(server, "test-peer").await });
+        let (rd, wr) = tokio::io::split(client);
+        Self { rd, wr, decoder: FrameDecoder::new(), server }
+    }
+
+    async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.wr.write_all(bytes).await
+    }
+
+    async fn send(&mut self, msg: &ConsoleMsg) -> std::io::Result<()> {
+        self.send_raw(&msg.encode().unwrap()).await
+    }
+
+    /// The next message, `None` once the server closed the connection.
+    async fn recv(&mut self) -> Option<ConsoleMsg> {
+        let mut buf = vec![0u8; 16 * 1024];
+        let read = async {
+            loop {
+                if let Some(frame) = self.decoder.next_frame().unwrap() {
+                    return Some(ConsoleMsg::decode_payload(frame.kind, &frame.payload).unwrap());
+                }
+                match self.rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => self.decoder.push(&buf[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, read).await.expect("no message from the server in time")
+    }
+
+    /// Attach and expect a refusal, then the end of the connection.
+    async fn attach_refused(mut self, token: SessionToken) -> String {
+        self.send(&ConsoleMsg::Attach { token, output_received: 0 }).await.unwrap();
+        let reason = match self.recv().await {
+            Some(ConsoleMsg::Error { reason }) => reason,
+            other => panic!("expected Error, got {other:?}"),
+        };
+        assert_eq!(self.recv().await, None, "the server closes after Error");
+        assert!(self.server.await.unwrap().is_err());
+        reason
+    }
+}
+
+/// A terminal client: keeps every output byte by absolute offset, every typed byte for
+/// resending, and acks output every `ack_every` bytes.
+struct Term {
+    conn: Conn,
+    token: SessionToken,
+    output: Vec<u8>,
+    acked: u64,
+    ack_every: u64,
+    input: Vec<u8>,
+    input_acked: u64,
+    exit: Option<i32>,
+    cursor: usize,
+}
+
+impl Term {
+    fn new(conn: Conn, token: SessionToken, output: Vec<u8>, input: Vec<u8>, input_acked: u64) -> Self {
+        let acked = output.len() as u64;
+        Self { conn, token, output, acked, ack_every: 1, input, input_acked, exit: None, cursor: 0 }
+    }
+
+    async fn open(mgr: &SessionManager) -> Self {
+        let mut conn = Conn::open(mgr);
+        conn.send(&ConsoleMsg::Attach { token: SessionToken::NEW, output_received: 0 }).await.unwrap();
+        match conn.recv().await {
+            Some(ConsoleMsg::SessionInfo { token, input_received: 0, output_start: 0 }) if !token.is_new() => {
+                Self::new(conn, token, Vec::new(), Vec::new(), 0)
+            }
+            other => panic!("expected SessionInfo for a new session, got {other:?}"),
+        }
+    }
+
+    /// Re-attach holding `output`, and resend what the session has not consumed of `input`.
+    async fn reattach(mgr: &SessionManager, token: SessionToken, output: Vec<u8>, input: Vec<u8>) -> Self {
+        let mut conn = Conn::open(mgr);
+        conn.send(&ConsoleMsg::Attach { token, output_received: output.len() as u64 }).await.unwrap();
+        let (input_received, output_start) = match conn.recv().await {
+            Some(ConsoleMsg::SessionInfo { token: got, input_received, output_start }) if got == token => {
+                (input_received, output_start)
+            }
+            other => panic!("expected SessionInfo for the re-attach, got {other:?}"),
+        };
+        assert_eq!(output_start, output.len() as u64, "replay starts exactly where this client stopped");
+        assert!(input_received <= input.len() as u64, "consumed {input_received} of {} typed", input.len());
+        let mut term = Self::new(conn, token, output, input, input_received);
+        let unconsumed = term.input[usize::try_from(input_received).unwrap()..].to_vec();
+        if !unconsumed.is_empty() {
+            term.conn.send(&ConsoleMsg::Data(unconsumed)).await.unwrap();
+        }
+        term
+    }
+
+    async fn type_str(&mut self, text: &str) {
+        self.input.extend_from_slice(text.as_bytes());
+        self.conn.send(&ConsoleMsg::Data(text.as_bytes().to_vec())).await.unwrap();
+    }
+
+    /// Handle one server message; `false` once the connection is closed.
+    async fn pump(&mut self) -> bool {
+        match self.conn.recv().await {
+            None => false,
+            Some(ConsoleMsg::Data(bytes)) => {
+                assert!(self.exit.is_none(), "output after Exit");
+                self.output.extend_from_slice(&bytes);
+                let received = self.output.len() as u64;
+                if received - self.acked >= self.ack_every {
+                    self.acked = received;
+                    // The server may already be closing this connection (bad-input tests).
+                    let _ = self.conn.send(&ConsoleMsg::Ack { received }).await;
+                }
+                true
+            }
+            Some(ConsoleMsg::Ack { received }) => {
+                assert!(received >= self.input_acked, "input ack went back: {received} < {}", self.input_acked);
+                assert!(received <= self.input.len() as u64, "input ack {received} beyond what was typed");
+                self.input_acked = received;
+                true
+            }
+            Some(ConsoleMsg::Exit { status }) => {
+                assert_eq!(self.exit, None, "a second Exit");
+                self.exit = Some(status);
+                true
+            }
+            Some(other) => panic!("unexpected message from the server: {other:?}"),
+        }
+    }
+
+    /// Read until `needle` appears after the previous match; returns the offset after it.
+    async fn wait_for(&mut self, needle: &str) -> usize {
+        let needle = needle.as_bytes();
+        let deadline = Instant::now() + WAIT;
+        let mut scanned = self.cursor;
+        loop {
+            if let Some(at) = find(&self.output[scanned..], needle) {
+                self.cursor = scanned + at + needle.len();
+                return self.cursor;
+            }
+            scanned = self.output.len().saturating_sub(needle.len() - 1).max(scanned);
+            let more = tokio::time::timeout_at(deadline, self.pump()).await;
+            let tail = tail(&self.output);
+            let needle = String::from_utf8_lossy(needle);
+            assert!(more.is_ok(), "timed out waiting for {needle:?}; output ends {tail:?}");
+            assert!(more.unwrap(), "connection closed while waiting for {needle:?}; output ends {tail:?}");
+        }
+    }
+
+    async fn wait_prompt(&mut self) {
+        self.wait_for("$ ").await;
+    }
+
+    async fn wait_exit(&mut self) -> i32 {
+        loop {
+            if let Some(status) = self.exit {
+                return status;
+            }
+            assert!(self.pump().await, "closed before Exit; output ends {:?}", tail(&self.output));
+        }
+    }
+
+    async fn wait_closed(&mut self) {
+        while self.pump().await {}
+    }
+
+    async fn wait_input_acked(&mut self) {
+        while self.input_acked < self.input.len() as u64 {
+            assert!(self.pump().await, "closed before the input was acked");
+        }
+    }
+
+    /// The shell's pid, via `echo P$$Q`.
+    async fn shell_pid(&mut self) -> i32 {
+        self.type_str("echo P$$Q\r").await;
+        self.wait_for("P$$Q\r\n").await; // the terminal's echo of the command
+        let end = self.wait_for("Q\r\n").await;
+        let line = &self.output[..end - 3];
+        let start = line.iter().rposition(|&b| b == b'P').unwrap() + 1;
+        std::str::from_utf8(&line[start..]).unwrap().parse().unwrap()
+    }
+
+    /// Cut the connection (both directions, no goodbye); the client keeps its state.
+    async fn cut(self) -> (SessionToken, Vec<u8>, Vec<u8>) {
+        let Term { conn, token, output, input, .. } = self;
+        let Conn { rd, wr, server, .. } = conn;
+        drop((rd, wr));
+        let _ = server.await.unwrap(); // a cut may end in an i/o error: either is fine
+        (token, output, input)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_command_output_comes_back() {
+    let mgr = SessionManager::new(bash_config());
+    let mut term = Term::open(&mgr).await;
+    term.wait_prompt().await;
+    term.type_str("echo ok\r").await;
+    term.wait_for("\r\nok\r\n").await;
+    term.wait_input_acked().await;
+    assert_eq!(mgr.session_count(), 1);
+    mgr.shutdown().await;
+    assert_eq!(mgr.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resize_reaches_the_terminal() {
+    let mgr = SessionManager::new(bash_config());
+    let mut term = Term::open(&mgr).await;
+    term.wait_prompt().await;
+    term.type_str("stty size\r").await;
+    term.wait_for("\r\n24 80\r\n").await;
+    term.conn.send(&ConsoleMsg::Resize { cols: 100, rows: 40 }).await.unwrap();
+    term.type_str("stty size\r").await;
+    term.wait_for("\r\n40 100\r\n").await;
+    mgr.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_status_is_reported_and_the_session_collected() {
+    let mgr = SessionManager::new(bash_config());
+    let mut term = Term::open(&mgr).await;
+    term.wait_prompt().await;
+    term.type_str("exit 3\r").await;
+    assert_eq!(term.wait_exit().await, 3);
+    // Once the client has acked every byte after Exit, the server closes and forgets.
+    term.wait_closed().await;
+    assert!(term.conn.server.await.unwrap().is_ok());
+    assert_eq!(mgr.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_shell_reports_the_negative_signal() {
+    let mgr = SessionManager::new(bash_config());
+    let mut term = Term::open(&mgr).await;
+    term.wait_prompt().await;
+    term.type_str("kill -9 $$\r").await;
+    assert_eq!(term.wait_exit().await, -9);
+    term.wait_closed().await;
+    assert_eq!(mgr.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_mid_burst_resumes_without_loss_or_duplication() {
+    // A small unacked window so the detached session must stop reading the PTY.
+    let cfg = ConsoleConfig { max_unacked: 256 * 1024, scrollback: 64 * 1024, ..bash_config() };
+    let bound = cfg.max_unacked + cfg.scrollback;
+    let mgr = SessionManager::new(cfg);
+    let mut term = Term::open(&mgr).await;
+    term.ack_every = 64 * 1024; // some received bytes are unacked when the cut comes
+    term.wait_prompt().await;
+    // -echo so that input typed during the burst is not echoed into it.
+    term.type_str("stty -echo; echo B$((1))GIN; seq 1 200000; echo END$((1+1)); stty echo\r").await;
+    let begin = term.wait_for("B1GIN\r\n").await;
+    while term.output.len() < begin + 300_000 {
+        assert!(term.pump().await);
+    }
+    // Half a command goes out on this connection, then the connection is cut...
+    term.type_str("echo ma").await;
+    let (token, output, mut input) = term.cut().await;
+    // ...and the rest is typed while disconnected: it only exists in the resend buffer.
+    input.extend_from_slice(b"rk$((2+3))\r");
+    // Detached, the session fills its window and stops reading the PTY (seq blocks).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(mgr.held_output_bytes() <= bound, "held {} > {bound}", mgr.held_output_bytes());
+
+    let mut term = Term::reattach(&mgr, token, output, input).await;
+    term.wait_for("END2").await;
+    term.wait_for("\r\nmark5\r\n").await;
+    term.wait_input_acked().await;
+
+    let out = &term.output;
+    let start = find(out, b"B1GIN\r\n").unwrap() + "B1GIN\r\n".len();
+    let end = find(out, b"END2").unwrap();
+    let expected: Vec<u8> = (1..=200_000).flat_map(|i| format!("{i}\r\n").into_bytes()).collect();
+    let got = &out[start..end];
+    if got != expected.as_slice() {
+        let at = got.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(got.len().min(expected.len()));
+        panic!(
+            "seq output differs: {} bytes, expected {}; first difference at {at}: {:?} vs {:?}",
+            got.len(),
+            expected.len(),
+            String::from_utf8_lossy(&got[at.saturating_sub(20)..(at + 20).min(got.len())]),
+            String::from_utf8_lossy(&expected[at.saturating_sub(20)..(at + 20).min(expected.len())]),
+        );
+    }
+    assert_eq!(count(out, b"\nmark5\r\n"), 1, "typed input ran exactly once; output ends {:?}", tail(out));
+    assert_eq!(count(out, b"mark5"), 1);
+    mgr.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_attach_replaces_the_older_connection() {
+    let mgr = SessionManager::new(bash_config());
+    let mut first = Term::open(&mgr).await;
+    first.wait_prompt().await;
+    first.type_str("echo a$((1+1))\r").await;
+    first.wait_for("a2\r\n").await;
+    first.wait_input_acked().await;
+    let mut second = Term::reattach(&mgr, first.token, first.output.clone(), first.input.clone()).await;
+    first.wait_closed().await;
+    assert!(first.conn.server.await.unwrap().is_ok());
+    second.type_str("echo b$((2+2))\r").await;
+    second.wait_for("\r\nb4\r\n").await;
+    assert_eq!(mgr.session_count(), 1);
+    mgr.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_token_is_refused_and_starts_nothing() {
+    let mgr = SessionManager::new(bash_config());
+    let mut witness = Term::open(&mgr).await;
+    witness.wait_prompt().await;
+    let reason = Conn::open(&mgr).attach_refused(SessionToken([7; 32])).await;
+    assert!(reason.starts_with("session 07070707") && reason.ends_with("is gone"), "{reason}");
+    assert_eq!(mgr.session_count(), 1, "no session was started for the unknown token");
+    witness.type_str("echo w$((1+1))\r").await;
+    witness.wait_for("\r\nw2\r\n").await;
+    mgr.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_sessions_is_enforced() {
+    let mgr = SessionManager::new(ConsoleConfig { max_sessions: 2, ..bash_config() });
+    let mut a = Term::open(&mgr).await;
+    let mut b = Term::open(&mgr).await;
+    a.wait_prompt().await;
+    b.wait_prompt().await;
+    let reason = Conn::open(&mgr).attach_refused(SessionToken::NEW).await;
+    assert_eq!(reason, "too many sessions (2)");
+    assert_eq!(mgr.session_count(), 2);
+    // A finished session frees its slot.
+    a.type_str("exit\r").await;
+    assert_eq!(a.wait_exit().await, 0);
+    a.wait_closed().await;
+    assert_eq!(mgr.session_count(), 1);
+    let mut c = Term::open(&mgr).await;
+    c.wait_prompt().await;
+    mgr.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_closes_only_that_connection() {
+    let mgr = SessionManager::new(bash_config());
+    let mut witness = Term::open(&mgr).await;
+    witness.wait_prompt().await;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("unknown type", vec![0x77, 0, 0, 0, 3, 1, 2, 3]),
+        ("oversized length", vec![kind::DATA, 0, 1, 0, 1]),
+        ("garbage", b"\xde\xad\xbe\xef garbage".to_vec()),
+        ("resize 0x0", vec![kind::RESIZE, 0, 0, 0, 4, 0, 0, 0, 0]),
+        ("short ack", vec![kind::ACK, 0, 0, 0, 2, 0, 0]),
+        ("second attach", ConsoleMsg::Attach { token: SessionToken::NEW, output_received: 0 }.encode().unwrap()),
+        (
+            "session info from the client",
+            ConsoleMsg::SessionInfo { token: SessionToken([1; 32]), input_received: 0, output_start: 0 }
+                .encode()
+                .unwrap(),
+        ),
+        ("exit from the client", ConsoleMsg::Exit { status: 0 }.encode().unwrap()),
+        ("ack beyond what was sent", ConsoleMsg::Ack { received: 1 << 40 }.encode().unwrap()),
+    ];
+    let mut last = None;
+    for (i, (what, bytes)) in cases.into_iter().enumerate() {
+        let mut victim = Term::open(&mgr).await;
+        victim.wait_prompt().await;
+        victim.conn.send_raw(&bytes).await.unwrap();
+        victim.wait_closed().await;
+        let served = victim.conn.server.await.unwrap();
+        assert!(served.is_err(), "{what}: the server should report an error");
+        // Its session stays (detached, lingering); the witness is unaffected.
+        assert_eq!(mgr.session_count(), 2 + i, "{what}");
+        witness.type_str(&format!("echo w{i}_$((1+1))\r")).await;
+        witness.wait_for(&format!("\r\nw{i}_2\r\n")).await;
+        last = Some((victim.token, victim.output, victim.input));
+    }
+    // A session whose connection was closed for bad input can be re-attached.
+    let (token, output, input) = last.unwrap();
+    let mut again = Term::reattach(&mgr, token, output, input).await;
+    again.type_str("echo v$((3+3))\r").await;
+    again.wait_for("\r\nv6\r\n").await;
+    mgr.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anything_but_attach_first_is_refused() {
+    let mgr = SessionManager::new(bash_config());
+    let mut witness = Term::open(&mgr).await;
+    witness.wait_prompt().await;
+
+    let mut conn = Conn::open(&mgr);
+    conn.send(&ConsoleMsg::Data(b"echo hi\r".to_vec())).await.unwrap();
+    match conn.recv().await {
+        Some(ConsoleMsg::Error { reason }) => {
+            assert!(reason.contains("unexpected console message type 0x10"), "{reason}")
+        }
+        other => panic!("expected Error, got {other:?}"),
+    }
+    assert_eq!(conn.recv().await, None);
+    assert!(matches!(conn.server.await.unwrap(), Err(ConsoleError::UnexpectedMessage { .. })));
+
+    let mut conn = Conn::open(&mgr);
+    conn.send_raw(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    assert!(matches!(conn.recv().await, Some(ConsoleMsg::Error { .. })));
+    assert!(matches!(conn.server.await.unwrap(), Err(ConsoleError::Malformed(_))));
+
+    assert_eq!(mgr.session_count(), 1);
+    witness.type_str("echo w$((1+1))\r").await;
+    witness.wait_for("\r\nw2\r\n").await;
+    mgr.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_must_arrive_within_ten_seconds() {
+    let mgr = SessionManager::new(bash_config());
+    let started = Instant::now();
+    let mut conn = Conn::open(&mgr);
+    match conn.recv().await {
+        Some(ConsoleMsg::Error { reason }) => assert_eq!(reason, "no attach message within 10 s"),
+        other => panic!("expected Error, got {other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_secs(10));
+    assert!(matches!(conn.server.await.unwrap(), Err(ConsoleError::AttachTimeout { secs: 10 })));
+    assert_eq!(mgr.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_cannot_grow_server_memory() {
+    let cfg = ConsoleConfig { max_unacked: 64 * 1024, scrollback: 16 * 1024, ..bash_config() };
+    let bound = cfg.max_unacked + cfg.scrollback + 16 * 1024;
+    let mgr = SessionManager::new(cfg.clone());
+    // Attach, start an endless writer, and never read or ack a byte.
+    let mut hog = Conn::open(&mgr);
+    hog.send(&ConsoleMsg::Attach { token: SessionToken::NEW, output_received: 0 }).await.unwrap();
+    hog.send(&ConsoleMsg::Data(b"yes 0123456789abcdef\r".to_vec())).await.unwrap();
+    eventually("the unacked window is full", || mgr.held_output_bytes() >= cfg.max_unacked).await;
+    let full = mgr.held_output_bytes();
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let held = mgr.held_output_bytes();
+        assert!(held <= bound, "held {held} > {bound}");
+        assert_eq!(held, full, "the PTY is no longer read");
+    }
+    // Another session is unaffected.
+    let mut other = Term::open(&mgr).await;
+    other.wait_prompt().await;
+    other.type_str("echo x$((40+2))y\r").await;
+    other.wait_for("\r\nx42y\r\n").await;
+    assert!(mgr.held_output_bytes() <= bound + 4096);
+    mgr.shutdown().await;
+    assert_eq!(mgr.session_count(), 0);
+    assert!(hog.server.await.unwrap().is_ok(), "hung up, not failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_session_is_hung_up_after_linger() {
+    let mgr = SessionManager::new(ConsoleConfig { linger: Duration::from_millis(300), ..bash_config() });
+    let mut term = Term::open(&mgr).await;
+    term.wait_prompt().await;
+    let pid = term.shell_pid().await;
+    assert!(alive(pid));
+    term.cut().await;
+    eventually("the session is collected", || mgr.session_count() == 0).await;
+    eventually("the shell is gone", || !alive(pid)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_hangs_up_attached_sessions() {
+    let mgr = SessionManager::new(bash_config());
+    let mut term = Term::open(&mgr).await;
+    term.wait_prompt().await;
+    let pid = term.shell_pid().await;
+    mgr.shutdown().await;
+    assert!(!alive(pid));
+    term.wait_closed().await;
+    let reason = Conn::open(&mgr).attach_refused(SessionToken::NEW).await;
+    assert_eq!(reason, "the console server is shutting down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_sessions_each_echo_their_own_token() {
+    let mgr = SessionManager::new(bash_config());
+    let clients: Vec<_> = (0..50)
+        .map(|i| {
+            let mgr = mgr.clone();
+            tokio::spawn(async move {
+                let mut term = Term::open(&mgr).await;
+                term.wait_prompt().await;
+                term.type_str(&format!("echo tok{i}_$((6*7))\r")).await;
+                term.wait_for(&format!("\r\ntok{i}_42\r\n")).await;
+                term.type_str("exit\r").await;
+                assert_eq!(term.wait_exit().await, 0);
+                term.wait_closed().await;
+                assert_eq!(count(&term.output, b"_42"), 1, "only this session's output");
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    assert_eq!(mgr.session_count(), 0);
+}

@@ -1,0 +1,154 @@
+//! A real guest server on loopback for end-to-end tests: the simulated provider,
+//! a PTY console running `bash --norc`, real TLS; and a client with its own key,
+//! policy and known_guests in a temporary directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use cvm_console::clientkey::ClientKey;
+use cvm_console::known_guests::KnownGuests;
+use cvm_console::net::ConnectOptions;
+use cvm_console::policy_file::load_policy;
+use cvm_consoled::authorized::AuthorizedClients;
+use cvm_consoled::console::{ConsoleConfig, SessionManager};
+use cvm_consoled::evidence::simulated::SimulatedProvider;
+use cvm_consoled::identity::GuestIdentity;
+use cvm_consoled::server::{Server, ServerParts};
+use cvmc_protocol::snp::product::Product;
+use tokio::sync::oneshot;
+
+/// One sim-init directory per test binary (RSA-4096 key generation takes seconds).
+pub fn sim_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        cvm_consoled::siminit::sim_init(dir.path(), Product::Milan, &[]).unwrap();
+        dir
+    })
+    .path()
+}
+
+/// How to start a test guest.
+#[derive(Debug, Clone)]
+pub struct GuestOptions {
+    /// Console command.
+    pub argv: Vec<String>,
+    /// Serve the console without client keys.
+    pub allow_unauthenticated_console: bool,
+    /// Detached sessions survive this long.
+    pub linger: Duration,
+    /// Identity (None: a fresh ephemeral one).
+    pub identity: Option<Arc<GuestIdentity>>,
+}
+
+impl Default for GuestOptions {
+    fn default() -> Self {
+        Self {
+            argv: vec!["bash".into(), "--norc".into(), "--noprofile".into()],
+            allow_unauthenticated_console: false,
+            linger: Duration::from_secs(30),
+            identity: None,
+        }
+    }
+}
+
+/// A running guest server.
+#[derive(Debug)]
+pub struct TestGuest {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its console sessions.
+    pub sessions: SessionManager,
+    /// authorized_clients file.
+    pub authorized_path: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestGuest {
+    /// Start a guest on a free loopback port that authorizes `authorize` (key fingerprints).
+    pub async fn start(opts: GuestOptions, authorize: &[String]) -> Self {
+        Self::start_on("127.0.0.1:0".into(), opts, authorize).await
+    }
+
+    /// Start a guest on a given address (e.g. where a previous one listened).
+    pub async fn start_at(addr: SocketAddr, opts: GuestOptions, authorize: &[String]) -> Self {
+        Self::start_on(addr.to_string(), opts, authorize).await
+    }
+
+    async fn start_on(listen: String, opts: GuestOptions, authorize: &[String]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let authorized_path = dir.path().join("authorized_clients");
+        std::fs::write(&authorized_path, authorize.iter().map(|f| format!("{f}\n")).collect::<String>()).unwrap();
+        let parts = ServerParts {
+            listen,
+            provider: Arc::new(SimulatedProvider::load(sim_dir()).unwrap()),
+            identity: opts.identity.unwrap_or_else(|| Arc::new(GuestIdentity::ephemeral())),
+            authorized: AuthorizedClients::new(Some(authorized_path.clone())),
+            allow_unauthenticated_console: opts.allow_unauthenticated_console,
+            // TERM=dumb: readline then sends no bracketed-paste escapes around the output.
+            console: ConsoleConfig {
+                argv: opts.argv,
+                linger: opts.linger,
+                term: "dumb".into(),
+                ..ConsoleConfig::default()
+            },
+            max_connections: 512,
+        };
+        let server = Server::bind(parts).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let sessions = server.sessions();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        Self { addr, sessions, authorized_path, stop: Some(stop), task: Some(task), _dir: dir }
+    }
+
+    /// Stop accepting and hang up sessions.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+/// A client: its own key, the sim policy, and its own known_guests.
+#[derive(Debug)]
+pub struct TestClient {
+    /// Connection options.
+    pub opts: ConnectOptions,
+    /// The client key's fingerprint.
+    pub fingerprint: String,
+    /// known_guests path.
+    pub known_guests: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestClient {
+    /// A new client with a fresh key.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Arc::new(ClientKey::load_or_create(dir.path()).unwrap());
+        let known_guests = dir.path().join("known_guests");
+        let opts = ConnectOptions {
+            policy: Arc::new(load_policy(&sim_dir().join("policy.toml")).unwrap()),
+            client_key: Some(Arc::clone(&key)),
+            known_guests: Some(KnownGuests::new(known_guests.clone())),
+            pin_new: true,
+        };
+        Self { opts, fingerprint: key.fingerprint(), known_guests, _dir: dir }
+    }
+}
+
+impl Default for TestClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,126 @@
+//! The console end to end over loopback: the real server (TLS, attestation with
+//! the simulated provider, PTY running `bash --norc`) and the real client loop.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use cvm_console::console_client::{ConsoleCommand, ConsoleEnd, Reconnect};
+use cvm_console::net::{ConnectError, connect};
+use cvmc_protocol::handshake::alpn;
+use cvmc_tests::console_driver::Driver;
+use cvmc_tests::guest::{GuestOptions, TestClient, TestGuest};
+use cvmc_tests::proxy::CutProxy;
+
+async fn guest_for(client: &TestClient) -> TestGuest {
+    TestGuest::start(GuestOptions::default(), std::slice::from_ref(&client.fingerprint)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_resize_and_exit_status() {
+    let client = TestClient::new();
+    let guest = guest_for(&client).await;
+    let mut d = Driver::start(guest.addr.to_string(), client.opts.clone(), Reconnect::default());
+    d.type_str("echo o''k\r").await;
+    d.wait_for("\r\nok\r\n", 20).await;
+    d.tx.send(ConsoleCommand::Resize { cols: 100, rows: 40 }).await.unwrap();
+    d.type_str("stty size\r").await;
+    d.wait_for("40 100", 20).await;
+    d.type_str("exit 7\r").await;
+    let (end, _, _) = d.finish(20).await;
+    assert!(matches!(end, ConsoleEnd::Exited(7)), "{end:?}");
+    guest.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_in_the_middle_of_a_burst_loses_and_repeats_nothing() {
+    let client = TestClient::new();
+    let guest = guest_for(&client).await;
+    let proxy = CutProxy::start(guest.addr).await;
+    // The host drops the first connection after 100 kB and the second after 150 kB,
+    // in the middle of the ~350 kB burst (and likely in the middle of a TLS record).
+    proxy.cut_connections_after(&[100_000, 150_000]);
+    let fast = Reconnect { attempts: 20, first_delay: Duration::from_millis(50) };
+    let mut d = Driver::start(proxy.addr.to_string(), client.opts.clone(), fast);
+    d.type_str("stty -echo; echo READY\r").await;
+    d.wait_for("READY\r\n", 20).await;
+    let start = d.output.len();
+    d.type_str("echo START-$((1+1)); seq 1 60000; echo DONE-$((6*7))\r").await;
+    d.wait_for_len(start + 120_000, 60).await;
+    // Typed while the connection may be down: must arrive exactly once.
+    d.type_str("echo AFTER-CUT\r").await;
+    d.wait_for("DONE-42\r\n", 60).await;
+    d.wait_for("AFTER-CUT\r\n", 30).await;
+    d.type_str("exit 0\r").await;
+    let (end, output, reconnects) = d.finish(30).await;
+    assert!(matches!(end, ConsoleEnd::Exited(0)), "{end:?}");
+    assert_eq!(reconnects, 2, "the proxy cut two connections");
+    let text = String::from_utf8_lossy(&output[start..]).replace("\r\n", "\n");
+    let burst = &text[text.find("START-2\n").expect("start marker") + 8..text.find("DONE-42").expect("end marker")];
+    let numbers: Vec<&str> = burst.lines().collect();
+    let expected: Vec<String> = (1..=60000).map(|n| n.to_string()).collect();
+    assert_eq!(numbers.len(), expected.len(), "lines lost or repeated");
+    assert!(numbers.iter().zip(&expected).all(|(a, b)| *a == b.as_str()), "lines out of order");
+    assert_eq!(text.matches("AFTER-CUT").count(), 1, "typed input lost or doubled");
+    guest.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthorized_client_key_is_refused_before_any_console_byte() {
+    let authorized = TestClient::new();
+    let stranger = TestClient::new();
+    let guest = guest_for(&authorized).await;
+    let err = connect(&guest.addr.to_string(), alpn::CONSOLE, &stranger.opts).await.unwrap_err();
+    match &err {
+        ConnectError::Unauthorized { fingerprint, .. } => assert_eq!(fingerprint, &stranger.fingerprint),
+        other => panic!("expected Unauthorized, got {other}"),
+    }
+    assert!(err.to_string().contains("authorized_clients"), "{err}");
+    assert_eq!(guest.sessions.session_count(), 0);
+    // Adding the key to the file authorizes it without a restart.
+    std::fs::write(&guest.authorized_path, format!("{}\n", stranger.fingerprint)).unwrap();
+    connect(&guest.addr.to_string(), alpn::VERIFY, &stranger.opts).await.unwrap();
+    guest.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_guest_identity_is_refused_like_ssh() {
+    let client = TestClient::new();
+    let guest = guest_for(&client).await;
+    let first = connect(&guest.addr.to_string(), alpn::VERIFY, &client.opts).await.unwrap();
+    let pinned = std::fs::read_to_string(&client.known_guests).unwrap();
+    assert!(pinned.contains(&first.guest.identity_fingerprint));
+    // The same address now answers with another identity (a rebuilt or replaced guest).
+    let addr = guest.addr;
+    guest.stop().await;
+    let other = TestGuest::start_at(addr, GuestOptions::default(), std::slice::from_ref(&client.fingerprint)).await;
+    let err = connect(&addr.to_string(), alpn::CONSOLE, &client.opts).await.unwrap_err();
+    let ConnectError::IdentityChanged { warning } = &err else { panic!("expected IdentityChanged, got {err}") };
+    assert!(warning.contains("GUEST IDENTITY HAS CHANGED") && warning.contains(&first.guest.identity_fingerprint));
+    assert_eq!(other.sessions.session_count(), 0, "no console was started for the refused connection");
+    other.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_sessions_echo_correctly() {
+    let client = TestClient::new();
+    let guest = guest_for(&client).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let addr = guest.addr.to_string();
+        let opts = client.opts.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut d = Driver::start(addr, opts, Reconnect::default());
+            d.type_str(&format!("echo token-$(({i}*1000+7))\r")).await;
+            d.wait_for(&format!("\r\ntoken-{}\r\n", i * 1000 + 7), 120).await;
+            d.type_str("exit 0\r").await;
+            let (end, _, _) = d.finish(60).await;
+            assert!(matches!(end, ConsoleEnd::Exited(0)), "session {i}: {end:?}");
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    guest.stop().await;
+}
