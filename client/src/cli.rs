@@ -53,7 +53,7 @@ pub enum Command {
     },
     /// Print this client's key fingerprint, for the guest's authorized_clients.
     Id,
-    /// Start a local SIMULATED guest (test chain in your config directory) and verify it.
+    /// Start a local SIMULATED guest (test chain in your config directory), verify it, open its console.
     Demo,
     /// Check a stored SEV-SNP report offline against a trust policy; exit 0 only if trusted.
     VerifyReport {
@@ -168,17 +168,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
             reason: "the demo runs a guest server in process, which needs a Unix PTY".into(),
         }),
         #[cfg(unix)]
-        Some(Command::Demo) => {
-            let (dir, outcome) = crate::demo::run_demo(now_unix())?;
-            emit(out, &format!("cvm-console demo: SIMULATED guest, chain in {}\n\n", dir.display()));
-            emit(out, &outcome.to_text());
-            emit(
-                out,
-                "\nThis build verifies the simulated evidence; the in-process guest server and the\n\
-                 GUI session (screen, console) are not built yet.\n",
-            );
-            Ok(if outcome.trusted() { EXIT_OK } else { EXIT_NOT_TRUSTED })
-        }
+        Some(Command::Demo) => runtime()?.block_on(crate::demo::run_demo(out)),
         None => Err(ClientError::BadArgument {
             flag: "command",
             reason: "the GUI is not available in this build yet; try `cvm-console demo` or `cvm-console --help`".into(),

@@ -1,47 +1,92 @@
-//! `cvm-console demo`: a local SIMULATED guest to show the product without hardware.
+//! `cvm-console demo`: a local SIMULATED guest, to try the product without hardware.
 //!
 //! It creates (or reuses) a simulated chain with `sim-init` in the user's config
-//! directory and verifies fresh simulated evidence with the policy that trusts
-//! it, through the same verifier as hardware evidence. The in-process guest server
-//! and the GUI session it opens come with the server and GUI work; until then the
-//! demo shows the verification.
+//! directory, authorizes this client's key, starts an embedded guest server on
+//! loopback (simulated evidence, a PTY running the user's shell), attests it through
+//! the same code as a real guest — showing the check list — and opens the console in
+//! this terminal. Everything it shows is marked SIMULATED - NOT CONFIDENTIAL.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use cvm_consoled::local::{LocalGuest, LocalGuestOptions};
 use cvm_consoled::siminit;
 use cvmc_protocol::snp::product::Product;
-use cvmc_protocol::{ExpectedReportData, SnpCerts, verify_snp};
 
+use crate::clientkey::{ClientKey, config_dir};
 use crate::error::ClientError;
+use crate::net::ConnectOptions;
 use crate::outcome::Outcome;
 use crate::policy_file::load_policy;
 
 /// Where the demo's simulated chain lives.
 pub fn demo_dir() -> PathBuf {
-    dirs::config_dir().unwrap_or_else(std::env::temp_dir).join("cvm-console").join("demo-sim")
+    config_dir().join("demo-sim")
 }
 
-/// Make or reuse the chain, sign a fresh simulated report bound to random data, verify.
-pub fn run_demo(now: u64) -> Result<(PathBuf, Outcome), ClientError> {
-    let dir = demo_dir();
-    let bad = |e: cvm_consoled::sim::SimError| ClientError::BadInput { path: dir.clone(), reason: e.to_string() };
+/// Make the chain if needed and make sure `key` is authorized in it.
+pub fn prepare(dir: &Path, key: &ClientKey) -> Result<(), ClientError> {
+    let bad = |e: cvm_consoled::sim::SimError| ClientError::BadInput { path: dir.to_path_buf(), reason: e.to_string() };
     if !dir.join(siminit::files::ARK).exists() {
-        let key = crate::clientkey::ClientKey::load_or_create(&crate::clientkey::config_dir())?;
-        siminit::sim_init(&dir, Product::Milan, &[key.fingerprint()]).map_err(bad)?;
+        siminit::sim_init(dir, Product::Milan, &[key.fingerprint()]).map_err(bad)?;
     }
-    let files = siminit::load(&dir).map_err(bad)?;
-    let mut binding = [0u8; 64];
-    getrandom(&mut binding);
-    let report = files.leaf.sign(&files.leaf.report_template(binding));
-    let cert = files.leaf.cert_der();
-    let loaded = load_policy(&dir.join(siminit::files::POLICY))?;
-    let certs = SnpCerts { signer: Some(&cert), intermediate: Some(&files.ask_der) };
-    let result = verify_snp(&report, certs, &ExpectedReportData::Exact(binding), &loaded.policy, &loaded.anchors, now);
-    let parsed = cvmc_protocol::snp::report::Report::parse(&report).ok();
-    Ok((dir, Outcome { result, report: parsed, identity: None }))
+    let authorized = dir.join(siminit::files::AUTHORIZED);
+    let text = std::fs::read_to_string(&authorized).unwrap_or_default();
+    if !text.to_ascii_lowercase().contains(&key.fingerprint().to_ascii_lowercase()) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&authorized)
+            .map_err(|e| ClientError::File { path: authorized.clone(), reason: e.to_string() })?;
+        writeln!(f, "{} (demo)", key.fingerprint())
+            .map_err(|e| ClientError::File { path: authorized.clone(), reason: e.to_string() })?;
+    }
+    Ok(())
 }
 
-fn getrandom(buf: &mut [u8]) {
-    use rand_core::RngCore;
-    rand_core::OsRng.fill_bytes(buf);
+/// Start the embedded guest, show its verification, open its console here.
+/// Returns the exit status for the process.
+pub async fn run_demo(out: &mut dyn std::io::Write) -> Result<u8, ClientError> {
+    let dir = demo_dir();
+    let key = Arc::new(ClientKey::load_or_create(&config_dir())?);
+    prepare(&dir, &key)?;
+    let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
+    let term = std::env::var("TERM").unwrap_or_else(|_| "xterm-256color".into());
+    let guest = LocalGuest::start(LocalGuestOptions {
+        listen: "127.0.0.1:0".into(),
+        sim_dir: dir.clone(),
+        argv: vec![shell],
+        term,
+        authorized_clients: Some(dir.join(siminit::files::AUTHORIZED)),
+        allow_unauthenticated_console: false,
+        linger: Duration::from_secs(5),
+        identity: None,
+    })
+    .await
+    .map_err(|reason| ClientError::BadInput { path: dir.clone(), reason })?;
+    let address = guest.addr.to_string();
+    let opts = ConnectOptions {
+        policy: Arc::new(load_policy(&dir.join(siminit::files::POLICY))?),
+        client_key: Some(key),
+        // The demo guest has a new identity every run: nothing to pin.
+        known_guests: None,
+        pin_new: false,
+    };
+    let _ = writeln!(out, "cvm-console demo: a SIMULATED guest on {address} (chain in {})\n", dir.display());
+    let outcome: Outcome = crate::live::verify_live(&address, &opts)
+        .await
+        .map_err(|e| ClientError::BadArgument { flag: "demo", reason: e.to_string() })?;
+    let _ = write!(out, "{}", outcome.to_text());
+    if !outcome.trusted() {
+        return Ok(crate::cli::EXIT_NOT_TRUSTED);
+    }
+    let _ = writeln!(out, "\nOpening its console: your shell, SIMULATED - NOT CONFIDENTIAL. Enter ~ . to leave.\n");
+    let _ = out.flush();
+    let status = crate::term::run_terminal(&address, &opts)
+        .await
+        .map_err(|e| ClientError::BadArgument { flag: "demo", reason: e.to_string() })?;
+    guest.stop().await;
+    Ok(u8::try_from(status.clamp(0, 255)).unwrap_or(1))
 }

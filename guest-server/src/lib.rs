@@ -14,6 +14,7 @@ pub mod config;
 pub mod console;
 pub mod evidence;
 pub mod identity;
+pub mod local;
 pub mod server;
 pub mod sim;
 pub mod siminit;

@@ -214,6 +214,20 @@ impl Term {
         }
     }
 
+    /// Read until a whole output line equal to `line` appears (the terminal's echo of the
+    /// typed command never matches: the expected text is computed by the shell).
+    async fn wait_line(&mut self, line: &str) {
+        let needle = format!("{line}\r\n");
+        loop {
+            let end = self.wait_for(&needle).await;
+            let start = end - needle.len();
+            // Readline may put an escape sequence and `\r` (not `\n`) before the output.
+            if start == 0 || matches!(self.output[start - 1], b'\r' | b'\n') {
+                return;
+            }
+        }
+    }
+
     async fn wait_prompt(&mut self) {
         self.wait_for("$ ").await;
     }
@@ -263,7 +277,7 @@ async fn typed_command_output_comes_back() {
     let mut term = Term::open(&mgr).await;
     term.wait_prompt().await;
     term.type_str("echo ok\r").await;
-    term.wait_for("\r\nok\r\n").await;
+    term.wait_line("ok").await;
     term.wait_input_acked().await;
     assert_eq!(mgr.session_count(), 1);
     mgr.shutdown().await;
@@ -276,10 +290,10 @@ async fn resize_reaches_the_terminal() {
     let mut term = Term::open(&mgr).await;
     term.wait_prompt().await;
     term.type_str("stty size\r").await;
-    term.wait_for("\r\n24 80\r\n").await;
+    term.wait_line("24 80").await;
     term.conn.send(&ConsoleMsg::Resize { cols: 100, rows: 40 }).await.unwrap();
     term.type_str("stty size\r").await;
-    term.wait_for("\r\n40 100\r\n").await;
+    term.wait_line("40 100").await;
     mgr.shutdown().await;
 }
 
@@ -333,7 +347,7 @@ async fn a_cut_mid_burst_resumes_without_loss_or_duplication() {
 
     let mut term = Term::reattach(&mgr, token, output, input).await;
     term.wait_for("END2").await;
-    term.wait_for("\r\nmark5\r\n").await;
+    term.wait_line("mark5").await;
     term.wait_input_acked().await;
 
     let out = &term.output;
@@ -351,8 +365,8 @@ async fn a_cut_mid_burst_resumes_without_loss_or_duplication() {
             String::from_utf8_lossy(&expected[at.saturating_sub(20)..(at + 20).min(expected.len())]),
         );
     }
-    assert_eq!(count(out, b"\nmark5\r\n"), 1, "typed input ran exactly once; output ends {:?}", tail(out));
-    assert_eq!(count(out, b"mark5"), 1);
+    assert_eq!(count(out, b"mark5"), 1, "typed input ran exactly once; output ends {:?}", tail(out));
+    assert_eq!(count(out, b"echo mark$((2+3))"), 1, "and was echoed once: nothing doubled");
     mgr.shutdown().await;
 }
 
@@ -362,13 +376,13 @@ async fn a_newer_attach_replaces_the_older_connection() {
     let mut first = Term::open(&mgr).await;
     first.wait_prompt().await;
     first.type_str("echo a$((1+1))\r").await;
-    first.wait_for("a2\r\n").await;
+    first.wait_line("a2").await;
     first.wait_input_acked().await;
     let mut second = Term::reattach(&mgr, first.token, first.output.clone(), first.input.clone()).await;
     first.wait_closed().await;
     assert!(first.conn.server.await.unwrap().is_ok());
     second.type_str("echo b$((2+2))\r").await;
-    second.wait_for("\r\nb4\r\n").await;
+    second.wait_line("b4").await;
     assert_eq!(mgr.session_count(), 1);
     mgr.shutdown().await;
 }
@@ -382,7 +396,7 @@ async fn an_unknown_token_is_refused_and_starts_nothing() {
     assert!(reason.starts_with("session 07070707") && reason.ends_with("is gone"), "{reason}");
     assert_eq!(mgr.session_count(), 1, "no session was started for the unknown token");
     witness.type_str("echo w$((1+1))\r").await;
-    witness.wait_for("\r\nw2\r\n").await;
+    witness.wait_line("w2").await;
     mgr.shutdown().await;
 }
 
@@ -438,14 +452,14 @@ async fn bad_input_closes_only_that_connection() {
         // Its session stays (detached, lingering); the witness is unaffected.
         assert_eq!(mgr.session_count(), 2 + i, "{what}");
         witness.type_str(&format!("echo w{i}_$((1+1))\r")).await;
-        witness.wait_for(&format!("\r\nw{i}_2\r\n")).await;
+        witness.wait_line(&format!("w{i}_2")).await;
         last = Some((victim.token, victim.output, victim.input));
     }
     // A session whose connection was closed for bad input can be re-attached.
     let (token, output, input) = last.unwrap();
     let mut again = Term::reattach(&mgr, token, output, input).await;
     again.type_str("echo v$((3+3))\r").await;
-    again.wait_for("\r\nv6\r\n").await;
+    again.wait_line("v6").await;
     mgr.shutdown().await;
 }
 
@@ -473,7 +487,7 @@ async fn anything_but_attach_first_is_refused() {
 
     assert_eq!(mgr.session_count(), 1);
     witness.type_str("echo w$((1+1))\r").await;
-    witness.wait_for("\r\nw2\r\n").await;
+    witness.wait_line("w2").await;
     mgr.shutdown().await;
 }
 
@@ -512,7 +526,7 @@ async fn a_client_that_never_reads_cannot_grow_server_memory() {
     let mut other = Term::open(&mgr).await;
     other.wait_prompt().await;
     other.type_str("echo x$((40+2))y\r").await;
-    other.wait_for("\r\nx42y\r\n").await;
+    other.wait_line("x42y").await;
     assert!(mgr.held_output_bytes() <= bound + 4096);
     mgr.shutdown().await;
     assert_eq!(mgr.session_count(), 0);
@@ -554,7 +568,7 @@ async fn fifty_concurrent_sessions_each_echo_their_own_token() {
                 let mut term = Term::open(&mgr).await;
                 term.wait_prompt().await;
                 term.type_str(&format!("echo tok{i}_$((6*7))\r")).await;
-                term.wait_for(&format!("\r\ntok{i}_42\r\n")).await;
+                term.wait_line(&format!("tok{i}_42")).await;
                 term.type_str("exit\r").await;
                 assert_eq!(term.wait_exit().await, 0);
                 term.wait_closed().await;

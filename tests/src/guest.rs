@@ -11,13 +11,10 @@ use cvm_console::clientkey::ClientKey;
 use cvm_console::known_guests::KnownGuests;
 use cvm_console::net::ConnectOptions;
 use cvm_console::policy_file::load_policy;
-use cvm_consoled::authorized::AuthorizedClients;
-use cvm_consoled::console::{ConsoleConfig, SessionManager};
-use cvm_consoled::evidence::simulated::SimulatedProvider;
+use cvm_consoled::console::SessionManager;
 use cvm_consoled::identity::GuestIdentity;
-use cvm_consoled::server::{Server, ServerParts};
+use cvm_consoled::local::{LocalGuest, LocalGuestOptions};
 use cvmc_protocol::snp::product::Product;
-use tokio::sync::oneshot;
 
 /// One sim-init directory per test binary (RSA-4096 key generation takes seconds).
 pub fn sim_dir() -> &'static Path {
@@ -63,8 +60,7 @@ pub struct TestGuest {
     pub sessions: SessionManager,
     /// authorized_clients file.
     pub authorized_path: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    guest: LocalGuest,
     _dir: tempfile::TempDir,
 }
 
@@ -83,39 +79,25 @@ impl TestGuest {
         let dir = tempfile::tempdir().unwrap();
         let authorized_path = dir.path().join("authorized_clients");
         std::fs::write(&authorized_path, authorize.iter().map(|f| format!("{f}\n")).collect::<String>()).unwrap();
-        let parts = ServerParts {
+        let guest = LocalGuest::start(LocalGuestOptions {
             listen,
-            provider: Arc::new(SimulatedProvider::load(sim_dir()).unwrap()),
-            identity: opts.identity.unwrap_or_else(|| Arc::new(GuestIdentity::ephemeral())),
-            authorized: AuthorizedClients::new(Some(authorized_path.clone())),
-            allow_unauthenticated_console: opts.allow_unauthenticated_console,
+            sim_dir: sim_dir().to_path_buf(),
+            argv: opts.argv,
             // TERM=dumb: readline then sends no bracketed-paste escapes around the output.
-            console: ConsoleConfig {
-                argv: opts.argv,
-                linger: opts.linger,
-                term: "dumb".into(),
-                ..ConsoleConfig::default()
-            },
-            max_connections: 512,
-        };
-        let server = Server::bind(parts).await.unwrap();
-        let addr = server.local_addr().unwrap();
-        let sessions = server.sessions();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async move {
-            let _ = stopped.await;
-        }));
-        Self { addr, sessions, authorized_path, stop: Some(stop), task: Some(task), _dir: dir }
+            term: "dumb".into(),
+            authorized_clients: Some(authorized_path.clone()),
+            allow_unauthenticated_console: opts.allow_unauthenticated_console,
+            linger: opts.linger,
+            identity: opts.identity,
+        })
+        .await
+        .unwrap();
+        Self { addr: guest.addr, sessions: guest.sessions.clone(), authorized_path, guest, _dir: dir }
     }
 
     /// Stop accepting and hang up sessions.
-    pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
+    pub async fn stop(self) {
+        self.guest.stop().await;
     }
 }
 

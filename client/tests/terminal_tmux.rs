@@ -1,0 +1,140 @@
+//! `cvm-console console` in a real terminal, driven the way a person uses it:
+//! tmux runs the binary, send-keys types, capture-pane reads the screen. An
+//! embedded simulated guest serves the console.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+#![cfg(unix)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cvm_console::clientkey::ClientKey;
+use cvm_consoled::local::{LocalGuest, LocalGuestOptions};
+use cvmc_protocol::binding::CONFIG_DIR_NAME;
+use cvmc_protocol::snp::product::Product;
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is installed (scripts/test installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "{needle:?} never appeared; screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").arg("-L").arg(&self.socket).arg("kill-server").output();
+    }
+}
+
+fn shell_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_a_real_terminal_resizes_exits_and_restores_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_home = dir.path().join("config");
+    let key = ClientKey::load_or_create(&config_home.join(CONFIG_DIR_NAME)).unwrap();
+    let sim = dir.path().join("sim");
+    cvm_consoled::siminit::sim_init(&sim, Product::Milan, &[key.fingerprint()]).unwrap();
+    let guest = LocalGuest::start(LocalGuestOptions {
+        listen: "127.0.0.1:0".into(),
+        sim_dir: sim.clone(),
+        argv: vec!["bash".into(), "--norc".into(), "--noprofile".into()],
+        term: "xterm-256color".into(),
+        authorized_clients: Some(sim.join("authorized_clients")),
+        allow_unauthenticated_console: false,
+        linger: Duration::from_secs(5),
+        identity: None,
+    })
+    .await
+    .unwrap();
+
+    let after = dir.path().join("stty-after");
+    let script = format!(
+        "XDG_CONFIG_HOME={} {} console {} --policy {}; echo CLIENT-EXIT=$?; stty -a | tr '\\n' ' ' > {}; sleep 120",
+        shell_quote(&config_home),
+        env!("CARGO_BIN_EXE_cvm-console"),
+        guest.addr,
+        shell_quote(&sim.join("policy.toml")),
+        shell_quote(&after),
+    );
+    let tmux = Tmux { socket: format!("cvmc-test-{}", std::process::id()) };
+    tmux.run(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "30", "sh", "-c", &script]);
+    let t = tokio::task::spawn_blocking(move || {
+        tmux.wait_for("bash");
+        tmux.run(&["send-keys", "-t", "t", "echo tmux-ok-$((2+3))", "Enter"]);
+        tmux.wait_for("tmux-ok-5");
+        tmux.run(&["send-keys", "-t", "t", "stty size", "Enter"]);
+        tmux.wait_for("30 100");
+        tmux.run(&["resize-window", "-t", "t", "-x", "90", "-y", "20"]);
+        std::thread::sleep(Duration::from_millis(300));
+        tmux.run(&["send-keys", "-t", "t", "stty size", "Enter"]);
+        tmux.wait_for("20 90");
+        // ssh's escape: Enter ~ . detaches and the client exits 0.
+        tmux.run(&["send-keys", "-t", "t", "Enter"]);
+        tmux.run(&["send-keys", "-t", "t", "~."]);
+        tmux.wait_for("CLIENT-EXIT=0")
+    });
+    let screen = t.await.unwrap();
+    assert!(screen.contains("disconnected"), "{screen}");
+    // The terminal is back in cooked mode with echo after the client exits.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !after.exists() {
+        assert!(Instant::now() < deadline, "stty -a never ran");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let stty = std::fs::read_to_string(&after).unwrap();
+    assert!(stty.contains(" icanon") && !stty.contains("-icanon"), "{stty}");
+    assert!(stty.contains(" echo ") && !stty.contains("-echo "), "{stty}");
+    guest.stop().await;
+}
+
+#[test]
+fn demo_attests_an_embedded_simulated_guest_and_opens_its_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "XDG_CONFIG_HOME={} SHELL=/bin/bash {} demo; echo DEMO-EXIT=$?; sleep 120",
+        shell_quote(&dir.path().join("config")),
+        env!("CARGO_BIN_EXE_cvm-console"),
+    );
+    let tmux = Tmux { socket: format!("cvmc-demo-{}", std::process::id()) };
+    tmux.run(&["new-session", "-d", "-s", "t", "-x", "160", "-y", "40", "sh", "-c", &script]);
+    let screen = tmux.wait_for("Opening its console");
+    assert!(screen.contains("TRUSTED (SIMULATED - NOT CONFIDENTIAL"), "{screen}");
+    for check in ["format", "chain", "root", "signature", "tcb", "policy", "measurement", "binding", "identity"] {
+        assert!(screen.contains(&format!("ok   {check}")), "{check} missing:\n{screen}");
+    }
+    tmux.run(&["send-keys", "-t", "t", "echo demo-$((1+1))", "Enter"]);
+    tmux.wait_for("demo-2");
+    tmux.run(&["send-keys", "-t", "t", "exit 4", "Enter"]);
+    tmux.wait_for("DEMO-EXIT=4");
+}

@@ -1,0 +1,94 @@
+//! A guest server running inside another program on loopback: what
+//! `cvm-console demo` embeds (SIMULATED evidence) and what tests start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::authorized::AuthorizedClients;
+use crate::console::{ConsoleConfig, SessionManager};
+use crate::evidence::simulated::SimulatedProvider;
+use crate::identity::GuestIdentity;
+use crate::server::{Server, ServerParts};
+
+/// How to start an embedded simulated guest.
+#[derive(Debug, Clone)]
+pub struct LocalGuestOptions {
+    /// Address to bind, e.g. `127.0.0.1:0`.
+    pub listen: String,
+    /// A `sim-init` directory.
+    pub sim_dir: PathBuf,
+    /// The console command.
+    pub argv: Vec<String>,
+    /// TERM for the console.
+    pub term: String,
+    /// authorized_clients file.
+    pub authorized_clients: Option<PathBuf>,
+    /// Serve the console without client keys.
+    pub allow_unauthenticated_console: bool,
+    /// Detached sessions survive this long.
+    pub linger: Duration,
+    /// Identity (None: ephemeral).
+    pub identity: Option<Arc<GuestIdentity>>,
+}
+
+/// A running embedded guest; stopped when dropped or by [`LocalGuest::stop`].
+#[derive(Debug)]
+pub struct LocalGuest {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its console sessions.
+    pub sessions: SessionManager,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LocalGuest {
+    /// Start it on the current tokio runtime.
+    pub async fn start(opts: LocalGuestOptions) -> Result<Self, String> {
+        let provider = SimulatedProvider::load(&opts.sim_dir).map_err(|e| e.to_string())?;
+        let parts = ServerParts {
+            listen: opts.listen,
+            provider: Arc::new(provider),
+            identity: opts.identity.unwrap_or_else(|| Arc::new(GuestIdentity::ephemeral())),
+            authorized: AuthorizedClients::new(opts.authorized_clients),
+            allow_unauthenticated_console: opts.allow_unauthenticated_console,
+            console: ConsoleConfig {
+                argv: opts.argv,
+                term: opts.term,
+                linger: opts.linger,
+                ..ConsoleConfig::default()
+            },
+            max_connections: 512,
+        };
+        let server = Server::bind(parts).await.map_err(|e| e.to_string())?;
+        let addr = server.local_addr().map_err(|e| e.to_string())?;
+        let sessions = server.sessions();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self { addr, sessions, stop: Some(stop), task: Some(task) })
+    }
+
+    /// Stop accepting and hang up every session.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for LocalGuest {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
