@@ -51,6 +51,20 @@ pub enum Command {
         #[arg(long)]
         no_client_key: bool,
     },
+    /// Serve the guest's verified screen as plain RFB on a loopback port, for any VNC viewer.
+    Bridge {
+        /// The guest, HOST:PORT.
+        address: String,
+        /// The trust policy (TOML).
+        #[arg(long)]
+        policy: PathBuf,
+        /// Local address, loopback only (e.g. 127.0.0.1:5901).
+        #[arg(long)]
+        listen: String,
+        /// Connect without the client key.
+        #[arg(long)]
+        no_client_key: bool,
+    },
     /// Print this client's key fingerprint, for the guest's authorized_clients.
     Id,
     /// Start a local SIMULATED guest (test chain in your config directory), verify it, open its console.
@@ -146,7 +160,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
         }
         Some(Command::Console { address, policy, no_client_key }) => {
             let opts = connect_options(&policy, no_client_key, true)?;
-            match runtime()?.block_on(crate::term::run_terminal(&address, &opts)) {
+            // One thread for the whole session: a keystroke and its echo cross no
+            // thread boundaries but the blocking stdin reader's.
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| ClientError::BadArgument { flag: "runtime", reason: e.to_string() })?;
+            match rt.block_on(crate::term::run_terminal(&address, &opts)) {
                 Ok(status) => Ok(u8::try_from(status.clamp(0, 255)).unwrap_or(EXIT_NOT_TRUSTED)),
                 Err(crate::console_client::ConsoleEnd::Connect(crate::net::ConnectError::Refused {
                     error, ..
@@ -156,6 +176,30 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
                 }
                 Err(e) => Err(ClientError::BadArgument { flag: "console", reason: e.to_string() }),
             }
+        }
+        Some(Command::Bridge { address, policy, listen, no_client_key }) => {
+            let opts = connect_options(&policy, no_client_key, true)?;
+            let rt = runtime()?;
+            rt.block_on(async {
+                let listener = crate::bridge::bind(&listen)
+                    .await
+                    .map_err(|e| ClientError::BadArgument { flag: "--listen", reason: e.to_string() })?;
+                // Fail fast, with the check list, if the guest is not trusted.
+                let outcome = crate::live::verify_live(&address, &opts)
+                    .await
+                    .map_err(|e| ClientError::BadArgument { flag: "bridge", reason: e.to_string() })?;
+                emit(out, &outcome.to_text());
+                if !outcome.trusted() {
+                    return Ok(EXIT_NOT_TRUSTED);
+                }
+                let local = listener.local_addr().map(|a| a.to_string()).unwrap_or(listen.clone());
+                emit(
+                    out,
+                    &format!("bridge: verified RFB of {address} on {local} (each viewer connection is attested)\n"),
+                );
+                crate::bridge::serve(listener, address, opts).await;
+                Ok(EXIT_OK)
+            })
         }
         Some(Command::Id) => {
             let key = crate::clientkey::ClientKey::load_or_create(&crate::clientkey::config_dir())?;

@@ -24,8 +24,10 @@ use crate::net::{ConnectError, ConnectOptions, connect};
 
 /// Send an Ack after this many output bytes.
 pub const ACK_EVERY: u64 = 32 * 1024;
-/// Most unacknowledged input kept for resending.
-pub const MAX_UNACKED_INPUT: usize = 1024 * 1024;
+/// Most input in flight beyond the console's last Ack: typing stops being read
+/// from the front end past this (the server queues only a little input, so a
+/// larger window could stall a console that echoes).
+pub const MAX_UNACKED_INPUT: usize = 64 * 1024;
 
 /// What the front end asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,7 +258,14 @@ where
                             }
                         }
                         ConsoleMsg::Ack { received } if attached => books.ack_input(received),
-                        ConsoleMsg::Exit { status } => return Step::Ended(ConsoleEnd::Exited(status)),
+                        ConsoleMsg::Exit { status } => {
+                            // Acknowledge everything so the guest frees the session now
+                            // instead of keeping it for the linger time.
+                            let _ = send(&mut wr, &ConsoleMsg::Ack { received: books.output_received }).await;
+                            let _ = wr.flush().await;
+                            let _ = wr.shutdown().await;
+                            return Step::Ended(ConsoleEnd::Exited(status));
+                        }
                         ConsoleMsg::Error { reason } => return Step::Ended(ConsoleEnd::Refused(reason)),
                         other => {
                             return Step::Ended(ConsoleEnd::Refused(format!("unexpected message from the guest: {other:?}")));

@@ -63,6 +63,8 @@ pub async fn run_demo(out: &mut dyn std::io::Write) -> Result<u8, ClientError> {
         allow_unauthenticated_console: false,
         linger: Duration::from_secs(5),
         identity: None,
+        display: cvm_consoled::display::source::DisplaySpec::Pattern,
+        view_only: false,
     })
     .await
     .map_err(|reason| ClientError::BadInput { path: dir.clone(), reason })?;

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bridge;
 pub mod cli;
 pub mod clientkey;
 pub mod console_client;

@@ -73,6 +73,8 @@ async fn console_in_a_real_terminal_resizes_exits_and_restores_the_terminal() {
         allow_unauthenticated_console: false,
         linger: Duration::from_secs(5),
         identity: None,
+        display: cvm_consoled::display::source::DisplaySpec::None,
+        view_only: false,
     })
     .await
     .unwrap();

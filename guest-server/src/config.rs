@@ -63,6 +63,13 @@ pub struct ServerConfig {
     /// Most connections at once (all channels).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Serve the screen without ever injecting keys or pointer events.
+    #[serde(default)]
+    pub view_only: bool,
+    /// Serve a framebuffer the host can read (emulated VGA, virtio-gpu, EFI). It
+    /// protects nothing; for debugging only.
+    #[serde(default)]
+    pub allow_host_visible_framebuffer: bool,
 }
 
 fn default_display() -> String {
@@ -98,6 +105,8 @@ impl ServerConfig {
             linger_secs: default_linger(),
             max_sessions: default_max_sessions(),
             max_connections: default_max_connections(),
+            view_only: false,
+            allow_host_visible_framebuffer: false,
         }
     }
 

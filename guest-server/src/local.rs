@@ -10,6 +10,8 @@ use tokio::sync::oneshot;
 
 use crate::authorized::AuthorizedClients;
 use crate::console::{ConsoleConfig, SessionManager};
+use crate::display::source::DisplaySpec;
+use crate::display_channel::{DisplayOptions, DisplayService};
 use crate::evidence::simulated::SimulatedProvider;
 use crate::identity::GuestIdentity;
 use crate::server::{Server, ServerParts};
@@ -33,6 +35,10 @@ pub struct LocalGuestOptions {
     pub linger: Duration,
     /// Identity (None: ephemeral).
     pub identity: Option<Arc<GuestIdentity>>,
+    /// What the display channel serves.
+    pub display: DisplaySpec,
+    /// Never inject input.
+    pub view_only: bool,
 }
 
 /// A running embedded guest; stopped when dropped or by [`LocalGuest::stop`].
@@ -63,6 +69,10 @@ impl LocalGuest {
                 ..ConsoleConfig::default()
             },
             max_connections: 512,
+            display: DisplayService::from_spec(
+                &opts.display,
+                DisplayOptions { view_only: opts.view_only, force_host_visible: false },
+            )?,
         };
         let server = Server::bind(parts).await.map_err(|e| e.to_string())?;
         let addr = server.local_addr().map_err(|e| e.to_string())?;

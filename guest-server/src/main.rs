@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cvm_consoled::authorized::{AuthorizedClients, local_client_fingerprint};
 use cvm_consoled::config::{DEFAULT_PORT, EvidenceKind, ServerConfig};
 use cvm_consoled::console::ConsoleConfig;
+use cvm_consoled::display::source::DisplaySpec;
+use cvm_consoled::display_channel::{DisplayOptions, DisplayService};
 use cvm_consoled::evidence::EvidenceProvider;
 use cvm_consoled::identity::GuestIdentity;
 use cvm_consoled::server::{Server, ServerParts};
@@ -46,6 +48,9 @@ struct Cli {
     /// Guest identity key file (created 0600 if missing); ephemeral when unset.
     #[arg(long)]
     identity_key: Option<PathBuf>,
+    /// Serve the screen without injecting keys or pointer events.
+    #[arg(long)]
+    view_only: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -117,6 +122,9 @@ fn load_config(cli: &Cli) -> Result<ServerConfig, String> {
     if let Some(v) = &cli.identity_key {
         config.identity_key = Some(v.clone());
     }
+    if cli.view_only {
+        config.view_only = true;
+    }
     Ok(config)
 }
 
@@ -146,9 +154,12 @@ fn default_console_argv() -> Vec<String> {
 
 async fn serve(cli: Cli) -> Result<(), String> {
     let config = load_config(&cli)?;
-    if config.display != "none" {
-        tracing::warn!(display = %config.display, "the display channel is not served by this build; ignoring");
-    }
+    let spec: DisplaySpec = config.display.parse()?;
+    let display = DisplayService::from_spec(
+        &spec,
+        DisplayOptions { view_only: config.view_only, force_host_visible: config.allow_host_visible_framebuffer },
+    )?;
+    tracing::info!(display = %config.display, view_only = config.view_only, "display channel");
     let identity = match &config.identity_key {
         Some(path) => GuestIdentity::load_or_create(path)?,
         None => GuestIdentity::ephemeral(),
@@ -181,6 +192,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
         allow_unauthenticated_console: config.allow_unauthenticated_console,
         console,
         max_connections: config.max_connections,
+        display,
     };
     let server = Server::bind(parts).await.map_err(|e| e.to_string())?;
     tracing::info!(addr = %server.local_addr().map_err(|e| e.to_string())?, "listening");

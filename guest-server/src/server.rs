@@ -5,7 +5,7 @@
 //! TCP accept ─► TLS 1.3 (client key checked) ─► ALPN ─► authorized for channel? ─► attest ─► Proceed
 //!                                                          │                                   │
 //!                                                          └─ no: close                        ├─ console: SessionManager
-//!                                                                                              ├─ display: (not yet)
+//!                                                                                              ├─ display: RFB or VNC proxy
 //!                                                                                              └─ verify: done
 //! ```
 //!
@@ -25,6 +25,7 @@ use cvmc_protocol::handshake::alpn;
 use crate::attest::attest;
 use crate::authorized::{AuthorizedClients, spki_fingerprint};
 use crate::console::{ConsoleConfig, SessionManager};
+use crate::display_channel::DisplayService;
 use crate::evidence::EvidenceProvider;
 use crate::identity::GuestIdentity;
 
@@ -48,6 +49,8 @@ pub struct ServerParts {
     pub console: ConsoleConfig,
     /// Most connections at once.
     pub max_connections: usize,
+    /// The display channel (None: not served).
+    pub display: Option<DisplayService>,
 }
 
 /// Why the server could not start.
@@ -66,6 +69,7 @@ struct Shared {
     authorized: AuthorizedClients,
     allow_unauthenticated_console: bool,
     console: SessionManager,
+    display: Option<DisplayService>,
 }
 
 /// A bound, not yet running server.
@@ -95,6 +99,7 @@ impl Server {
             authorized: parts.authorized,
             allow_unauthenticated_console: parts.allow_unauthenticated_console,
             console: SessionManager::new(parts.console),
+            display: parts.display,
         });
         Ok(Self { listener, shared, permits: Arc::new(Semaphore::new(parts.max_connections.max(1))) })
     }
@@ -157,8 +162,13 @@ async fn handle(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Result<(),
     let who = client_key.clone().unwrap_or_else(|| "no client key".into());
     let allowed = match channel.as_slice() {
         c if c == alpn::CONSOLE => authorized || shared.allow_unauthenticated_console,
+        // The screen and keyboard always need an authorized key, even where the
+        // console may be opened without one (recovery: the login prompt gates that).
         c if c == alpn::DISPLAY => {
-            return Err("the display channel is not served by this build".into());
+            if shared.display.is_none() {
+                return Err("no display is configured on this guest (--display none)".into());
+            }
+            authorized
         }
         c if c == alpn::VERIFY => true,
         _ => false,
@@ -170,6 +180,10 @@ async fn handle(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Result<(),
     tracing::info!(%peer, client = %who, channel = %String::from_utf8_lossy(&channel), "attested; channel starts");
     if channel == alpn::CONSOLE {
         shared.console.serve(tls, &peer.to_string()).await.map_err(|e| e.to_string())?;
+    } else if channel == alpn::DISPLAY
+        && let Some(display) = &shared.display
+    {
+        display.serve(tls).await?;
     }
     Ok(())
 }

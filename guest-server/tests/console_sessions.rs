@@ -96,16 +96,17 @@ impl Conn {
         tokio::time::timeout(WAIT, read).await.expect("no message from the server in time")
     }
 
-    /// Attach and expect a refusal, then the end of the connection.
-    async fn attach_refused(mut self, token: SessionToken) -> String {
-        self.send(&ConsoleMsg::Attach { token, output_received: 0 }).await.unwrap();
-        let reason = match self.recv().await {
-            Some(ConsoleMsg::Error { reason }) => reason,
-            other => panic!("expected Error, got {other:?}"),
-        };
+    /// Send `bytes` and expect Error, then the end of the connection; returns the
+    /// reason sent and the error the server reported.
+    async fn refused(mut self, bytes: &[u8]) -> (String, ConsoleError) {
+        self.send_raw(bytes).await.unwrap();
+        let Some(ConsoleMsg::Error { reason }) = self.recv().await else { panic!("expected Error") };
         assert_eq!(self.recv().await, None, "the server closes after Error");
-        assert!(self.server.await.unwrap().is_err());
-        reason
+        (reason, self.server.await.unwrap().unwrap_err())
+    }
+
+    async fn attach_refused(self, token: SessionToken) -> String {
+        self.refused(&ConsoleMsg::Attach { token, output_received: 0 }.encode().unwrap()).await.0
     }
 }
 
@@ -124,40 +125,43 @@ struct Term {
 }
 
 impl Term {
-    fn new(conn: Conn, token: SessionToken, output: Vec<u8>, input: Vec<u8>, input_acked: u64) -> Self {
-        let acked = output.len() as u64;
-        Self { conn, token, output, acked, ack_every: 1, input, input_acked, exit: None, cursor: 0 }
-    }
-
+    /// A new session, at its first prompt.
     async fn open(mgr: &SessionManager) -> Self {
-        let mut conn = Conn::open(mgr);
-        conn.send(&ConsoleMsg::Attach { token: SessionToken::NEW, output_received: 0 }).await.unwrap();
-        match conn.recv().await {
-            Some(ConsoleMsg::SessionInfo { token, input_received: 0, output_start: 0 }) if !token.is_new() => {
-                Self::new(conn, token, Vec::new(), Vec::new(), 0)
-            }
-            other => panic!("expected SessionInfo for a new session, got {other:?}"),
-        }
+        let mut term = Self::attach(mgr, SessionToken::NEW, Vec::new(), Vec::new()).await;
+        term.wait_for("$ ").await;
+        term
     }
 
-    /// Re-attach holding `output`, and resend what the session has not consumed of `input`.
-    async fn reattach(mgr: &SessionManager, token: SessionToken, output: Vec<u8>, input: Vec<u8>) -> Self {
+    /// Attach (to a new session for [`SessionToken::NEW`]) holding `output`, and resend
+    /// what the session has not consumed of `input`.
+    async fn attach(mgr: &SessionManager, token: SessionToken, output: Vec<u8>, input: Vec<u8>) -> Self {
         let mut conn = Conn::open(mgr);
         conn.send(&ConsoleMsg::Attach { token, output_received: output.len() as u64 }).await.unwrap();
-        let (input_received, output_start) = match conn.recv().await {
-            Some(ConsoleMsg::SessionInfo { token: got, input_received, output_start }) if got == token => {
-                (input_received, output_start)
+        let (got, input_received, output_start) = match conn.recv().await {
+            Some(ConsoleMsg::SessionInfo { token, input_received, output_start }) => {
+                (token, input_received, output_start)
             }
-            other => panic!("expected SessionInfo for the re-attach, got {other:?}"),
+            other => panic!("expected SessionInfo, got {other:?}"),
         };
+        assert!(if token.is_new() { !got.is_new() } else { got == token }, "session token");
         assert_eq!(output_start, output.len() as u64, "replay starts exactly where this client stopped");
         assert!(input_received <= input.len() as u64, "consumed {input_received} of {} typed", input.len());
-        let mut term = Self::new(conn, token, output, input, input_received);
-        let unconsumed = term.input[usize::try_from(input_received).unwrap()..].to_vec();
+        let unconsumed = input[usize::try_from(input_received).unwrap()..].to_vec();
         if !unconsumed.is_empty() {
-            term.conn.send(&ConsoleMsg::Data(unconsumed)).await.unwrap();
+            conn.send(&ConsoleMsg::Data(unconsumed)).await.unwrap();
         }
-        term
+        let acked = output.len() as u64;
+        Self {
+            conn,
+            token: got,
+            output,
+            acked,
+            ack_every: 1,
+            input,
+            input_acked: input_received,
+            exit: None,
+            cursor: 0,
+        }
     }
 
     async fn type_str(&mut self, text: &str) {
@@ -181,8 +185,8 @@ impl Term {
                 true
             }
             Some(ConsoleMsg::Ack { received }) => {
-                assert!(received >= self.input_acked, "input ack went back: {received} < {}", self.input_acked);
-                assert!(received <= self.input.len() as u64, "input ack {received} beyond what was typed");
+                let valid = self.input_acked..=self.input.len() as u64;
+                assert!(valid.contains(&received), "input ack {received} outside {valid:?}");
                 self.input_acked = received;
                 true
             }
@@ -228,10 +232,6 @@ impl Term {
         }
     }
 
-    async fn wait_prompt(&mut self) {
-        self.wait_for("$ ").await;
-    }
-
     async fn wait_exit(&mut self) -> i32 {
         loop {
             if let Some(status) = self.exit {
@@ -251,14 +251,23 @@ impl Term {
         }
     }
 
-    /// The shell's pid, via `echo P$$Q`.
-    async fn shell_pid(&mut self) -> i32 {
-        self.type_str("echo P$$Q\r").await;
-        self.wait_for("P$$Q\r\n").await; // the terminal's echo of the command
-        let end = self.wait_for("Q\r\n").await;
-        let line = &self.output[..end - 3];
-        let start = line.iter().rposition(|&b| b == b'P').unwrap() + 1;
-        std::str::from_utf8(&line[start..]).unwrap().parse().unwrap()
+    /// The shell answers: `echo <tag>$((1+1))` prints `<tag>2`.
+    async fn check_echo(&mut self, tag: &str) {
+        self.type_str(&format!("echo {tag}$((1+1))\r")).await;
+        self.wait_line(&format!("{tag}2")).await;
+    }
+
+    /// The number the shell expands `expr` to (`$$`, `$!`), via `echo N<expr>Q`.
+    async fn echo_number(&mut self, expr: &str) -> i32 {
+        self.type_str(&format!("echo N{expr}Q\r")).await;
+        loop {
+            // Skip echoes of the command (typed ahead, it can be echoed twice).
+            let end = self.wait_for("Q\r\n").await - "Q\r\n".len();
+            let start = self.output[..end].iter().rposition(|&b| b == b'N').unwrap() + 1;
+            if let Ok(number) = std::str::from_utf8(&self.output[start..end]).unwrap().parse() {
+                return number;
+            }
+        }
     }
 
     /// Cut the connection (both directions, no goodbye); the client keeps its state.
@@ -275,7 +284,6 @@ impl Term {
 async fn typed_command_output_comes_back() {
     let mgr = SessionManager::new(bash_config());
     let mut term = Term::open(&mgr).await;
-    term.wait_prompt().await;
     term.type_str("echo ok\r").await;
     term.wait_line("ok").await;
     term.wait_input_acked().await;
@@ -288,7 +296,6 @@ async fn typed_command_output_comes_back() {
 async fn resize_reaches_the_terminal() {
     let mgr = SessionManager::new(bash_config());
     let mut term = Term::open(&mgr).await;
-    term.wait_prompt().await;
     term.type_str("stty size\r").await;
     term.wait_line("24 80").await;
     term.conn.send(&ConsoleMsg::Resize { cols: 100, rows: 40 }).await.unwrap();
@@ -298,27 +305,33 @@ async fn resize_reaches_the_terminal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exit_status_is_reported_and_the_session_collected() {
+async fn exit_status_or_negative_signal_is_reported_and_the_session_collected() {
     let mgr = SessionManager::new(bash_config());
-    let mut term = Term::open(&mgr).await;
-    term.wait_prompt().await;
-    term.type_str("exit 3\r").await;
-    assert_eq!(term.wait_exit().await, 3);
-    // Once the client has acked every byte after Exit, the server closes and forgets.
-    term.wait_closed().await;
-    assert!(term.conn.server.await.unwrap().is_ok());
-    assert_eq!(mgr.session_count(), 0);
+    for (command, status) in [("exit 3\r", 3), ("kill -9 $$\r", -9)] {
+        let mut term = Term::open(&mgr).await;
+        term.type_str(command).await;
+        assert_eq!(term.wait_exit().await, status, "{command:?}");
+        // Once the client has acked every byte after Exit, the server closes and forgets.
+        term.wait_closed().await;
+        assert!(term.conn.server.await.unwrap().is_ok());
+        assert_eq!(mgr.session_count(), 0);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_shell_reports_the_negative_signal() {
+async fn a_background_job_holding_the_terminal_does_not_hold_back_exit() {
     let mgr = SessionManager::new(bash_config());
     let mut term = Term::open(&mgr).await;
-    term.wait_prompt().await;
-    term.type_str("kill -9 $$\r").await;
-    assert_eq!(term.wait_exit().await, -9);
+    term.type_str("sleep 60 &\r").await;
+    let job = term.echo_number("$!").await;
+    term.type_str("exit 7\r").await;
+    let started = Instant::now();
+    assert_eq!(term.wait_exit().await, 7);
+    assert!(started.elapsed() < Duration::from_secs(10), "Exit waited for the background job");
     term.wait_closed().await;
     assert_eq!(mgr.session_count(), 0);
+    assert!(alive(job), "the job itself is left alone");
+    kill(Pid::from_raw(job), nix::sys::signal::Signal::SIGKILL).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,7 +342,6 @@ async fn a_cut_mid_burst_resumes_without_loss_or_duplication() {
     let mgr = SessionManager::new(cfg);
     let mut term = Term::open(&mgr).await;
     term.ack_every = 64 * 1024; // some received bytes are unacked when the cut comes
-    term.wait_prompt().await;
     // -echo so that input typed during the burst is not echoed into it.
     term.type_str("stty -echo; echo B$((1))GIN; seq 1 200000; echo END$((1+1)); stty echo\r").await;
     let begin = term.wait_for("B1GIN\r\n").await;
@@ -341,11 +353,14 @@ async fn a_cut_mid_burst_resumes_without_loss_or_duplication() {
     let (token, output, mut input) = term.cut().await;
     // ...and the rest is typed while disconnected: it only exists in the resend buffer.
     input.extend_from_slice(b"rk$((2+3))\r");
-    // Detached, the session fills its window and stops reading the PTY (seq blocks).
+    // Detached, the session fills its window and stops reading the PTY: seq blocks.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(mgr.held_output_bytes() <= bound, "held {} > {bound}", mgr.held_output_bytes());
+    let held = mgr.held_output_bytes();
+    assert!(held <= bound, "held {held} > {bound}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(mgr.held_output_bytes(), held, "the PTY is not read while the client is a window behind");
 
-    let mut term = Term::reattach(&mgr, token, output, input).await;
+    let mut term = Term::attach(&mgr, token, output, input).await;
     term.wait_for("END2").await;
     term.wait_line("mark5").await;
     term.wait_input_acked().await;
@@ -355,16 +370,9 @@ async fn a_cut_mid_burst_resumes_without_loss_or_duplication() {
     let end = find(out, b"END2").unwrap();
     let expected: Vec<u8> = (1..=200_000).flat_map(|i| format!("{i}\r\n").into_bytes()).collect();
     let got = &out[start..end];
-    if got != expected.as_slice() {
-        let at = got.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(got.len().min(expected.len()));
-        panic!(
-            "seq output differs: {} bytes, expected {}; first difference at {at}: {:?} vs {:?}",
-            got.len(),
-            expected.len(),
-            String::from_utf8_lossy(&got[at.saturating_sub(20)..(at + 20).min(got.len())]),
-            String::from_utf8_lossy(&expected[at.saturating_sub(20)..(at + 20).min(expected.len())]),
-        );
-    }
+    assert_eq!(got.len(), expected.len(), "seq output length");
+    let first_difference = got.iter().zip(&expected).position(|(a, b)| a != b);
+    assert_eq!(first_difference, None, "seq output differs");
     assert_eq!(count(out, b"mark5"), 1, "typed input ran exactly once; output ends {:?}", tail(out));
     assert_eq!(count(out, b"echo mark$((2+3))"), 1, "and was echoed once: nothing doubled");
     mgr.shutdown().await;
@@ -374,15 +382,12 @@ async fn a_cut_mid_burst_resumes_without_loss_or_duplication() {
 async fn a_newer_attach_replaces_the_older_connection() {
     let mgr = SessionManager::new(bash_config());
     let mut first = Term::open(&mgr).await;
-    first.wait_prompt().await;
-    first.type_str("echo a$((1+1))\r").await;
-    first.wait_line("a2").await;
+    first.check_echo("a").await;
     first.wait_input_acked().await;
-    let mut second = Term::reattach(&mgr, first.token, first.output.clone(), first.input.clone()).await;
+    let mut second = Term::attach(&mgr, first.token, first.output.clone(), first.input.clone()).await;
     first.wait_closed().await;
     assert!(first.conn.server.await.unwrap().is_ok());
-    second.type_str("echo b$((2+2))\r").await;
-    second.wait_line("b4").await;
+    second.check_echo("b").await;
     assert_eq!(mgr.session_count(), 1);
     mgr.shutdown().await;
 }
@@ -391,22 +396,26 @@ async fn a_newer_attach_replaces_the_older_connection() {
 async fn an_unknown_token_is_refused_and_starts_nothing() {
     let mgr = SessionManager::new(bash_config());
     let mut witness = Term::open(&mgr).await;
-    witness.wait_prompt().await;
     let reason = Conn::open(&mgr).attach_refused(SessionToken([7; 32])).await;
     assert!(reason.starts_with("session 07070707") && reason.ends_with("is gone"), "{reason}");
     assert_eq!(mgr.session_count(), 1, "no session was started for the unknown token");
-    witness.type_str("echo w$((1+1))\r").await;
-    witness.wait_line("w2").await;
+    witness.check_echo("w").await;
     mgr.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_command_that_cannot_start_is_refused() {
+    let mgr = SessionManager::new(ConsoleConfig { argv: vec!["/nonexistent/shell".into()], ..bash_config() });
+    let reason = Conn::open(&mgr).attach_refused(SessionToken::NEW).await;
+    assert!(reason.starts_with("cannot start console command \"/nonexistent/shell\""), "{reason}");
+    assert_eq!(mgr.session_count(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_sessions_is_enforced() {
     let mgr = SessionManager::new(ConsoleConfig { max_sessions: 2, ..bash_config() });
     let mut a = Term::open(&mgr).await;
-    let mut b = Term::open(&mgr).await;
-    a.wait_prompt().await;
-    b.wait_prompt().await;
+    let _b = Term::open(&mgr).await;
     let reason = Conn::open(&mgr).attach_refused(SessionToken::NEW).await;
     assert_eq!(reason, "too many sessions (2)");
     assert_eq!(mgr.session_count(), 2);
@@ -415,8 +424,7 @@ async fn max_sessions_is_enforced() {
     assert_eq!(a.wait_exit().await, 0);
     a.wait_closed().await;
     assert_eq!(mgr.session_count(), 1);
-    let mut c = Term::open(&mgr).await;
-    c.wait_prompt().await;
+    let _c = Term::open(&mgr).await;
     mgr.shutdown().await;
 }
 
@@ -424,7 +432,7 @@ async fn max_sessions_is_enforced() {
 async fn bad_input_closes_only_that_connection() {
     let mgr = SessionManager::new(bash_config());
     let mut witness = Term::open(&mgr).await;
-    witness.wait_prompt().await;
+    let info = ConsoleMsg::SessionInfo { token: SessionToken([1; 32]), input_received: 0, output_start: 0 };
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("unknown type", vec![0x77, 0, 0, 0, 3, 1, 2, 3]),
         ("oversized length", vec![kind::DATA, 0, 1, 0, 1]),
@@ -432,34 +440,26 @@ async fn bad_input_closes_only_that_connection() {
         ("resize 0x0", vec![kind::RESIZE, 0, 0, 0, 4, 0, 0, 0, 0]),
         ("short ack", vec![kind::ACK, 0, 0, 0, 2, 0, 0]),
         ("second attach", ConsoleMsg::Attach { token: SessionToken::NEW, output_received: 0 }.encode().unwrap()),
-        (
-            "session info from the client",
-            ConsoleMsg::SessionInfo { token: SessionToken([1; 32]), input_received: 0, output_start: 0 }
-                .encode()
-                .unwrap(),
-        ),
+        ("session info from the client", info.encode().unwrap()),
         ("exit from the client", ConsoleMsg::Exit { status: 0 }.encode().unwrap()),
         ("ack beyond what was sent", ConsoleMsg::Ack { received: 1 << 40 }.encode().unwrap()),
     ];
     let mut last = None;
     for (i, (what, bytes)) in cases.into_iter().enumerate() {
         let mut victim = Term::open(&mgr).await;
-        victim.wait_prompt().await;
         victim.conn.send_raw(&bytes).await.unwrap();
         victim.wait_closed().await;
         let served = victim.conn.server.await.unwrap();
         assert!(served.is_err(), "{what}: the server should report an error");
         // Its session stays (detached, lingering); the witness is unaffected.
         assert_eq!(mgr.session_count(), 2 + i, "{what}");
-        witness.type_str(&format!("echo w{i}_$((1+1))\r")).await;
-        witness.wait_line(&format!("w{i}_2")).await;
+        witness.check_echo(&format!("w{i}_")).await;
         last = Some((victim.token, victim.output, victim.input));
     }
     // A session whose connection was closed for bad input can be re-attached.
     let (token, output, input) = last.unwrap();
-    let mut again = Term::reattach(&mgr, token, output, input).await;
-    again.type_str("echo v$((3+3))\r").await;
-    again.wait_line("v6").await;
+    let mut again = Term::attach(&mgr, token, output, input).await;
+    again.check_echo("v").await;
     mgr.shutdown().await;
 }
 
@@ -467,27 +467,16 @@ async fn bad_input_closes_only_that_connection() {
 async fn anything_but_attach_first_is_refused() {
     let mgr = SessionManager::new(bash_config());
     let mut witness = Term::open(&mgr).await;
-    witness.wait_prompt().await;
 
-    let mut conn = Conn::open(&mgr);
-    conn.send(&ConsoleMsg::Data(b"echo hi\r".to_vec())).await.unwrap();
-    match conn.recv().await {
-        Some(ConsoleMsg::Error { reason }) => {
-            assert!(reason.contains("unexpected console message type 0x10"), "{reason}")
-        }
-        other => panic!("expected Error, got {other:?}"),
-    }
-    assert_eq!(conn.recv().await, None);
-    assert!(matches!(conn.server.await.unwrap(), Err(ConsoleError::UnexpectedMessage { .. })));
-
-    let mut conn = Conn::open(&mgr);
-    conn.send_raw(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
-    assert!(matches!(conn.recv().await, Some(ConsoleMsg::Error { .. })));
-    assert!(matches!(conn.server.await.unwrap(), Err(ConsoleError::Malformed(_))));
-
+    let data = ConsoleMsg::Data(b"echo hi\r".to_vec()).encode().unwrap();
+    let (reason, err) = Conn::open(&mgr).refused(&data).await;
+    assert_eq!(reason, "unexpected console message type 0x10 before attach");
+    assert!(matches!(err, ConsoleError::UnexpectedMessage { kind: 0x10, .. }));
+    let (reason, err) = Conn::open(&mgr).refused(b"GET / HTTP/1.1\r\n\r\n").await;
+    assert!(reason.starts_with("malformed console frame"), "{reason}");
+    assert!(matches!(err, ConsoleError::Malformed(_)));
     assert_eq!(mgr.session_count(), 1);
-    witness.type_str("echo w$((1+1))\r").await;
-    witness.wait_line("w2").await;
+    witness.check_echo("w").await;
     mgr.shutdown().await;
 }
 
@@ -495,13 +484,10 @@ async fn anything_but_attach_first_is_refused() {
 async fn attach_must_arrive_within_ten_seconds() {
     let mgr = SessionManager::new(bash_config());
     let started = Instant::now();
-    let mut conn = Conn::open(&mgr);
-    match conn.recv().await {
-        Some(ConsoleMsg::Error { reason }) => assert_eq!(reason, "no attach message within 10 s"),
-        other => panic!("expected Error, got {other:?}"),
-    }
+    let (reason, err) = Conn::open(&mgr).refused(b"").await;
+    assert_eq!(reason, "no attach message within 10 s");
     assert!(started.elapsed() >= Duration::from_secs(10));
-    assert!(matches!(conn.server.await.unwrap(), Err(ConsoleError::AttachTimeout { secs: 10 })));
+    assert!(matches!(err, ConsoleError::AttachTimeout { secs: 10 }));
     assert_eq!(mgr.session_count(), 0);
 }
 
@@ -524,9 +510,7 @@ async fn a_client_that_never_reads_cannot_grow_server_memory() {
     }
     // Another session is unaffected.
     let mut other = Term::open(&mgr).await;
-    other.wait_prompt().await;
-    other.type_str("echo x$((40+2))y\r").await;
-    other.wait_line("x42y").await;
+    other.check_echo("x").await;
     assert!(mgr.held_output_bytes() <= bound + 4096);
     mgr.shutdown().await;
     assert_eq!(mgr.session_count(), 0);
@@ -534,26 +518,20 @@ async fn a_client_that_never_reads_cannot_grow_server_memory() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_detached_session_is_hung_up_after_linger() {
+async fn sessions_are_hung_up_after_linger_when_detached_and_on_shutdown() {
     let mgr = SessionManager::new(ConsoleConfig { linger: Duration::from_millis(300), ..bash_config() });
-    let mut term = Term::open(&mgr).await;
-    term.wait_prompt().await;
-    let pid = term.shell_pid().await;
-    assert!(alive(pid));
-    term.cut().await;
-    eventually("the session is collected", || mgr.session_count() == 0).await;
-    eventually("the shell is gone", || !alive(pid)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_hangs_up_attached_sessions() {
-    let mgr = SessionManager::new(bash_config());
-    let mut term = Term::open(&mgr).await;
-    term.wait_prompt().await;
-    let pid = term.shell_pid().await;
+    let mut detached = Term::open(&mgr).await;
+    let mut attached = Term::open(&mgr).await;
+    let (lingering, kept) = (detached.echo_number("$$").await, attached.echo_number("$$").await);
+    assert!(alive(lingering));
+    detached.cut().await;
+    eventually("the detached session is collected", || mgr.session_count() == 1).await;
+    eventually("its shell is gone", || !alive(lingering)).await;
+    assert!(alive(kept), "an attached session does not linger out");
     mgr.shutdown().await;
-    assert!(!alive(pid));
-    term.wait_closed().await;
+    assert!(!alive(kept));
+    attached.wait_closed().await;
+    assert_eq!(mgr.session_count(), 0);
     let reason = Conn::open(&mgr).attach_refused(SessionToken::NEW).await;
     assert_eq!(reason, "the console server is shutting down");
 }
@@ -566,13 +544,11 @@ async fn fifty_concurrent_sessions_each_echo_their_own_token() {
             let mgr = mgr.clone();
             tokio::spawn(async move {
                 let mut term = Term::open(&mgr).await;
-                term.wait_prompt().await;
-                term.type_str(&format!("echo tok{i}_$((6*7))\r")).await;
-                term.wait_line(&format!("tok{i}_42")).await;
+                term.check_echo(&format!("tok{i}_")).await;
                 term.type_str("exit\r").await;
                 assert_eq!(term.wait_exit().await, 0);
                 term.wait_closed().await;
-                assert_eq!(count(&term.output, b"_42"), 1, "only this session's output");
+                assert_eq!(count(&term.output, b"_2\r\n"), 1, "only this session's output");
             })
         })
         .collect();

@@ -28,6 +28,7 @@ pub mod evidence;
 pub mod frame;
 pub mod handshake;
 pub mod policy;
+pub mod rfb;
 pub mod snp;
 
 pub use attest::{AttestedGuest, SessionBinding, verify_evidence};

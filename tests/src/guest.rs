@@ -12,6 +12,7 @@ use cvm_console::known_guests::KnownGuests;
 use cvm_console::net::ConnectOptions;
 use cvm_console::policy_file::load_policy;
 use cvm_consoled::console::SessionManager;
+use cvm_consoled::display::source::DisplaySpec;
 use cvm_consoled::identity::GuestIdentity;
 use cvm_consoled::local::{LocalGuest, LocalGuestOptions};
 use cvmc_protocol::snp::product::Product;
@@ -38,6 +39,8 @@ pub struct GuestOptions {
     pub linger: Duration,
     /// Identity (None: a fresh ephemeral one).
     pub identity: Option<Arc<GuestIdentity>>,
+    /// The display channel.
+    pub display: DisplaySpec,
 }
 
 impl Default for GuestOptions {
@@ -47,6 +50,7 @@ impl Default for GuestOptions {
             allow_unauthenticated_console: false,
             linger: Duration::from_secs(30),
             identity: None,
+            display: DisplaySpec::None,
         }
     }
 }
@@ -89,6 +93,8 @@ impl TestGuest {
             allow_unauthenticated_console: opts.allow_unauthenticated_console,
             linger: opts.linger,
             identity: opts.identity,
+            display: opts.display,
+            view_only: false,
         })
         .await
         .unwrap();

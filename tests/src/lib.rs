@@ -10,6 +10,7 @@ pub mod guest;
 pub mod proxy;
 pub mod relay;
 pub mod verifier_cases;
+pub mod vnc_view;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -27,6 +27,10 @@ const INITIAL_SIZE: (u16, u16) = (24, 80);
 const READ_CHUNK: usize = 16 * 1024;
 /// Time between SIGHUP and SIGKILL when hanging up.
 const KILL_GRACE: Duration = Duration::from_secs(2);
+/// After the console process exited, how long the PTY may stay silent (while we could
+/// read) before it counts as drained. A background job that keeps the terminal open
+/// (`sleep 1000 &` then `exit`) would otherwise hold Exit back forever.
+const EXIT_DRAIN: Duration = Duration::from_secs(2);
 
 /// Start `cfg.argv` in a new PTY as a session leader with the PTY as its controlling
 /// terminal, and the driver task that owns the process.
@@ -59,6 +63,8 @@ async fn drive(session: Arc<Session>, mut reader: OwnedReadPty, mut child: Child
     let mut pty_open = true;
     let mut status = None;
     let mut reported = false;
+    // Set once the process exited while the PTY was still open.
+    let mut drain_deadline: Option<Instant> = None;
     loop {
         if !reported
             && !pty_open
@@ -70,7 +76,11 @@ async fn drive(session: Arc<Session>, mut reader: OwnedReadPty, mut child: Child
         tokio::select! {
             read = read_output(&session, &mut reader, &mut buf, &mut changes), if pty_open => match read {
                 Ok(0) => pty_open = false,
-                Ok(_) => {}
+                Ok(_) => {
+                    if drain_deadline.is_some() {
+                        drain_deadline = Some(Instant::now() + EXIT_DRAIN);
+                    }
+                }
                 // Linux reports EIO on the master once every slave fd is closed.
                 Err(err) if err.raw_os_error() == Some(Errno::EIO as i32) => pty_open = false,
                 Err(err) => {
@@ -78,7 +88,24 @@ async fn drive(session: Arc<Session>, mut reader: OwnedReadPty, mut child: Child
                     pty_open = false;
                 }
             },
-            waited = child.wait(), if status.is_none() => status = Some(exit_status(&session, waited)),
+            waited = child.wait(), if status.is_none() => {
+                status = Some(exit_status(&session, waited));
+                drain_deadline = Some(Instant::now() + EXIT_DRAIN);
+            }
+            () = tokio::time::sleep_until(drain_deadline.unwrap_or_else(Instant::now)),
+                if pty_open && drain_deadline.is_some() =>
+            {
+                if session.output_room() == 0 {
+                    // Quiet because we wait for the client's acks, not because the PTY is.
+                    drain_deadline = Some(Instant::now() + EXIT_DRAIN);
+                } else {
+                    tracing::info!(
+                        session = %token_hint(&session.token),
+                        "console process exited; another process keeps its terminal open: not waiting for it"
+                    );
+                    pty_open = false;
+                }
+            }
             () = linger_expired(&mut linger) => {
                 if expire(&registry, &session) {
                     tracing::info!(session = %token_hint(&session.token), "detached console session expired");

@@ -17,7 +17,7 @@
 //! - a detached session lives `linger`, then is hung up (SIGHUP, SIGKILL after 2 s);
 //! - a misbehaving connection is closed alone; its session and all others go on.
 //!
-//! Modules: [`ring`] (pure output buffer), `session` (shared state), `driver` (process
+//! Modules: `ring` (pure output buffer), `session` (shared state), `driver` (process
 //! and PTY reader task), `serve` (the wire protocol of one connection).
 
 mod driver;

@@ -9,6 +9,9 @@
 
 use std::collections::VecDeque;
 
+/// Capacity the ring keeps even when nearly empty.
+const SHRINK_FLOOR: usize = 64 * 1024;
+
 /// An offset past the end of the output: the peer claims bytes that were never produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct BeyondEnd {
@@ -116,6 +119,11 @@ impl OutputRing {
             let n = usize::try_from(keep_from - self.start).map_or(self.buf.len(), |n| n.min(self.buf.len()));
             self.buf.drain(..n);
             self.start += len64(n);
+            // After a burst, give back what the steady state does not need.
+            let floor = self.buf.len().max(self.scrollback).max(SHRINK_FLOOR);
+            if self.buf.capacity() > 4 * floor {
+                self.buf.shrink_to(2 * floor);
+            }
         }
     }
 }

@@ -35,7 +35,7 @@ const DATA_CHUNK: usize = 16 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 /// Input frames decoded but not yet written to the PTY. While the console does not
 /// read its input, the client's Acks behind these frames are still processed.
-const INPUT_QUEUE: usize = 8;
+const INPUT_QUEUE: usize = 4;
 /// After the client closed, how long its last input may take to reach the PTY.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
 /// How long a goodbye (Error frame, close) may take on a slow socket.
@@ -163,7 +163,7 @@ impl Link<'_> {
         };
         tokio::select! {
             end = input => end,
-            end = self.pump_output(wr, &mut ack_rx) => end,
+            end = self.pump_output(wr, &mut ack_rx, input_received) => end,
             () = replaced(&mut owner, self.generation) => Ok(End::Replaced),
         }
     }
@@ -225,14 +225,28 @@ impl Link<'_> {
         &self,
         wr: &mut W,
         acks: &mut watch::Receiver<u64>,
+        input_at_attach: u64,
     ) -> Result<End, ConsoleError> {
         let mut changes = self.session.subscribe_changes();
         let mut exit_sent = false;
+        // The client learned the input count from SessionInfo, which is the watch's
+        // initial value (the writer may have moved it before this first runs).
+        let mut input_acked = input_at_attach;
+        // Input Acks only let the client forget what it keeps for resending, so they
+        // are not urgent: send one when a good amount is pending, else shortly after
+        // typing pauses, so that a keystroke's echo never queues behind its Ack.
+        let mut ack_due: Option<tokio::time::Instant> = None;
         loop {
             changes.borrow_and_update();
-            if acks.has_changed().unwrap_or(false) {
-                let received = *acks.borrow_and_update();
-                write_msg(wr, &ConsoleMsg::Ack { received }).await?;
+            let received = *acks.borrow_and_update();
+            if received != input_acked {
+                let now = tokio::time::Instant::now();
+                let due = *ack_due.get_or_insert(now + INPUT_ACK_DELAY);
+                if received - input_acked >= INPUT_ACK_EVERY || now >= due {
+                    input_acked = received;
+                    ack_due = None;
+                    write_msg(wr, &ConsoleMsg::Ack { received }).await?;
+                }
             }
             let sent = self.sent.load(Ordering::SeqCst);
             match self.session.next_output(self.generation, sent, exit_sent, DATA_CHUNK) {
@@ -253,15 +267,28 @@ impl Link<'_> {
                 }
                 Next::Lost { offset, start } => return Err(ConsoleError::OutputLost { offset, start }),
                 Next::Idle => {
+                    let ack_timer = async {
+                        match ack_due {
+                            Some(due) => tokio::time::sleep_until(due).await,
+                            None => std::future::pending().await,
+                        }
+                    };
                     tokio::select! {
                         _ = changes.changed() => {}
                         _ = acks.changed() => {}
+                        () = ack_timer => {}
                     }
                 }
             }
         }
     }
 }
+
+/// Send an input Ack at once when this much input is unacknowledged (well under
+/// the client's resend window of 64 KiB).
+const INPUT_ACK_EVERY: u64 = 8 * 1024;
+/// Otherwise send it this long after the first unacknowledged input.
+const INPUT_ACK_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Resolves once another connection owns the session (or nobody does: hung up).
 async fn replaced(owner: &mut watch::Receiver<u64>, generation: u64) {

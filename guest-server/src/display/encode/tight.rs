@@ -1,0 +1,218 @@
+//! Tight (rfbproto "Tight Encoding"): per rectangle, FillCompression for one colour,
+//! the PaletteFilter for 2..=256 colours, JpegCompression for many colours when the
+//! client asked for a JPEG quality level, the CopyFilter otherwise. Zlib streams:
+//! 0 full colour, 1 two-colour palettes, 2 larger palettes. The GradientFilter is not
+//! used. Rectangles must be at most [`MAX_WIDTH`] wide (the caller splits them).
+
+use std::collections::HashMap;
+
+use jpeg_encoder::{ColorType, Encoder as JpegEncoder};
+
+use super::pixels::PixelWriter;
+use super::zlib::ZStream;
+use crate::display::damage::Rect;
+use crate::display::{DisplayError, Frame};
+
+/// Widest Tight rectangle the spec allows.
+pub(crate) const MAX_WIDTH: u16 = 2048;
+/// Largest value of Tight's compact length.
+const MAX_COMPACT: usize = 4_194_303;
+/// Filtered data shorter than this is sent without zlib (and without a length).
+const MIN_TO_COMPRESS: usize = 12;
+/// Most palette colours.
+const MAX_PALETTE: usize = 256;
+/// Smallest rectangle (pixels) worth a JPEG header.
+const MIN_JPEG_PIXELS: usize = 64 * 16;
+
+const FILL: u8 = 0x80;
+const JPEG: u8 = 0x90;
+const READ_FILTER: u8 = 0x40;
+const PALETTE_FILTER: u8 = 1;
+const STREAM_FULL: usize = 0;
+const STREAM_MONO: usize = 1;
+const STREAM_INDEXED: usize = 2;
+
+/// The per-connection Tight state: four zlib streams and scratch buffers.
+#[derive(Debug, Default)]
+pub(crate) struct TightEncoder {
+    streams: [Option<ZStream>; 4],
+    /// Streams re-created since last used: the next use sets their reset bit.
+    reset: [bool; 4],
+    data: Vec<u8>,
+    palette: Vec<u32>,
+    index: HashMap<u32, u8>,
+}
+
+/// What the client asked of Tight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TightOptions {
+    /// zlib level 0..=9.
+    pub level: u8,
+    /// JPEG quality level 0..=9; `None`: lossless only.
+    pub jpeg_quality: Option<u8>,
+}
+
+impl TightEncoder {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Append the rectangle's data (from the compression-control byte on) to `out`.
+    pub(crate) fn encode(
+        &mut self,
+        frame: &Frame,
+        rect: Rect,
+        px: &PixelWriter,
+        opts: TightOptions,
+        out: &mut Vec<u8>,
+    ) -> Result<(), DisplayError> {
+        self.count_colours(frame, rect);
+        let n = self.palette.len();
+        if n == 1 {
+            out.push(FILL);
+            px.put_tpixel(self.palette[0], out);
+            return Ok(());
+        }
+        self.data.clear();
+        if n <= MAX_PALETTE {
+            let (stream, mono) = if n == 2 { (STREAM_MONO, true) } else { (STREAM_INDEXED, false) };
+            let ctrl = self.ctrl(stream, opts.level) | READ_FILTER;
+            out.extend_from_slice(&[ctrl, PALETTE_FILTER, u8::try_from(n - 1).unwrap_or(u8::MAX)]);
+            self.palette.iter().for_each(|&c| px.put_tpixel(c, out));
+            for y in rect.y..rect.y + rect.h {
+                let row = &frame.row(y)[usize::from(rect.x)..usize::from(rect.x) + usize::from(rect.w)];
+                let idx = |c: &u32| self.index.get(c).copied().unwrap_or(0);
+                if mono {
+                    for chunk in row.chunks(8) {
+                        let bits = chunk.iter().fold(0u8, |acc, c| (acc << 1) | idx(c));
+                        self.data.push(bits << (8 - chunk.len()));
+                    }
+                } else {
+                    self.data.extend(row.iter().map(idx));
+                }
+            }
+            return self.put_data(stream, opts.level, out);
+        }
+        let jpeg_ok = matches!(px.format().bits_per_pixel, 16 | 32) && rect.pixels() >= MIN_JPEG_PIXELS;
+        if let (Some(quality), true) = (opts.jpeg_quality, jpeg_ok) {
+            return self.jpeg(frame, rect, quality, out);
+        }
+        out.push(self.ctrl(STREAM_FULL, opts.level));
+        for y in rect.y..rect.y + rect.h {
+            let row = &frame.row(y)[usize::from(rect.x)..usize::from(rect.x) + usize::from(rect.w)];
+            row.iter().for_each(|&c| px.put_tpixel(c, &mut self.data));
+        }
+        self.put_data(STREAM_FULL, opts.level, out)
+    }
+
+    /// Distinct colours of `rect` into `self.palette` (stops counting past 256).
+    fn count_colours(&mut self, frame: &Frame, rect: Rect) {
+        self.palette.clear();
+        self.index.clear();
+        let mut last = None;
+        'rows: for y in rect.y..rect.y + rect.h {
+            for &c in &frame.row(y)[usize::from(rect.x)..usize::from(rect.x) + usize::from(rect.w)] {
+                if last == Some(c) || self.index.contains_key(&c) {
+                    last = Some(c);
+                    continue;
+                }
+                if self.palette.len() == MAX_PALETTE {
+                    self.palette.push(c); // over the limit: "many colours"
+                    break 'rows;
+                }
+                self.index.insert(c, u8::try_from(self.palette.len()).unwrap_or(u8::MAX));
+                self.palette.push(c);
+                last = Some(c);
+            }
+        }
+    }
+
+    /// The compression-control bits selecting `stream`, (re)creating it at `level`.
+    fn ctrl(&mut self, stream: usize, level: u8) -> u8 {
+        let stale = self.streams[stream].as_ref().is_some_and(|z| z.level() != level);
+        if stale || self.streams[stream].is_none() {
+            self.reset[stream] |= self.streams[stream].is_some();
+            self.streams[stream] = Some(ZStream::new(level, "Tight"));
+        }
+        let reset = if std::mem::take(&mut self.reset[stream]) { 1u8 << stream } else { 0 };
+        // invariant: stream < 4, so the id fits bits 4-5.
+        (u8::try_from(stream).unwrap_or(0) << 4) | reset
+    }
+
+    /// The filtered data: as is when short, else compact length and zlib data.
+    fn put_data(&mut self, stream: usize, level: u8, out: &mut Vec<u8>) -> Result<(), DisplayError> {
+        if self.data.len() < MIN_TO_COMPRESS {
+            out.extend_from_slice(&self.data);
+            return Ok(());
+        }
+        let z = self.streams[stream].get_or_insert_with(|| ZStream::new(level, "Tight"));
+        let mut packed = Vec::with_capacity(self.data.len() / 2 + 64);
+        z.compress(&self.data, &mut packed)?;
+        put_compact_len(packed.len(), out)?;
+        out.extend_from_slice(&packed);
+        Ok(())
+    }
+
+    /// JpegCompression: the rectangle as a JFIF stream.
+    fn jpeg(&mut self, frame: &Frame, rect: Rect, level: u8, out: &mut Vec<u8>) -> Result<(), DisplayError> {
+        self.data.clear();
+        for y in rect.y..rect.y + rect.h {
+            for &c in &frame.row(y)[usize::from(rect.x)..usize::from(rect.x) + usize::from(rect.w)] {
+                let [_, r, g, b] = c.to_be_bytes();
+                self.data.extend_from_slice(&[r, g, b]);
+            }
+        }
+        let mut jfif = Vec::new();
+        JpegEncoder::new(&mut jfif, jpeg_quality(level))
+            .encode(&self.data, rect.w, rect.h, ColorType::Rgb)
+            .map_err(|e| DisplayError::Encoder { encoding: "Tight JPEG", reason: e.to_string() })?;
+        out.push(JPEG);
+        put_compact_len(jfif.len(), out)?;
+        out.extend_from_slice(&jfif);
+        Ok(())
+    }
+}
+
+/// JPEG quality (1..=100) for a Tight quality level 0..=9: 10, 20, ... 100.
+pub(crate) fn jpeg_quality(level: u8) -> u8 {
+    10 + 10 * level.min(9)
+}
+
+/// Tight's compact length: 7 bits per byte, at most three bytes.
+fn put_compact_len(len: usize, out: &mut Vec<u8>) -> Result<(), DisplayError> {
+    if len > MAX_COMPACT {
+        return Err(DisplayError::Encoder {
+            encoding: "Tight",
+            reason: format!("data length {len} over {MAX_COMPACT}"),
+        });
+    }
+    let byte = |v: usize| u8::try_from(v & 0xff).unwrap_or(0);
+    if len < 0x80 {
+        out.push(byte(len));
+    } else if len < 0x4000 {
+        out.extend_from_slice(&[byte(len & 0x7f) | 0x80, byte(len >> 7)]);
+    } else {
+        out.extend_from_slice(&[byte(len & 0x7f) | 0x80, byte((len >> 7) & 0x7f) | 0x80, byte(len >> 14)]);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_length_examples() {
+        let enc = |len| {
+            let mut out = Vec::new();
+            put_compact_len(len, &mut out).unwrap();
+            out
+        };
+        // rfbproto: decimal 10000 is 90 4E.
+        assert_eq!(enc(10000), [0x90, 0x4e]);
+        assert_eq!(enc(127), [0x7f]);
+        assert_eq!(enc(128), [0x80, 0x01]);
+        assert_eq!(enc(MAX_COMPACT), [0xff, 0xff, 0xff]);
+        assert!(put_compact_len(MAX_COMPACT + 1, &mut Vec::new()).is_err());
+    }
+}

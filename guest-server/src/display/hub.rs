@@ -1,0 +1,267 @@
+//! One frame source shared by every display connection.
+//!
+//! Captures happen only when a connection asks for a frame newer than the one it
+//! has seen, at most `max_fps` times a second, one at a time, on a blocking thread.
+//! Every connection gets the latest frame by `Arc`: a slow client skips frames, it
+//! never queues them. A capture identical to the previous one keeps the previous
+//! `Arc`, so connections recognise an unchanged screen without comparing pixels.
+//! Captures run in their own task: a connection that stops waiting (it got a new
+//! request, or it closed) never cancels a capture others wait for.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::{DisplayError, Frame, FrameSource, MAX_FRAME_DIMENSION};
+
+/// Highest capture rate a hub accepts; higher `max_fps` values are clamped.
+pub const MAX_FPS: u32 = 240;
+
+/// A frame as the hub handed it out.
+#[derive(Debug, Clone)]
+pub(crate) struct Captured {
+    /// Increases with every successful capture (1 for the first).
+    pub seq: u64,
+    /// The pixels; the same `Arc` as the previous capture if nothing changed.
+    pub frame: Arc<Frame>,
+    /// When the capture started.
+    pub at: Instant,
+}
+
+/// Shares one source among all display connections: captures at most `max_fps` times a
+/// second and only while some connection waits for an update; subscribers see the
+/// latest frame (a slow client gets the latest, never a queue).
+#[derive(Clone)]
+pub struct FrameHub {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for FrameHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameHub").field("source", &self.inner.name).field("interval", &self.inner.interval).finish()
+    }
+}
+
+struct Inner {
+    name: String,
+    interval: Duration,
+    source: Mutex<Box<dyn FrameSource>>,
+    state: Mutex<State>,
+    /// Signalled whenever a capture ends (with or without a frame).
+    done: watch::Sender<()>,
+}
+
+#[derive(Default)]
+struct State {
+    latest: Option<Captured>,
+    /// A capture task is running.
+    capturing: bool,
+    /// Captures started so far, failed ones included.
+    attempts: u64,
+    /// The latest failed attempt and why.
+    failure: Option<(u64, DisplayError)>,
+    last_start: Option<Instant>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl FrameHub {
+    /// Share `source`, capturing at most `max_fps` (1..=[`MAX_FPS`]) times a second.
+    pub fn new(source: Box<dyn FrameSource>, max_fps: u32) -> Self {
+        let fps = max_fps.clamp(1, MAX_FPS);
+        let name = source.name();
+        let inner = Inner {
+            name,
+            interval: Duration::from_secs(1) / fps,
+            source: Mutex::new(source),
+            state: Mutex::new(State::default()),
+            done: watch::Sender::new(()),
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The source's name.
+    pub fn source_name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// A frame captured no longer than one capture interval ago.
+    pub async fn frame(&self) -> Result<Arc<Frame>, DisplayError> {
+        Ok(self.fresh().await?.frame)
+    }
+
+    /// Like [`FrameHub::frame`], with its sequence number.
+    pub(crate) async fn fresh(&self) -> Result<Captured, DisplayError> {
+        let seen = match &lock(&self.inner.state).latest {
+            Some(latest) if latest.at.elapsed() <= self.inner.interval => return Ok(latest.clone()),
+            Some(latest) => latest.seq,
+            None => 0,
+        };
+        self.next_after(seen).await
+    }
+
+    /// The first frame with a sequence number above `seen`, starting a capture if none
+    /// is running (not before one interval after the previous one started). The
+    /// capture runs in its own task, so dropping this future never wastes it.
+    pub(crate) async fn next_after(&self, seen: u64) -> Result<Captured, DisplayError> {
+        let mut waiting_for = None;
+        loop {
+            let mut done = self.inner.done.subscribe();
+            {
+                let mut guard = lock(&self.inner.state);
+                let state = &mut *guard;
+                if let Some(latest) = state.latest.as_ref().filter(|l| l.seq > seen) {
+                    return Ok(latest.clone());
+                }
+                if let (Some(attempt), Some((failed, why))) = (waiting_for, &state.failure)
+                    && *failed >= attempt
+                {
+                    return Err(duplicate(why));
+                }
+                if !state.capturing {
+                    state.capturing = true;
+                    state.attempts += 1;
+                    let not_before = state.last_start.map(|t| t + self.inner.interval);
+                    tokio::spawn(capture(Arc::clone(&self.inner), state.attempts, not_before));
+                }
+                waiting_for = Some(state.attempts);
+            }
+            if done.changed().await.is_err() {
+                return Err(DisplayError::CaptureTask { name: self.inner.name.clone(), reason: "hub closed".into() });
+            }
+        }
+    }
+}
+
+/// One capture: wait for the rate limit, capture on a blocking thread, publish.
+async fn capture(inner: Arc<Inner>, attempt: u64, not_before: Option<Instant>) {
+    if let Some(t) = not_before {
+        tokio::time::sleep_until(t).await;
+    }
+    let at = Instant::now();
+    lock(&inner.state).last_start = Some(at);
+    let task = Arc::clone(&inner);
+    let result = tokio::task::spawn_blocking(move || {
+        let frame = lock(&task.source).capture()?;
+        check_frame(&task.name, &frame)?;
+        Ok::<_, DisplayError>(frame)
+    })
+    .await
+    .unwrap_or_else(|e| Err(DisplayError::CaptureTask { name: inner.name.clone(), reason: e.to_string() }));
+    let mut state = lock(&inner.state);
+    match result {
+        Ok(frame) => {
+            let (seq, frame) = match &state.latest {
+                Some(prev) if *prev.frame == frame => (prev.seq + 1, Arc::clone(&prev.frame)),
+                Some(prev) => (prev.seq + 1, Arc::new(frame)),
+                None => (1, Arc::new(frame)),
+            };
+            state.latest = Some(Captured { seq, frame, at });
+        }
+        Err(e) => {
+            tracing::warn!("display: {e}");
+            state.failure = Some((attempt, e));
+        }
+    }
+    state.capturing = false;
+    drop(state);
+    inner.done.send_replace(());
+}
+
+/// A copy of a capture error for each connection that waited on it.
+fn duplicate(e: &DisplayError) -> DisplayError {
+    match e {
+        DisplayError::Io(io) => DisplayError::Io(std::io::Error::new(io.kind(), io.to_string())),
+        DisplayError::Protocol(p) => DisplayError::Protocol(p.clone()),
+        DisplayError::HandshakeTimeout { secs } => DisplayError::HandshakeTimeout { secs: *secs },
+        DisplayError::Source(reason) => DisplayError::Source(reason.clone()),
+        DisplayError::FrameSize { name, width, height, pixels, expected } => DisplayError::FrameSize {
+            name: name.clone(),
+            width: *width,
+            height: *height,
+            pixels: *pixels,
+            expected: *expected,
+        },
+        DisplayError::FrameDimensions { name, width, height, max } => {
+            DisplayError::FrameDimensions { name: name.clone(), width: *width, height: *height, max: *max }
+        }
+        DisplayError::Input { reason } => DisplayError::Input { reason: reason.clone() },
+        DisplayError::Encoder { encoding, reason } => DisplayError::Encoder { encoding, reason: reason.clone() },
+        DisplayError::TooManyResizeRequests { count, max } => {
+            DisplayError::TooManyResizeRequests { count: *count, max: *max }
+        }
+        DisplayError::CaptureTask { name, reason } => {
+            DisplayError::CaptureTask { name: name.clone(), reason: reason.clone() }
+        }
+    }
+}
+
+/// Refuse frames we cannot serve: empty, oversized, or with the wrong pixel count.
+fn check_frame(name: &str, frame: &Frame) -> Result<(), DisplayError> {
+    let (width, height) = (frame.width, frame.height);
+    if width == 0 || height == 0 || width > MAX_FRAME_DIMENSION || height > MAX_FRAME_DIMENSION {
+        return Err(DisplayError::FrameDimensions { name: name.to_owned(), width, height, max: MAX_FRAME_DIMENSION });
+    }
+    let expected = usize::from(width) * usize::from(height);
+    if frame.pixels.len() != expected {
+        return Err(DisplayError::FrameSize {
+            name: name.to_owned(),
+            width,
+            height,
+            pixels: frame.pixels.len(),
+            expected,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    struct Counting(Arc<AtomicU32>, Frame);
+
+    impl FrameSource for Counting {
+        fn name(&self) -> String {
+            "counting".into()
+        }
+        fn capture(&mut self) -> Result<Frame, DisplayError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(self.1.clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn captures_on_demand_rate_limited_and_shared() {
+        let count = Arc::new(AtomicU32::new(0));
+        let hub = FrameHub::new(Box::new(Counting(Arc::clone(&count), Frame::filled(4, 4, 7))), 20);
+        assert_eq!(count.load(Ordering::SeqCst), 0, "no capture before anyone asks");
+        let first = hub.next_after(0).await.unwrap();
+        assert_eq!(first.seq, 1);
+        // A fresh frame is shared, not re-captured.
+        assert_eq!(hub.fresh().await.unwrap().seq, 1);
+        let started = Instant::now();
+        let (a, b) = tokio::join!(hub.next_after(1), hub.next_after(1));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!((a.seq, b.seq), (2, 2), "two waiters share one capture");
+        assert!(started.elapsed() >= Duration::from_millis(40), "rate limited to 20 fps");
+        assert!(Arc::ptr_eq(&first.frame, &a.frame), "an identical capture keeps its Arc");
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn bad_frames_are_refused() {
+        let count = Arc::new(AtomicU32::new(0));
+        let bad = Frame { width: 2, height: 2, pixels: vec![0; 3] };
+        let hub = FrameHub::new(Box::new(Counting(Arc::clone(&count), bad)), 30);
+        let err = hub.next_after(0).await.unwrap_err();
+        assert!(matches!(err, DisplayError::FrameSize { pixels: 3, expected: 4, .. }), "{err}");
+        let empty = FrameHub::new(Box::new(Counting(count, Frame::filled(0, 5, 0))), 30);
+        assert!(matches!(empty.frame().await, Err(DisplayError::FrameDimensions { .. })));
+    }
+}

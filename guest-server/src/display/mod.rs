@@ -1,0 +1,135 @@
+//! The display channel (DESIGN.md "Display and input"): an RFB 3.8 server, security
+//! type None, over an already attested stream, serving frames from a [`FrameSource`]
+//! and passing keys and the pointer to an [`InputSink`].
+//!
+//! ```text
+//!  FrameSource ─► FrameHub (one per source: rate-limited, captures only on demand,
+//!      ▲            latest frame shared by Arc) ─┬─► serve_rfb (connection 1)
+//!      │                                         └─► serve_rfb (connection 2) …
+//!  capture on a blocking thread
+//!
+//!  serve_rfb: handshake ─► read loop  (ClientMsgDecoder ─► InputSink, requests)
+//!                       └► write loop (wait for a request and a changed frame ─►
+//!                                      damage (64x64 tiles, CopyRect scroll) ─►
+//!                                      encode (Raw / ZRLE / Tight) ─► stream)
+//! ```
+//!
+//! Modules: [`hub`] (sharing one source), [`pattern`] (synthetic screen), `serve`
+//! (handshake and read loop), `update` (write loop), `damage` (what changed),
+//! `encode` (pixel encodings with their per-connection zlib streams); [`source`]
+//! (fbdev and the `--display` spec) and [`input`] (uinput) feed it.
+
+mod damage;
+mod encode;
+mod handshake;
+pub mod hub;
+pub mod input;
+pub mod pattern;
+mod serve;
+pub mod source;
+mod update;
+
+pub use hub::FrameHub;
+pub use pattern::PatternSource;
+pub use serve::serve_rfb;
+
+use cvmc_protocol::rfb::RfbError;
+
+/// Largest frame width or height we serve (vnc-rs and most viewers stop at 8192).
+pub const MAX_FRAME_DIMENSION: u16 = 8192;
+
+/// A captured screen: 0x00RRGGBB pixels, row-major, `width * height` of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Width in pixels.
+    pub width: u16,
+    /// Height in pixels.
+    pub height: u16,
+    /// `width * height` pixels, 0x00RRGGBB, row-major.
+    pub pixels: Vec<u32>,
+}
+
+impl Frame {
+    /// A frame of one colour.
+    pub fn filled(width: u16, height: u16, rgb: u32) -> Self {
+        Self { width, height, pixels: vec![rgb; usize::from(width) * usize::from(height)] }
+    }
+
+    /// One row of pixels.
+    pub(crate) fn row(&self, y: u16) -> &[u32] {
+        let w = usize::from(self.width);
+        let start = usize::from(y) * w;
+        &self.pixels[start..start + w]
+    }
+}
+
+/// A source of frames (pattern, a guest-private fbdev, ...). Capture may return a
+/// different size than before (mode change).
+pub trait FrameSource: Send + 'static {
+    /// A short name for logs and errors.
+    fn name(&self) -> String;
+    /// Take the current screen. Called on a blocking thread, never concurrently.
+    fn capture(&mut self) -> Result<Frame, DisplayError>;
+}
+
+/// Where keys and the pointer go (a uinput device in the guest; a recorder in tests).
+pub trait InputSink: Send + Sync + 'static {
+    /// `keysym` per RFC 6143 7.5.4; `xt_keycode` from the QEMU extended key event when
+    /// the client sent one.
+    fn key(&self, down: bool, keysym: u32, xt_keycode: Option<u32>);
+    /// RFB button mask and absolute position within a `width` x `height` screen.
+    fn pointer(&self, buttons: u8, x: u16, y: u16, width: u16, height: u16);
+}
+
+/// Why a display connection or a frame source failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DisplayError {
+    /// Reading or writing the stream failed, or the client closed it mid-message.
+    #[error("display stream: {0}")]
+    Io(#[from] std::io::Error),
+    /// The client sent bytes RFB 3.8 does not allow, or that we do not serve.
+    #[error("rfb: {0}")]
+    Protocol(#[from] RfbError),
+    /// The client did not finish the RFB handshake in time.
+    #[error("rfb handshake: not finished within {secs} s")]
+    HandshakeTimeout { secs: u64 },
+    /// A frame source could not open or capture (the message names the device).
+    #[error("frame source: {0}")]
+    Source(String),
+    /// A frame source returned a frame whose pixel count does not match its size.
+    #[error("frame source {name}: frame {width}x{height} has {pixels} pixels, expected {expected}")]
+    FrameSize { name: String, width: u16, height: u16, pixels: usize, expected: usize },
+    /// A frame source returned an empty or oversized frame.
+    #[error("frame source {name}: frame {width}x{height} is outside 1x1..={max}x{max}")]
+    FrameDimensions { name: String, width: u16, height: u16, max: u16 },
+    /// The input device failed.
+    #[error("input: {reason}")]
+    Input { reason: String },
+    /// Compressing pixel data failed (zlib or JPEG).
+    #[error("{encoding} encoder: {reason}")]
+    Encoder { encoding: &'static str, reason: String },
+    /// The client asked for more resize replies than we hold without it reading.
+    #[error("{count} SetDesktopSize requests unanswered, more than the maximum {max}")]
+    TooManyResizeRequests { count: usize, max: usize },
+    /// A blocking capture task panicked or was cancelled.
+    #[error("frame source {name}: capture task failed: {reason}")]
+    CaptureTask { name: String, reason: String },
+}
+
+/// How the display channel serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayConfig {
+    /// Drop keys and pointer events (logged once per connection).
+    pub view_only: bool,
+    /// Most captures per second of one source (also the most updates per second).
+    pub max_fps: u32,
+    /// Sent to clients in ServerInit.
+    pub desktop_name: String,
+}
+
+impl Default for DisplayConfig {
+    fn default() -> Self {
+        Self { view_only: false, max_fps: 30, desktop_name: "cvm-console".into() }
+    }
+}

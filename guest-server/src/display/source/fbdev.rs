@@ -1,0 +1,250 @@
+//! `fbdev:/dev/fbN`: a guest-private Linux framebuffer (vkms with fbdev emulation),
+//! mapped read-only and converted to 0x00RRGGBB pixels.
+//!
+//! Host-visible framebuffers — an emulated VGA/bochs, virtio-gpu, QXL, cirrus, or the
+//! firmware's EFI/VESA framebuffer — live in memory the host reads: serving them
+//! would add nothing the host cannot already see, and users would believe otherwise.
+//! They are refused unless explicitly forced. The geometry is re-read before every
+//! capture, so a mode change is followed.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::display::{DisplayError, Frame, FrameSource};
+use crate::sys::{FbBitfield, fb_screeninfo, map_readonly};
+
+/// How a framebuffer's memory is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// Visible width in pixels.
+    pub width: u32,
+    /// Visible height in pixels.
+    pub height: u32,
+    /// Bytes from one line to the next.
+    pub stride: u32,
+    /// Bits per pixel: 16, 24 or 32.
+    pub bpp: u32,
+    /// Red, green, blue bit fields (offset, length) within a pixel.
+    pub rgb: [(u32, u32); 3],
+    /// First visible line and column (panning).
+    pub offset: (u32, u32),
+}
+
+impl Geometry {
+    /// 32 bpp XRGB8888, the common fbdev format (vkms).
+    pub fn xrgb8888(width: u32, height: u32, stride: u32) -> Self {
+        Self { width, height, stride, bpp: 32, rgb: [(16, 8), (8, 8), (0, 8)], offset: (0, 0) }
+    }
+
+    /// 16 bpp RGB565.
+    pub fn rgb565(width: u32, height: u32, stride: u32) -> Self {
+        Self { width, height, stride, bpp: 16, rgb: [(11, 5), (5, 6), (0, 5)], offset: (0, 0) }
+    }
+
+    fn bytes_needed(&self) -> Option<usize> {
+        let lines = u64::from(self.offset.1) + u64::from(self.height);
+        usize::try_from(lines.checked_mul(u64::from(self.stride))?).ok()
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), DisplayError> {
+        let bad = |reason: String| DisplayError::Source(format!("{}: {reason}", path.display()));
+        if ![16, 24, 32].contains(&self.bpp) {
+            return Err(bad(format!("{} bits per pixel is not supported (16, 24, 32 are)", self.bpp)));
+        }
+        if self.width == 0 || self.height == 0 || self.width > 8192 || self.height > 8192 {
+            return Err(bad(format!("size {}x{} is out of range", self.width, self.height)));
+        }
+        let row = u64::from(self.offset.0 + self.width) * u64::from(self.bpp / 8);
+        if u64::from(self.stride) < row {
+            return Err(bad(format!("stride {} is shorter than a line of {row} bytes", self.stride)));
+        }
+        if self.rgb.iter().any(|&(off, len)| len == 0 || len > 8 || off + len > self.bpp) {
+            return Err(bad(format!("colour fields {:?} do not fit {} bpp", self.rgb, self.bpp)));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a framebuffer driver's memory is private to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    /// Guest RAM only (vkms).
+    Private,
+    /// Emulated or firmware framebuffer the host can read.
+    HostVisible(String),
+    /// A driver we do not know: treated as host-visible.
+    Unknown(String),
+}
+
+/// Classify a driver by its /sys/class/graphics/fbN/name.
+pub fn classify(name: &str) -> Visibility {
+    let n = name.trim().to_ascii_lowercase();
+    if n.contains("vkms") {
+        return Visibility::Private;
+    }
+    for (needle, what) in [
+        ("bochs", "the emulated Bochs/VGA display"),
+        ("virtio", "the virtio-gpu device"),
+        ("qxl", "the QXL device"),
+        ("cirrus", "the emulated Cirrus VGA"),
+        ("efi", "the firmware's EFI framebuffer"),
+        ("vesa", "the VESA framebuffer"),
+        ("simple", "the firmware framebuffer (simplefb/simpledrm)"),
+        ("vga", "an emulated VGA device"),
+        ("hyperv", "the Hyper-V synthetic video device"),
+    ] {
+        if n.contains(needle) {
+            return Visibility::HostVisible(format!("\"{}\" is {what}, which the host can read", name.trim()));
+        }
+    }
+    Visibility::Unknown(format!("\"{}\" is not a framebuffer known to be private to the guest", name.trim()))
+}
+
+/// A mapped framebuffer.
+#[derive(Debug)]
+pub struct FbdevSource {
+    path: PathBuf,
+    file: File,
+    device: bool,
+    geometry: Geometry,
+    map: memmap2::Mmap,
+}
+
+impl FbdevSource {
+    /// Open `/dev/fbN`. Refuses a host-visible framebuffer unless `force_host_visible`.
+    pub fn open_device(path: &Path, force_host_visible: bool) -> Result<Self, DisplayError> {
+        let err = |reason: String| DisplayError::Source(format!("{}: {reason}", path.display()));
+        let fb = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| err("not a /dev/fbN path".into()))?;
+        let name = std::fs::read_to_string(Path::new("/sys/class/graphics").join(fb).join("name"))
+            .map_err(|e| err(format!("cannot read its driver name: {e}")))?;
+        match classify(&name) {
+            Visibility::Private => {}
+            Visibility::HostVisible(why) | Visibility::Unknown(why) if !force_host_visible => {
+                return Err(err(format!(
+                    "refusing to serve this framebuffer: {why}. Use a guest-private one (vkms) or force it knowingly"
+                )));
+            }
+            Visibility::HostVisible(why) | Visibility::Unknown(why) => {
+                tracing::warn!(path = %path.display(), "serving a framebuffer the host can see: {why}");
+            }
+        }
+        let file = File::open(path).map_err(|e| err(e.to_string()))?;
+        let geometry = device_geometry(&file).map_err(|e| err(e.to_string()))?;
+        Self::map(path, file, geometry, true)
+    }
+
+    /// A file laid out like a framebuffer with the given geometry (same mmap path;
+    /// for tests and for tools that dump framebuffers).
+    pub fn open_file(path: &Path, geometry: Geometry) -> Result<Self, DisplayError> {
+        let file = File::open(path).map_err(|e| DisplayError::Source(format!("{}: {e}", path.display())))?;
+        Self::map(path, file, geometry, false)
+    }
+
+    fn map(path: &Path, file: File, geometry: Geometry, device: bool) -> Result<Self, DisplayError> {
+        geometry.validate(path)?;
+        let len = geometry
+            .bytes_needed()
+            .ok_or_else(|| DisplayError::Source(format!("{}: geometry overflows", path.display())))?;
+        let available = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if !device && available < len as u64 {
+            return Err(DisplayError::Source(format!(
+                "{}: {available} bytes, the geometry needs {len}",
+                path.display()
+            )));
+        }
+        let map =
+            map_readonly(&file, len).map_err(|e| DisplayError::Source(format!("{}: mmap: {e}", path.display())))?;
+        Ok(Self { path: path.to_path_buf(), file, device, geometry, map })
+    }
+
+    /// The current geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    fn follow_mode_change(&mut self) -> Result<(), DisplayError> {
+        if !self.device {
+            return Ok(());
+        }
+        let g =
+            device_geometry(&self.file).map_err(|e| DisplayError::Source(format!("{}: {e}", self.path.display())))?;
+        if g != self.geometry {
+            tracing::info!(path = %self.path.display(), width = g.width, height = g.height, bpp = g.bpp, "framebuffer mode changed");
+            let file = self.file.try_clone().map_err(|e| DisplayError::Source(e.to_string()))?;
+            *self = Self::map(&self.path, file, g, true)?;
+        }
+        Ok(())
+    }
+}
+
+fn device_geometry(file: &File) -> std::io::Result<Geometry> {
+    let (var, fix) = fb_screeninfo(file)?;
+    let field = |f: FbBitfield| (f.offset, f.length);
+    Ok(Geometry {
+        width: var.xres,
+        height: var.yres,
+        stride: fix.line_length,
+        bpp: var.bits_per_pixel,
+        rgb: [field(var.red), field(var.green), field(var.blue)],
+        offset: (var.xoffset, var.yoffset),
+    })
+}
+
+/// Scale an `len`-bit channel value to 8 bits.
+fn to8(v: u32, len: u32) -> u32 {
+    if len >= 8 { v >> (len - 8) } else { (v << (8 - len)) | (v >> (2 * len).saturating_sub(8).min(len)) }
+}
+
+impl FrameSource for FbdevSource {
+    fn name(&self) -> String {
+        format!("fbdev:{}", self.path.display())
+    }
+
+    fn capture(&mut self) -> Result<Frame, DisplayError> {
+        self.follow_mode_change()?;
+        let g = self.geometry;
+        let bytes_pp = (g.bpp / 8) as usize;
+        let (w, h) = (g.width as usize, g.height as usize);
+        let mut pixels = Vec::with_capacity(w * h);
+        let mem: &[u8] = &self.map;
+        for y in 0..h {
+            let line = (g.offset.1 as usize + y) * g.stride as usize + g.offset.0 as usize * bytes_pp;
+            for x in 0..w {
+                let at = line + x * bytes_pp;
+                let raw = match bytes_pp {
+                    2 => u32::from(u16::from_le_bytes([mem[at], mem[at + 1]])),
+                    3 => u32::from_le_bytes([mem[at], mem[at + 1], mem[at + 2], 0]),
+                    _ => u32::from_le_bytes([mem[at], mem[at + 1], mem[at + 2], mem[at + 3]]),
+                };
+                let [r, gr, b] = g.rgb.map(|(off, len)| to8((raw >> off) & ((1 << len) - 1), len));
+                pixels.push((r << 16) | (gr << 8) | b);
+            }
+        }
+        let width = u16::try_from(g.width).map_err(|_| DisplayError::Source("width out of range".into()))?;
+        let height = u16::try_from(g.height).map_err(|_| DisplayError::Source("height out of range".into()))?;
+        Ok(Frame { width, height, pixels })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drivers_are_classified() {
+        assert_eq!(classify("vkmsdrmfb\n"), Visibility::Private);
+        assert!(matches!(classify("bochs-drmdrmfb"), Visibility::HostVisible(_)));
+        assert!(matches!(classify("virtio_gpudrmfb"), Visibility::HostVisible(_)));
+        assert!(matches!(classify("EFI VGA"), Visibility::HostVisible(_)));
+        assert!(matches!(classify("simpledrmdrmfb"), Visibility::HostVisible(_)));
+        assert!(matches!(classify("udlfb"), Visibility::Unknown(_)));
+    }
+
+    #[test]
+    fn channel_scaling_reaches_full_range() {
+        assert_eq!(to8(31, 5), 255);
+        assert_eq!(to8(63, 6), 255);
+        assert_eq!(to8(0, 5), 0);
+        assert_eq!(to8(0xab, 8), 0xab);
+    }
+}

@@ -1,0 +1,97 @@
+//! Frame sources behind the display channel, chosen by `--display`:
+//!
+//! ```text
+//! fbdev:/dev/fbN   a guest-private framebuffer (vkms), mmap'd        -> FbdevSource
+//! pattern          an animated synthetic screen (demo, benchmarks)     -> PatternSource
+//! vnc:ADDR         an in-guest VNC server, proxied byte for byte       -> (no frames: a proxy)
+//! none             no display channel
+//! ```
+
+pub mod fbdev;
+
+use std::path::PathBuf;
+
+/// What `--display` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisplaySpec {
+    /// No display channel.
+    None,
+    /// The synthetic pattern.
+    Pattern,
+    /// A framebuffer device.
+    Fbdev {
+        /// Device path.
+        path: PathBuf,
+    },
+    /// An in-guest VNC server: a unix socket path or a loopback `host:port`.
+    Vnc {
+        /// Where it listens.
+        target: VncTarget,
+    },
+}
+
+/// Where an in-guest VNC server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VncTarget {
+    /// A unix socket.
+    Unix(PathBuf),
+    /// A TCP address on this guest's loopback.
+    Tcp(std::net::SocketAddr),
+}
+
+impl std::str::FromStr for DisplaySpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "none" {
+            return Ok(Self::None);
+        }
+        if s == "pattern" {
+            return Ok(Self::Pattern);
+        }
+        if let Some(path) = s.strip_prefix("fbdev:") {
+            if path.is_empty() {
+                return Err("fbdev: needs a device path, e.g. fbdev:/dev/fb0".into());
+            }
+            return Ok(Self::Fbdev { path: path.into() });
+        }
+        if let Some(target) = s.strip_prefix("vnc:") {
+            if target.starts_with('/') {
+                return Ok(Self::Vnc { target: VncTarget::Unix(target.into()) });
+            }
+            let addr: std::net::SocketAddr =
+                target.parse().map_err(|e| format!("vnc:{target}: not a unix socket path or host:port ({e})"))?;
+            if !addr.ip().is_loopback() {
+                return Err(format!(
+                    "vnc:{addr}: only a VNC server on this guest's loopback (127.0.0.1, ::1) or a unix socket may be proxied"
+                ));
+            }
+            return Ok(Self::Vnc { target: VncTarget::Tcp(addr) });
+        }
+        Err(format!("unknown display source {s:?}: use fbdev:/dev/fbN, vnc:ADDR, pattern or none"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_specs_parse() {
+        assert_eq!("none".parse(), Ok(DisplaySpec::None));
+        assert_eq!("pattern".parse(), Ok(DisplaySpec::Pattern));
+        assert_eq!("fbdev:/dev/fb0".parse(), Ok(DisplaySpec::Fbdev { path: "/dev/fb0".into() }));
+        assert_eq!(
+            "vnc:/run/wayvnc.sock".parse(),
+            Ok(DisplaySpec::Vnc { target: VncTarget::Unix("/run/wayvnc.sock".into()) })
+        );
+        assert_eq!(
+            "vnc:127.0.0.1:5901".parse(),
+            Ok(DisplaySpec::Vnc { target: VncTarget::Tcp("127.0.0.1:5901".parse().unwrap()) })
+        );
+        assert!("vnc:10.0.0.1:5900".parse::<DisplaySpec>().is_err());
+        assert!("fbdev:".parse::<DisplaySpec>().is_err());
+        assert!("x11".parse::<DisplaySpec>().is_err());
+    }
+}

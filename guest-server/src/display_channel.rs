@@ -1,0 +1,184 @@
+//! The display channel (ALPN `cvmc/1/display`) after attestation: either our RFB
+//! server over a frame source, or an in-guest VNC server proxied byte for byte.
+//!
+//! ```text
+//! --display pattern | fbdev:/dev/fbN ─► FrameHub ─► serve_rfb ─► uinput (keys, pointer)
+//! --display vnc:ADDR ────────────────► connect ADDR on the guest's loopback ─► copy both ways
+//! ```
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::display::input::uinput::UinputSink;
+use crate::display::source::fbdev::FbdevSource;
+use crate::display::source::{DisplaySpec, VncTarget};
+use crate::display::{DisplayConfig, FrameHub, FrameSource, InputSink, serve_rfb};
+
+/// How display connections are served.
+#[derive(Clone)]
+pub enum DisplayService {
+    /// Our RFB server over a shared frame source.
+    Frames {
+        /// The shared source.
+        hub: FrameHub,
+        /// Keyboard and pointer (None: view-only).
+        input: Option<Arc<dyn InputSink>>,
+        /// Server settings.
+        config: Arc<DisplayConfig>,
+    },
+    /// An in-guest VNC server, proxied.
+    VncProxy(VncTarget),
+}
+
+impl std::fmt::Debug for DisplayService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Frames { config, input, .. } => {
+                write!(f, "DisplayService::Frames(view_only: {}, input: {})", config.view_only, input.is_some())
+            }
+            Self::VncProxy(t) => write!(f, "DisplayService::VncProxy({t:?})"),
+        }
+    }
+}
+
+/// Options for the display channel.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DisplayOptions {
+    /// Never inject input.
+    pub view_only: bool,
+    /// Serve a host-visible framebuffer anyway (it protects nothing).
+    pub force_host_visible: bool,
+}
+
+impl DisplayService {
+    /// Build the service for `--display`; `Ok(None)` for `none`.
+    pub fn from_spec(spec: &DisplaySpec, opts: DisplayOptions) -> Result<Option<Self>, String> {
+        let source: Box<dyn FrameSource> = match spec {
+            DisplaySpec::None => return Ok(None),
+            DisplaySpec::Vnc { target } => return Ok(Some(Self::VncProxy(target.clone()))),
+            DisplaySpec::Pattern => Box::new(crate::display::pattern::PatternSource::new(1024, 768)),
+            DisplaySpec::Fbdev { path } => {
+                Box::new(FbdevSource::open_device(path, opts.force_host_visible).map_err(|e| e.to_string())?)
+            }
+        };
+        let input: Option<Arc<dyn InputSink>> = if opts.view_only {
+            None
+        } else {
+            match UinputSink::new() {
+                Ok(sink) => Some(Arc::new(sink)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no /dev/uinput: the display is view-only");
+                    None
+                }
+            }
+        };
+        let config = DisplayConfig { view_only: opts.view_only, max_fps: 30, desktop_name: source.name() };
+        Ok(Some(Self::Frames { hub: FrameHub::new(source, config.max_fps), input, config: Arc::new(config) }))
+    }
+
+    /// Serve one attested display connection.
+    pub async fn serve<S>(&self, mut stream: S) -> Result<(), String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        match self {
+            Self::Frames { hub, input, config } => {
+                let input = input.as_ref().map(|i| Arc::new(ConnectionInput::new(Arc::clone(i))) as Arc<dyn InputSink>);
+                serve_rfb(stream, hub.clone(), input, config).await.map_err(|e| e.to_string())
+            }
+            Self::VncProxy(VncTarget::Tcp(addr)) => {
+                let mut vnc = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .map_err(|e| format!("in-guest VNC server at {addr}: {e}"))?;
+                let _ = vnc.set_nodelay(true);
+                tokio::io::copy_bidirectional(&mut stream, &mut vnc).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+            #[cfg(unix)]
+            Self::VncProxy(VncTarget::Unix(path)) => {
+                let mut vnc = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(|e| format!("in-guest VNC server at {}: {e}", path.display()))?;
+                tokio::io::copy_bidirectional(&mut stream, &mut vnc).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+            #[cfg(not(unix))]
+            Self::VncProxy(VncTarget::Unix(path)) => Err(format!("{}: unix sockets need a Unix guest", path.display())),
+        }
+    }
+}
+
+/// One connection's view of the shared input devices: remembers what it pressed
+/// and releases it when the connection ends, so a cut never leaves a key held.
+pub struct ConnectionInput {
+    inner: Arc<dyn InputSink>,
+    pressed: Mutex<HashSet<(u32, Option<u32>)>>,
+}
+
+impl std::fmt::Debug for ConnectionInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ConnectionInput({} keys held)", self.pressed.lock().map(|p| p.len()).unwrap_or(0))
+    }
+}
+
+impl ConnectionInput {
+    /// Wrap the shared sink.
+    pub fn new(inner: Arc<dyn InputSink>) -> Self {
+        Self { inner, pressed: Mutex::default() }
+    }
+}
+
+impl InputSink for ConnectionInput {
+    fn key(&self, down: bool, keysym: u32, xt_keycode: Option<u32>) {
+        if let Ok(mut p) = self.pressed.lock() {
+            if down {
+                p.insert((keysym, xt_keycode));
+            } else {
+                p.remove(&(keysym, xt_keycode));
+            }
+        }
+        self.inner.key(down, keysym, xt_keycode);
+    }
+
+    fn pointer(&self, buttons: u8, x: u16, y: u16, width: u16, height: u16) {
+        self.inner.pointer(buttons, x, y, width, height);
+    }
+}
+
+impl Drop for ConnectionInput {
+    fn drop(&mut self) {
+        if let Ok(p) = self.pressed.get_mut() {
+            for (keysym, xt) in p.drain() {
+                self.inner.key(false, keysym, xt);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(bool, u32)>>);
+
+    impl InputSink for Recorder {
+        fn key(&self, down: bool, keysym: u32, _xt: Option<u32>) {
+            self.0.lock().unwrap().push((down, keysym));
+        }
+        fn pointer(&self, _b: u8, _x: u16, _y: u16, _w: u16, _h: u16) {}
+    }
+
+    #[test]
+    fn a_dropped_connection_releases_its_keys() {
+        let rec = Arc::new(Recorder::default());
+        let conn = ConnectionInput::new(Arc::clone(&rec) as Arc<dyn InputSink>);
+        conn.key(true, 0xffe3, None); // Control_L held
+        conn.key(true, u32::from(b'a'), None);
+        conn.key(false, u32::from(b'a'), None);
+        drop(conn);
+        let log = rec.0.lock().unwrap().clone();
+        assert_eq!(log.last(), Some(&(false, 0xffe3)));
+        assert_eq!(log.len(), 4);
+    }
+}

@@ -1,0 +1,189 @@
+//! The screen end to end over real TLS on loopback: our RFB server behind the
+//! attested display channel, seen by real RFB peers — vnc-rs, vncdotool through
+//! `cvm-console bridge` — and TigerVNC's Xvnc proxied behind `--display vnc:`.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cvm_console::net::connect;
+use cvm_consoled::display::pattern::PatternSource;
+use cvm_consoled::display::source::{DisplaySpec, VncTarget};
+use cvmc_protocol::handshake::alpn;
+use cvmc_tests::guest::{GuestOptions, TestClient, TestGuest};
+use cvmc_tests::vnc_view::Viewer;
+use vnc::{ClientKeyEvent, VncEncoding, X11Event};
+
+/// The frame number the pattern shows in its 24-bit counter (cells of 8 pixels at
+/// (8, h/4 + 8), lit green for a 1), so a viewer can be compared with that exact frame.
+fn counter(v: &Viewer) -> u64 {
+    let y = usize::from(v.size.1) / 4 + 8;
+    (0..24).fold(0, |n, cell| (n << 1) | u64::from(v.at(8 + cell * 8, y) == 0x00ff00))
+}
+
+/// Whether the viewer shows exactly the pattern frame its counter names.
+fn shows_a_whole_pattern_frame(v: &Viewer, pattern: &PatternSource) -> Result<u64, String> {
+    let n = counter(v);
+    let frame = pattern.frame_at(n);
+    if (frame.width, frame.height) != v.size {
+        return Err(format!("size {:?}", v.size));
+    }
+    let bad = frame.pixels.iter().zip(&v.pixels).filter(|(a, b)| a != b).count();
+    if bad == 0 { Ok(n) } else { Err(format!("{bad} pixels differ from pattern frame {n}")) }
+}
+
+fn pattern_guest_options() -> GuestOptions {
+    GuestOptions { display: DisplaySpec::Pattern, ..GuestOptions::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screen_through_the_attested_channel_matches_the_pattern() {
+    let client = TestClient::new();
+    let guest = TestGuest::start(pattern_guest_options(), std::slice::from_ref(&client.fingerprint)).await;
+    let pattern = PatternSource::new(1024, 768);
+    for encoding in [VncEncoding::Zrle, VncEncoding::Tight, VncEncoding::Raw] {
+        let attested = connect(&guest.addr.to_string(), alpn::DISPLAY, &client.opts).await.unwrap();
+        let mut viewer = Viewer::connect(attested.stream, encoding).await;
+        let last = std::cell::RefCell::new(String::new());
+        viewer
+            .wait_until_or(
+                30,
+                |v| match shows_a_whole_pattern_frame(v, &pattern) {
+                    Ok(n) => n > 0,
+                    Err(e) => {
+                        *last.borrow_mut() = format!("{encoding:?}: {e}");
+                        false
+                    }
+                },
+                || last.borrow().clone(),
+            )
+            .await;
+    }
+    guest.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_display_needs_an_authorized_key_even_when_the_console_does_not() {
+    let authorized = TestClient::new();
+    let guest = TestGuest::start(
+        GuestOptions { allow_unauthenticated_console: true, ..pattern_guest_options() },
+        std::slice::from_ref(&authorized.fingerprint),
+    )
+    .await;
+    let mut anonymous = TestClient::new();
+    anonymous.opts.client_key = None;
+    assert!(connect(&guest.addr.to_string(), alpn::CONSOLE, &anonymous.opts).await.is_ok());
+    assert!(connect(&guest.addr.to_string(), alpn::DISPLAY, &anonymous.opts).await.is_err());
+    assert!(connect(&guest.addr.to_string(), alpn::DISPLAY, &authorized.opts).await.is_ok());
+    guest.stop().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vncdotool_captures_the_verified_screen_through_the_bridge() {
+    let client = TestClient::new();
+    let guest = TestGuest::start(pattern_guest_options(), std::slice::from_ref(&client.fingerprint)).await;
+    let listener = cvm_console::bridge::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(cvm_console::bridge::serve(listener, guest.addr.to_string(), client.opts.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let png_path = dir.path().join("screen.png");
+    let out = tokio::process::Command::new("vncdo")
+        .args(["-s", &format!("127.0.0.1::{port}"), "capture"])
+        .arg(&png_path)
+        .output()
+        .await
+        .expect("vncdo is installed (scripts/test installs vncdotool)");
+    assert!(out.status.success(), "vncdo failed: {}", String::from_utf8_lossy(&out.stderr));
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png_path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let pattern = PatternSource::new(1024, 768);
+    assert_eq!((info.width, info.height), (1024, 768));
+    let pixels: Vec<u32> =
+        buf.chunks(channels).map(|p| (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2])).collect();
+    let y = 768 / 4 + 8;
+    let n = (0..24).fold(0u64, |n, cell| (n << 1) | u64::from(pixels[y * 1024 + 8 + cell * 8] == 0x00ff00));
+    let mismatched = pattern.frame_at(n).pixels.iter().zip(&pixels).filter(|(a, b)| a != b).count();
+    assert_eq!(mismatched, 0, "vncdotool's capture differs from pattern frame {n} in {mismatched} pixels");
+    guest.stop().await;
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xvnc_behind_the_channel_is_seen_and_typed_into() {
+    let rfb_port = free_port();
+    let display = format!(":{}", 40 + rfb_port % 50);
+    let _xvnc = Killed(
+        Command::new("Xvnc")
+            .args([display.as_str(), "-SecurityTypes", "None", "-localhost", "-rfbport", &rfb_port.to_string()])
+            .args(["-geometry", "800x600", "-depth", "24"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvnc is installed (scripts/test installs tigervnc-standalone-server)"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let typed = dir.path().join("typed");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", rfb_port)).is_err() {
+        assert!(Instant::now() < deadline, "Xvnc did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _xterm = Killed(
+        Command::new("xterm")
+            .env("DISPLAY", &display)
+            .args(["-geometry", "80x24+0+0", "-e", "sh", "-c"])
+            .arg(format!("stty -echo; cat > '{}'", typed.display()))
+            .spawn()
+            .expect("xterm is installed"),
+    );
+
+    let client = TestClient::new();
+    let spec = DisplaySpec::Vnc { target: VncTarget::Tcp(format!("127.0.0.1:{rfb_port}").parse().unwrap()) };
+    let guest = TestGuest::start(
+        GuestOptions { display: spec, ..GuestOptions::default() },
+        std::slice::from_ref(&client.fingerprint),
+    )
+    .await;
+    let attested = connect(&guest.addr.to_string(), alpn::DISPLAY, &client.opts).await.unwrap();
+    let mut viewer = Viewer::connect(attested.stream, VncEncoding::Zrle).await;
+    // The xterm window appears: more than a few distinct colours on the screen.
+    viewer
+        .wait_until(30, |v| {
+            v.size == (800, 600) && v.pixels.iter().collect::<std::collections::HashSet<_>>().len() >= 2
+        })
+        .await;
+    // Type into it through the attested channel: keysyms for "cvm42" and Return.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for keysym in "cvm42".bytes().map(u32::from).chain([0xff0d]) {
+        for down in [true, false] {
+            viewer.input(X11Event::KeyEvent(ClientKeyEvent { keycode: keysym, down })).await;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(&typed).unwrap_or_default();
+        if text.contains("cvm42\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "keys never reached the xterm (file: {text:?})");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    guest.stop().await;
+}
