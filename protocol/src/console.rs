@@ -119,6 +119,9 @@ impl ConsoleMsg {
                 kind::DATA
             }
             Self::Resize { cols, rows } => {
+                if *cols == 0 || *rows == 0 {
+                    return Err(CodecError::BadValue { field: "terminal size", value: format!("{cols}x{rows}") });
+                }
                 w.u16(*cols);
                 w.u16(*rows);
                 kind::RESIZE
@@ -225,6 +228,7 @@ mod tests {
     fn malformed_payloads_are_refused() {
         assert!(ConsoleMsg::decode_payload(kind::RESIZE, &[0, 80, 0]).is_err());
         assert!(ConsoleMsg::decode_payload(kind::RESIZE, &[0, 0, 0, 24]).is_err());
+        assert!(ConsoleMsg::Resize { cols: 0, rows: 24 }.encode().is_err(), "never emit what the peer refuses");
         assert!(ConsoleMsg::decode_payload(kind::EXIT, &[0, 0, 0, 0, 0]).is_err());
         assert!(ConsoleMsg::decode_payload(kind::ATTACH, &[0; 39]).is_err());
         assert!(ConsoleMsg::decode_payload(0x01, &[]).is_err());
