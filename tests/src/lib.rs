@@ -11,6 +11,7 @@ pub mod proxy;
 pub mod relay;
 pub mod verifier_cases;
 pub mod vnc_view;
+pub mod xvnc;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -5,8 +5,7 @@
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cvm_console::net::connect;
 use cvm_consoled::display::pattern::PatternSource;
@@ -14,6 +13,7 @@ use cvm_consoled::display::source::{DisplaySpec, VncTarget};
 use cvmc_protocol::handshake::alpn;
 use cvmc_tests::guest::{GuestOptions, TestClient, TestGuest};
 use cvmc_tests::vnc_view::Viewer;
+use cvmc_tests::xvnc::XvncWithXterm;
 use vnc::{ClientKeyEvent, VncEncoding, X11Event};
 
 /// The frame number the pattern shows in its 24-bit counter (cells of 8 pixels at
@@ -80,10 +80,6 @@ async fn the_display_needs_an_authorized_key_even_when_the_console_does_not() {
     guest.stop().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vncdotool_captures_the_verified_screen_through_the_bridge() {
     let client = TestClient::new();
@@ -116,46 +112,11 @@ async fn vncdotool_captures_the_verified_screen_through_the_bridge() {
     guest.stop().await;
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xvnc_behind_the_channel_is_seen_and_typed_into() {
-    let rfb_port = free_port();
-    let display = format!(":{}", 40 + rfb_port % 50);
-    let _xvnc = Killed(
-        Command::new("Xvnc")
-            .args([display.as_str(), "-SecurityTypes", "None", "-localhost", "-rfbport", &rfb_port.to_string()])
-            .args(["-geometry", "800x600", "-depth", "24"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvnc is installed (scripts/test installs tigervnc-standalone-server)"),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let typed = dir.path().join("typed");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", rfb_port)).is_err() {
-        assert!(Instant::now() < deadline, "Xvnc did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _xterm = Killed(
-        Command::new("xterm")
-            .env("DISPLAY", &display)
-            .args(["-geometry", "80x24+0+0", "-e", "sh", "-c"])
-            .arg(format!("stty -echo; cat > '{}'", typed.display()))
-            .spawn()
-            .expect("xterm is installed"),
-    );
-
+    let x = XvncWithXterm::start();
     let client = TestClient::new();
-    let spec = DisplaySpec::Vnc { target: VncTarget::Tcp(format!("127.0.0.1:{rfb_port}").parse().unwrap()) };
+    let spec = DisplaySpec::Vnc { target: VncTarget::Tcp(x.addr) };
     let guest = TestGuest::start(
         GuestOptions { display: spec, ..GuestOptions::default() },
         std::slice::from_ref(&client.fingerprint),
@@ -176,14 +137,6 @@ async fn xvnc_behind_the_channel_is_seen_and_typed_into() {
             viewer.input(X11Event::KeyEvent(ClientKeyEvent { keycode: keysym, down })).await;
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = std::fs::read_to_string(&typed).unwrap_or_default();
-        if text.contains("cvm42\n") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "keys never reached the xterm (file: {text:?})");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    x.wait_typed("cvm42\n", 20).await;
     guest.stop().await;
 }

@@ -1,0 +1,240 @@
+//! What crosses the wire: tshark captures loopback while a known secret is typed
+//! into the console and into the screen (an xterm in Xvnc behind `--display vnc:`)
+//! through the real client code. The capture of the attested channel must hold TLS
+//! records only, and the secret in no encoding: ASCII, UTF-16 (both byte orders),
+//! or as a sequence of RFB key events. A control capture of the bridge's plain
+//! RFB side (loopback, by design) shows that the same check finds a leak.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cvm_console::console_client::Reconnect;
+use cvm_console::net::connect;
+use cvm_consoled::display::source::{DisplaySpec, VncTarget};
+use cvmc_protocol::handshake::alpn;
+use cvmc_tests::console_driver::Driver;
+use cvmc_tests::guest::{GuestOptions, TestClient, TestGuest};
+use cvmc_tests::vnc_view::Viewer;
+use cvmc_tests::xvnc::XvncWithXterm;
+use vnc::{ClientKeyEvent, VncEncoding, X11Event};
+
+const SECRET: &str = "hunter2-CVM-s3cr3t";
+
+/// A running tshark writing a pcap of one TCP port on loopback.
+struct Capture {
+    child: Child,
+    file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Capture {
+    fn start(port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("capture.pcapng");
+        std::fs::File::create(&file).unwrap();
+        let mut child = Command::new("tshark")
+            .args(["-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tshark is installed (scripts/test installs it)");
+        // tshark says "Capturing on 'Loopback: lo'" once the capture runs.
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("Capturing on") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(30)).expect("tshark started capturing");
+        Self { child, file, _dir: dir }
+    }
+
+    /// Stop (SIGINT, so the file is complete) and return the capture's path.
+    fn stop(mut self) -> (PathBuf, tempfile::TempDir) {
+        std::thread::sleep(Duration::from_millis(500));
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "tshark did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (self.file.clone(), self._dir)
+    }
+}
+
+/// Frames on `port` with TCP payload, and those of them that are not TLS.
+fn tls_census(file: &Path, port: u16) -> (usize, usize) {
+    let count = |filter: &str| {
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(file)
+            .args(["-d", &format!("tcp.port=={port},tls"), "-Y", filter, "-T", "fields", "-e", "frame.number"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+    };
+    (count("tcp.len > 0"), count("tcp.len > 0 && !tls"))
+}
+
+/// The TCP payload sent to `port` and from it, each reassembled in capture order,
+/// so that a secret split over many small segments is still found.
+fn payload_streams(file: &Path, port: u16) -> [Vec<u8>; 2] {
+    [format!("tcp.dstport == {port}"), format!("tcp.srcport == {port}")].map(|filter| {
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(file)
+            .args(["-Y", &format!("{filter} && tcp.len > 0"), "-T", "fields", "-e", "tcp.payload"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .flat_map(|l| hex::decode(l.trim().replace(':', "")).unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Every encoding of the secret found in the raw capture or either payload stream.
+fn leaks_in_capture(file: &Path, port: u16, secret: &str) -> Vec<&'static str> {
+    let raw = std::fs::read(file).unwrap();
+    let [up, down] = payload_streams(file, port);
+    assert!(!up.is_empty() && !down.is_empty(), "the capture holds traffic both ways");
+    let mut found = leaks(&raw, secret);
+    for stream in [&up, &down] {
+        found.extend(leaks(stream, secret));
+    }
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+/// Every encoding of the secret found in `bytes`.
+fn leaks(bytes: &[u8], secret: &str) -> Vec<&'static str> {
+    let find = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    let utf16le: Vec<u8> = secret.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let utf16be: Vec<u8> = secret.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let mut found = Vec::new();
+    if find(secret.as_bytes()) {
+        found.push("ascii");
+    }
+    if find(&utf16le) {
+        found.push("utf-16le");
+    }
+    if find(&utf16be) {
+        found.push("utf-16be");
+    }
+    if keysym_sequence(bytes, secret) {
+        found.push("keysym sequence");
+    }
+    found
+}
+
+/// The secret's characters as 32-bit big-endian keysyms, in order, each within 16
+/// bytes of the previous: how RFB KeyEvents (down/up pairs) carry typing.
+fn keysym_sequence(bytes: &[u8], secret: &str) -> bool {
+    let keysym = |c: u8| [0, 0, 0, c];
+    let chars = secret.as_bytes();
+    let positions = |c: u8| bytes.windows(4).enumerate().filter(move |(_, w)| *w == keysym(c)).map(|(i, _)| i);
+    positions(chars[0]).any(|start| {
+        let mut at = start;
+        chars[1..].iter().all(|&c| {
+            match bytes[at + 4..(at + 20).min(bytes.len())].windows(4).position(|w| w == keysym(c)) {
+                Some(off) => {
+                    at += 4 + off;
+                    true
+                }
+                None => false,
+            }
+        })
+    })
+}
+
+async fn type_secret(viewer: &Viewer) {
+    for keysym in SECRET.bytes().map(u32::from).chain([0xff0d]) {
+        for down in [true, false] {
+            viewer.input(X11Event::KeyEvent(ClientKeyEvent { keycode: keysym, down })).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attested_channels_carry_tls_records_only_and_no_trace_of_the_secret() {
+    let x = XvncWithXterm::start();
+    let client = TestClient::new();
+    let spec = DisplaySpec::Vnc { target: VncTarget::Tcp(x.addr) };
+    let guest = TestGuest::start(
+        GuestOptions { display: spec, ..GuestOptions::default() },
+        std::slice::from_ref(&client.fingerprint),
+    )
+    .await;
+    let capture = Capture::start(guest.addr.port());
+
+    // The console: type the secret; it is echoed and printed back.
+    let mut console = Driver::start(guest.addr.to_string(), client.opts.clone(), Reconnect::default());
+    console.type_str(&format!("echo {SECRET}\r")).await;
+    console.wait_for(&format!("\r\n{SECRET}\r\n"), 20).await;
+    // The screen: type the secret into the xterm, which shows it.
+    let attested = connect(&guest.addr.to_string(), alpn::DISPLAY, &client.opts).await.unwrap();
+    let mut viewer = Viewer::connect(attested.stream, VncEncoding::Raw).await;
+    viewer.wait_until(30, |v| v.size == (800, 600)).await;
+    type_secret(&viewer).await;
+    x.wait_typed(SECRET, 20).await;
+    viewer.wait_until(5, |_| true).await;
+    console.type_str("exit 0\r").await;
+    let _ = console.finish(20).await;
+
+    let (file, _keep) = capture.stop();
+    let (payload_frames, not_tls) = tls_census(&file, guest.addr.port());
+    assert!(payload_frames > 20, "the capture saw the traffic ({payload_frames} frames)");
+    assert_eq!(not_tls, 0, "{not_tls} of {payload_frames} frames carry something other than TLS");
+    assert_eq!(leaks_in_capture(&file, guest.addr.port(), SECRET), Vec::<&str>::new(), "the secret crossed the wire");
+    guest.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_the_check_finds_the_secret_in_plain_rfb() {
+    let x = XvncWithXterm::start();
+    let client = TestClient::new();
+    let spec = DisplaySpec::Vnc { target: VncTarget::Tcp(x.addr) };
+    let guest = TestGuest::start(
+        GuestOptions { display: spec, ..GuestOptions::default() },
+        std::slice::from_ref(&client.fingerprint),
+    )
+    .await;
+    // The bridge's local side is plain RFB on loopback, by design: capture that.
+    let listener = cvm_console::bridge::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(cvm_console::bridge::serve(listener, guest.addr.to_string(), client.opts.clone()));
+    let capture = Capture::start(port);
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut viewer = Viewer::connect(tcp, VncEncoding::Raw).await;
+    viewer.wait_until(30, |v| v.size == (800, 600)).await;
+    type_secret(&viewer).await;
+    x.wait_typed(SECRET, 20).await;
+    let (file, _keep) = capture.stop();
+    let (payload_frames, not_tls) = tls_census(&file, port);
+    assert!(not_tls > 0 && not_tls == payload_frames, "plain RFB is not TLS ({not_tls} of {payload_frames})");
+    let found = leaks_in_capture(&file, port, SECRET);
+    assert!(found.contains(&"keysym sequence"), "the check must find typed keys in plain RFB: {found:?}");
+    guest.stop().await;
+}
+
+#[test]
+fn the_leak_check_finds_each_encoding() {
+    assert_eq!(leaks(b"xx hunter2-CVM-s3cr3t yy", SECRET), vec!["ascii"]);
+    let utf16: Vec<u8> = SECRET.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    assert_eq!(leaks(&utf16, SECRET), vec!["utf-16le"]);
+    let rfb: Vec<u8> = SECRET.bytes().flat_map(|c| [4, 1, 0, 0, 0, 0, 0, c, 4, 0, 0, 0, 0, 0, 0, c]).collect();
+    assert_eq!(leaks(&rfb, SECRET), vec!["keysym sequence"]);
+    assert!(leaks(b"random bytes that hold nothing", SECRET).is_empty());
+}
