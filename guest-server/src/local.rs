@@ -53,12 +53,20 @@ pub struct LocalGuest {
 }
 
 impl LocalGuest {
-    /// Start it on the current tokio runtime.
+    /// Start it on the current tokio runtime, with the simulated provider of `sim_dir`.
     pub async fn start(opts: LocalGuestOptions) -> Result<Self, String> {
         let provider = SimulatedProvider::load(&opts.sim_dir).map_err(|e| e.to_string())?;
+        Self::start_with_provider(opts, Arc::new(provider)).await
+    }
+
+    /// Start it with any evidence provider (tests use ones that misbehave on purpose).
+    pub async fn start_with_provider(
+        opts: LocalGuestOptions,
+        provider: Arc<dyn crate::evidence::EvidenceProvider>,
+    ) -> Result<Self, String> {
         let parts = ServerParts {
             listen: opts.listen,
-            provider: Arc::new(provider),
+            provider,
             identity: opts.identity.unwrap_or_else(|| Arc::new(GuestIdentity::ephemeral())),
             authorized: AuthorizedClients::new(opts.authorized_clients),
             allow_unauthenticated_console: opts.allow_unauthenticated_console,

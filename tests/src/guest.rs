@@ -79,11 +79,29 @@ impl TestGuest {
         Self::start_on(addr.to_string(), opts, authorize).await
     }
 
+    /// Start a guest whose evidence comes from `provider`.
+    pub async fn start_with_provider(
+        opts: GuestOptions,
+        authorize: &[String],
+        provider: Arc<dyn cvm_consoled::evidence::EvidenceProvider>,
+    ) -> Self {
+        Self::start_inner("127.0.0.1:0".into(), opts, authorize, Some(provider)).await
+    }
+
     async fn start_on(listen: String, opts: GuestOptions, authorize: &[String]) -> Self {
+        Self::start_inner(listen, opts, authorize, None).await
+    }
+
+    async fn start_inner(
+        listen: String,
+        opts: GuestOptions,
+        authorize: &[String],
+        provider: Option<Arc<dyn cvm_consoled::evidence::EvidenceProvider>>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let authorized_path = dir.path().join("authorized_clients");
         std::fs::write(&authorized_path, authorize.iter().map(|f| format!("{f}\n")).collect::<String>()).unwrap();
-        let guest = LocalGuest::start(LocalGuestOptions {
+        let options = LocalGuestOptions {
             listen,
             sim_dir: sim_dir().to_path_buf(),
             argv: opts.argv,
@@ -95,8 +113,11 @@ impl TestGuest {
             identity: opts.identity,
             display: opts.display,
             view_only: false,
-        })
-        .await
+        };
+        let guest = match provider {
+            Some(p) => LocalGuest::start_with_provider(options, p).await,
+            None => LocalGuest::start(options).await,
+        }
         .unwrap();
         Self { addr: guest.addr, sessions: guest.sessions.clone(), authorized_path, guest, _dir: dir }
     }
