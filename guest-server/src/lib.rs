@@ -14,6 +14,7 @@ pub mod config;
 pub mod console;
 pub mod display;
 pub mod display_channel;
+pub mod doctor;
 pub mod evidence;
 pub mod identity;
 pub mod local;

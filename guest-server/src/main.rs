@@ -55,6 +55,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Audit this guest for host-visible consoles, displays and host-supplied credentials.
+    Doctor {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Audit the tree under this directory instead of / (for images and tests).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+    },
     /// Make a SIMULATED test chain in DIR, with server.toml and a client policy.toml trusting it.
     SimInit {
         /// Directory to create.
@@ -243,6 +252,17 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Some(Command::SimInit { dir, product, authorize }) => sim_init(&dir, product.into(), authorize),
+        Some(Command::Doctor { json, root }) => {
+            let findings = cvm_consoled::doctor::audit(&root);
+            let high = findings.iter().any(|f| f.severity == cvm_consoled::doctor::Severity::High);
+            if json {
+                let ok = !high;
+                println!("{}", serde_json::json!({ "ok": ok, "findings": findings }));
+            } else {
+                print!("{}", cvm_consoled::doctor::render(&findings));
+            }
+            return if high { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
         None => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(serve(cli)),
             Err(e) => Err(format!("tokio runtime: {e}")),

@@ -1,0 +1,214 @@
+//! `cvm-consoled doctor`: audit this guest for the ways in that bypass cvm-console —
+//! consoles and devices the host can see, and host-supplied credentials.
+//!
+//! Every check reads files under a root directory (`/` normally, a fake tree in
+//! tests) and never changes anything. Each finding says how to fix it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::display::source::fbdev::{Visibility, classify};
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Weakens the guarantee.
+    Warning,
+    /// The host can see or do what cvm-console is meant to prevent.
+    High,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable identifier for scripts.
+    pub id: &'static str,
+    /// How much it matters.
+    pub severity: Severity,
+    /// What was found.
+    pub title: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+fn read(root: &Path, rel: &str) -> Option<String> {
+    std::fs::read_to_string(root.join(rel.trim_start_matches('/'))).ok()
+}
+
+fn exists(root: &Path, rel: &str) -> bool {
+    root.join(rel.trim_start_matches('/')).exists()
+}
+
+fn list(root: &Path, rel: &str) -> Vec<(String, PathBuf)> {
+    let Ok(dir) = std::fs::read_dir(root.join(rel.trim_start_matches('/'))) else { return Vec::new() };
+    let mut out: Vec<_> = dir.flatten().map(|e| (e.file_name().to_string_lossy().into_owned(), e.path())).collect();
+    out.sort();
+    out
+}
+
+/// Run every check against the tree at `root`.
+pub fn audit(root: &Path) -> Vec<Finding> {
+    let mut f = Vec::new();
+    confidential_guest(root, &mut f);
+    let visible_display = host_visible_framebuffers(root, &mut f);
+    gettys(root, visible_display, &mut f);
+    kernel_console(root, visible_display, &mut f);
+    hwrng(root, &mut f);
+    cloud_init(root, &mut f);
+    f.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
+    f
+}
+
+fn confidential_guest(root: &Path, f: &mut Vec<Finding>) {
+    let snp = exists(root, "/dev/sev-guest");
+    let tdx = exists(root, "/dev/tdx_guest");
+    let tsm = exists(root, "/sys/kernel/config/tsm/report");
+    if !(snp || tdx || tsm) {
+        f.push(Finding {
+            id: "not-confidential",
+            severity: Severity::High,
+            title: "no /dev/sev-guest, /dev/tdx_guest or configfs-tsm: this does not look like an SEV-SNP or TDX guest"
+                .into(),
+            fix: "run the guest as an SEV-SNP or TDX confidential VM with the sev-guest / tdx-guest driver loaded; \
+                  without one the host can read all guest memory"
+                .into(),
+        });
+    }
+}
+
+/// Host-visible framebuffers; returns whether any exists (a VT on one is visible).
+fn host_visible_framebuffers(root: &Path, f: &mut Vec<Finding>) -> bool {
+    let mut visible = false;
+    for (fb, _) in list(root, "/sys/class/graphics").into_iter().filter(|(n, _)| n.starts_with("fb")) {
+        let Some(name) = read(root, &format!("/sys/class/graphics/{fb}/name")) else { continue };
+        if let Visibility::HostVisible(why) | Visibility::Unknown(why) = classify(&name) {
+            visible = true;
+            f.push(Finding {
+                id: "host-visible-display",
+                severity: Severity::Warning,
+                title: format!("/dev/{fb}: {why}"),
+                fix: "boot with no emulated display (QEMU -vga none / no virtio-gpu) and serve a guest-private vkms \
+                      framebuffer with --display fbdev:/dev/fbN"
+                    .into(),
+            });
+        }
+    }
+    visible
+}
+
+fn gettys(root: &Path, visible_display: bool, f: &mut Vec<Finding>) {
+    let mut units = Vec::new();
+    for dir in ["/etc/systemd/system/getty.target.wants", "/etc/systemd/system/multi-user.target.wants"] {
+        units.extend(list(root, dir).into_iter().map(|(n, _)| n));
+    }
+    if let Some(inittab) = read(root, "/etc/inittab") {
+        units.extend(inittab.lines().filter(|l| !l.trim_start().starts_with('#') && l.contains("getty")).filter_map(
+            |l| l.split_whitespace().find(|w| w.starts_with("tty") || w.starts_with("hvc")).map(String::from),
+        ));
+    }
+    for unit in units {
+        let tty = unit.trim_end_matches(".service").rsplit('@').next().unwrap_or(&unit).to_owned();
+        let serial = tty.starts_with("ttyS") || tty.starts_with("hvc") || tty.starts_with("ttyAMA");
+        let vt = tty.starts_with("tty") && tty[3..].chars().all(|c| c.is_ascii_digit()) && tty.len() > 3;
+        if serial {
+            f.push(Finding {
+                id: "serial-getty",
+                severity: Severity::High,
+                title: format!("a login prompt on {tty} ({unit}): the host reads and types on serial and hvc consoles"),
+                fix: format!("systemctl disable --now {unit}; log in through cvm-console instead"),
+            });
+        } else if vt && visible_display {
+            f.push(Finding {
+                id: "vt-getty-on-visible-display",
+                severity: Severity::High,
+                title: format!("a login prompt on {tty} ({unit}) is drawn on a framebuffer the host can see"),
+                fix: format!("remove the emulated display, or systemctl disable --now {unit}"),
+            });
+        }
+    }
+}
+
+fn kernel_console(root: &Path, visible_display: bool, f: &mut Vec<Finding>) {
+    let Some(cmdline) = read(root, "/proc/cmdline") else { return };
+    for arg in cmdline.split_whitespace().filter_map(|a| a.strip_prefix("console=")) {
+        let dev = arg.split(',').next().unwrap_or(arg);
+        let serial = dev.starts_with("ttyS") || dev.starts_with("hvc") || dev.starts_with("ttyAMA");
+        if serial || (dev.starts_with("tty") && visible_display) {
+            f.push(Finding {
+                id: "kernel-console",
+                severity: Severity::Warning,
+                title: format!("console={arg} on the kernel command line: kernel messages and emergency shells go where the host sees them"),
+                fix: format!("remove console={arg} from the kernel command line (e.g. GRUB_CMDLINE_LINUX) and update the boot entry"),
+            });
+        }
+    }
+}
+
+fn hwrng(root: &Path, f: &mut Vec<Finding>) {
+    let Some(current) = read(root, "/sys/class/misc/hw_random/rng_current") else { return };
+    if current.contains("virtio") {
+        f.push(Finding {
+            id: "virtio-rng",
+            severity: Severity::Warning,
+            title: format!("the current hardware RNG is {}, which the host supplies", current.trim()),
+            fix: "blacklist virtio_rng (echo 'blacklist virtio_rng' > /etc/modprobe.d/no-virtio-rng.conf) and rely on \
+                  RDRAND/RDSEED inside the guest"
+                .into(),
+        });
+    }
+}
+
+fn cloud_init(root: &Path, f: &mut Vec<Finding>) {
+    if !exists(root, "/etc/cloud/cloud.cfg") || exists(root, "/etc/cloud/cloud-init.disabled") {
+        return;
+    }
+    let mut text = read(root, "/etc/cloud/cloud.cfg").unwrap_or_default();
+    for (_, path) in list(root, "/etc/cloud/cloud.cfg.d") {
+        text.push('\n');
+        text.push_str(&std::fs::read_to_string(path).unwrap_or_default());
+    }
+    let risky: Vec<&str> = [
+        "ssh_pwauth: true",
+        "ssh_pwauth: yes",
+        "chpasswd",
+        "ssh_authorized_keys",
+        "set-passwords",
+        "users-groups",
+        "ssh",
+    ]
+    .into_iter()
+    .filter(|k| text.contains(k))
+    .collect();
+    f.push(Finding {
+        id: "cloud-init",
+        severity: if risky.is_empty() { Severity::Warning } else { Severity::High },
+        title: format!(
+            "cloud-init is enabled: it creates users and installs SSH keys and passwords from host-supplied metadata{}",
+            if risky.is_empty() { String::new() } else { format!(" (configured: {})", risky.join(", ")) }
+        ),
+        fix: "touch /etc/cloud/cloud-init.disabled after first boot, or remove the users-groups, ssh and \
+              set-passwords modules; keep authorized_clients on the guest's own disk"
+            .into(),
+    });
+}
+
+/// Human-readable report.
+pub fn render(findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        return "doctor: no host-visible console, display or credential path found\n".into();
+    }
+    let mut out = String::new();
+    for f in findings {
+        let tag = match f.severity {
+            Severity::High => "HIGH",
+            Severity::Warning => "WARN",
+            Severity::Info => "INFO",
+        };
+        out.push_str(&format!("{tag}  [{}] {}\n      fix: {}\n", f.id, f.title, f.fix));
+    }
+    out
+}

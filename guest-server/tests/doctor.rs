@@ -1,0 +1,91 @@
+//! `cvm-consoled doctor` against fake /sys, /proc, /dev and /etc trees: a leaky
+//! guest is flagged on every path, a clean one passes.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use cvm_consoled::doctor::{Severity, audit};
+
+fn put(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn leaky_guest(root: &Path) {
+    put(root, "proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda1 console=tty0 console=ttyS0,115200n8 quiet\n");
+    put(root, "sys/class/graphics/fb0/name", "bochs-drmdrmfb\n");
+    put(root, "sys/class/misc/hw_random/rng_current", "virtio_rng.0\n");
+    put(root, "etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service", "");
+    put(root, "etc/systemd/system/getty.target.wants/getty@tty1.service", "");
+    put(root, "etc/cloud/cloud.cfg", "users:\n  - default\ndisable_root: true\n");
+    put(root, "etc/cloud/cloud.cfg.d/50-pw.cfg", "ssh_pwauth: true\nchpasswd:\n  expire: false\n");
+}
+
+fn clean_guest(root: &Path) {
+    put(root, "proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda1 quiet\n");
+    put(root, "dev/sev-guest", "");
+    put(root, "sys/class/graphics/fb0/name", "vkmsdrmfb\n");
+    put(root, "sys/class/misc/hw_random/rng_current", "none\n");
+    put(root, "etc/systemd/system/getty.target.wants/getty@tty1.service", "");
+    put(root, "etc/cloud/cloud.cfg", "users: [default]\n");
+    put(root, "etc/cloud/cloud-init.disabled", "");
+}
+
+#[test]
+fn a_leaky_guest_is_flagged_on_every_path_with_a_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    leaky_guest(dir.path());
+    let findings = audit(dir.path());
+    let ids: Vec<&str> = findings.iter().map(|f| f.id).collect();
+    for id in [
+        "not-confidential",
+        "host-visible-display",
+        "serial-getty",
+        "vt-getty-on-visible-display",
+        "kernel-console",
+        "virtio-rng",
+        "cloud-init",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let console_args: Vec<_> = findings.iter().filter(|f| f.id == "kernel-console").collect();
+    assert_eq!(console_args.len(), 2, "tty0 on a visible display and ttyS0");
+    assert!(findings.iter().all(|f| !f.fix.is_empty()));
+    assert!(
+        findings.iter().any(|f| f.id == "cloud-init" && f.severity == Severity::High && f.title.contains("ssh_pwauth"))
+    );
+    assert!(findings.first().is_some_and(|f| f.severity == Severity::High), "worst first");
+}
+
+#[test]
+fn a_clean_guest_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    clean_guest(dir.path());
+    assert_eq!(audit(dir.path()), vec![]);
+}
+
+#[test]
+fn the_command_prints_json_and_exits_non_zero_on_high_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    leaky_guest(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_cvm-consoled"))
+        .args(["doctor", "--json", "--root"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["ok"], false);
+    assert!(j["findings"].as_array().unwrap().iter().any(|f| f["id"] == "serial-getty" && f["severity"] == "high"));
+
+    let clean = tempfile::tempdir().unwrap();
+    clean_guest(clean.path());
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_cvm-consoled")).args(["doctor", "--root"]).arg(clean.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no host-visible console"));
+}
