@@ -1,0 +1,226 @@
+//! Load and faults against the real `cvm-consoled` binary (a separate process, so
+//! its memory can be sampled and it can be killed): 100 mixed console and display
+//! sessions held for a minute, a client that stops reading, and `kill -9`.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cvm_console::console_client::{ConsoleCommand, ConsoleEnd, Reconnect};
+use cvm_console::net::connect;
+use cvmc_protocol::handshake::alpn;
+use cvmc_tests::console_driver::Driver;
+use cvmc_tests::guest::{TestClient, sim_dir};
+use cvmc_tests::vnc_view::Viewer;
+use vnc::{VncEncoding, X11Event};
+
+/// The cvm-consoled binary next to this test's build (cargo test --workspace builds it).
+fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join("cvm-consoled");
+    assert!(bin.exists(), "{} is missing: run the suite with `cargo test --workspace`", bin.display());
+    bin
+}
+
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start(addr: SocketAddr, authorized: &Path) -> Self {
+        let child = Command::new(server_binary())
+            .arg("--config")
+            .arg(sim_dir().join("server.toml"))
+            .args([
+                "--listen",
+                &addr.to_string(),
+                "--display",
+                "pattern",
+                "--console-command",
+                "env TERM=dumb bash --norc --noprofile",
+            ])
+            .arg("--authorized-clients")
+            .arg(authorized)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "cvm-consoled did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, addr }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+fn authorize(client: &TestClient) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("authorized_clients");
+    std::fs::write(&path, format!("{}\n", client.fingerprint)).unwrap();
+    (dir, path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_mixed_sessions_for_a_minute_with_bounded_memory() {
+    let secs: u64 = std::env::var("CVMC_LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let client = TestClient::new();
+    let (_dir, authorized) = authorize(&client);
+    let server = ServerProcess::start(free_addr(), &authorized);
+    let addr = server.addr.to_string();
+    let echoes = Arc::new(AtomicU64::new(0));
+    let frames = Arc::new(AtomicU64::new(0));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for i in 0..80u64 {
+        let (addr, opts, echoes) = (addr.clone(), client.opts.clone(), Arc::clone(&echoes));
+        tasks.push(tokio::spawn(async move {
+            let mut d = Driver::start(addr, opts, Reconnect::default());
+            let mut n = 0u64;
+            while tokio::time::Instant::now() < deadline {
+                n += 1;
+                d.type_str(&format!("echo s{i}-$(({n}+1000))\r")).await;
+                d.wait_for(&format!("\r\ns{i}-{}\r\n", n + 1000), 60).await;
+                echoes.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            d.type_str("exit 0\r").await;
+            let (end, _, _) = d.finish(60).await;
+            assert!(matches!(end, ConsoleEnd::Exited(0)), "session {i}: {end:?}");
+        }));
+    }
+    for _ in 0..20 {
+        let (addr, opts, frames) = (addr.clone(), client.opts.clone(), Arc::clone(&frames));
+        tasks.push(tokio::spawn(async move {
+            let attested = connect(&addr, alpn::DISPLAY, &opts).await.unwrap();
+            let mut viewer = Viewer::connect(attested.stream, VncEncoding::Zrle).await;
+            viewer.wait_until(60, |v| v.size == (1024, 768)).await;
+            while tokio::time::Instant::now() < deadline {
+                let before = viewer.rects;
+                viewer.input(X11Event::Refresh).await;
+                viewer.wait_until(30, |v| v.rects > before).await;
+                frames.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }));
+    }
+    let mut samples = Vec::new();
+    while tokio::time::Instant::now() < deadline {
+        samples.push(server.rss_kib());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let peak = samples.iter().copied().max().unwrap_or(0);
+    let settled = samples[samples.len() / 2..].iter().copied().max().unwrap_or(0);
+    let early = samples[..samples.len() / 2].iter().copied().max().unwrap_or(0);
+    println!(
+        "load: 80 console + 20 display sessions for {secs} s: {} echoes, {} screen updates; server RSS peak {} MiB \
+         (first half {} MiB, second half {} MiB)",
+        echoes.load(Ordering::Relaxed),
+        frames.load(Ordering::Relaxed),
+        peak / 1024,
+        early / 1024,
+        settled / 1024
+    );
+    assert!(echoes.load(Ordering::Relaxed) >= 80, "every console session echoed");
+    assert!(frames.load(Ordering::Relaxed) >= 20, "every viewer got updates");
+    assert!(peak < 1024 * 1024, "server RSS peaked at {} MiB", peak / 1024);
+    assert!(settled <= early + early / 2 + 16 * 1024, "server memory keeps growing: {early} KiB then {settled} KiB");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_does_not_stall_the_others() {
+    let client = TestClient::new();
+    let (_dir, authorized) = authorize(&client);
+    let server = ServerProcess::start(free_addr(), &authorized);
+    // A client that starts a flood and then never reads again.
+    let mut stalled = connect(&server.addr.to_string(), alpn::CONSOLE, &client.opts).await.unwrap();
+    use tokio::io::AsyncWriteExt;
+    let attach = cvmc_protocol::console::ConsoleMsg::Attach {
+        token: cvmc_protocol::console::SessionToken::NEW,
+        output_received: 0,
+    };
+    stalled.stream.write_all(&attach.encode().unwrap()).await.unwrap();
+    let flood = cvmc_protocol::console::ConsoleMsg::Data(b"yes flood-flood-flood\r".to_vec());
+    stalled.stream.write_all(&flood.encode().unwrap()).await.unwrap();
+    stalled.stream.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after_flood = server.rss_kib();
+    // Others keep echoing promptly.
+    let mut d = Driver::start(server.addr.to_string(), client.opts.clone(), Reconnect::default());
+    for n in 0..10 {
+        let started = Instant::now();
+        d.type_str(&format!("echo ok-$((40+{n}))\r")).await;
+        d.wait_for(&format!("\r\nok-{}\r\n", 40 + n), 10).await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_later = server.rss_kib();
+    println!(
+        "stalled reader: server RSS {} KiB after the flood started, {} KiB five seconds later",
+        rss_after_flood, rss_later
+    );
+    assert!(rss_later < rss_after_flood + 32 * 1024, "the stalled session's output is buffered without bound");
+    d.tx.send(ConsoleCommand::Close).await.unwrap();
+    drop(stalled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_and_a_restart_the_client_reattests_a_fresh_report() {
+    let client = TestClient::new();
+    let (_dir, authorized) = authorize(&client);
+    let addr = free_addr();
+    let mut server = ServerProcess::start(addr, &authorized);
+    let mut opts = client.opts.clone();
+    // The restarted guest has a new (ephemeral) identity: do not pin for this test.
+    opts.known_guests = None;
+    let mut d =
+        Driver::start(addr.to_string(), opts, Reconnect { attempts: 40, first_delay: Duration::from_millis(100) });
+    d.type_str("echo before-$((1+1))\r").await;
+    d.wait_for("\r\nbefore-2\r\n", 20).await;
+    server.kill9();
+    let _restarted = ServerProcess::start(addr, &authorized);
+    let (end, _, reconnects) = d.finish(60).await;
+    assert!(reconnects >= 1, "the client reconnected");
+    // The console process died with the server. The client attested the restarted
+    // guest afresh (Attach is only sent after Proceed, so the guest's answer proves
+    // it) and was told, clearly, that the session is gone.
+    match end {
+        ConsoleEnd::Refused(reason) => assert!(reason.contains("gone"), "{reason}"),
+        other => panic!("expected the session to be reported gone, got {other:?}"),
+    }
+}
