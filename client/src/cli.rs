@@ -67,8 +67,12 @@ pub enum Command {
     },
     /// Print this client's key fingerprint, for the guest's authorized_clients.
     Id,
-    /// Start a local SIMULATED guest (test chain in your config directory), verify it, open its console.
-    Demo,
+    /// Start a local SIMULATED guest (test chain in your config directory) and open the GUI on it.
+    Demo {
+        /// Verify it and open its console in this terminal instead of the GUI.
+        #[arg(long)]
+        terminal: bool,
+    },
     /// Check a stored SEV-SNP report offline against a trust policy; exit 0 only if trusted.
     VerifyReport {
         /// The report: 1184 raw bytes or their hex text.
@@ -207,16 +211,18 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
             Ok(EXIT_OK)
         }
         #[cfg(not(unix))]
-        Some(Command::Demo) => Err(ClientError::BadArgument {
+        Some(Command::Demo { .. }) => Err(ClientError::BadArgument {
             flag: "demo",
             reason: "the demo runs a guest server in process, which needs a Unix PTY".into(),
         }),
         #[cfg(unix)]
-        Some(Command::Demo) => runtime()?.block_on(crate::demo::run_demo(out)),
-        None => Err(ClientError::BadArgument {
-            flag: "command",
-            reason: "the GUI is not available in this build yet; try `cvm-console demo` or `cvm-console --help`".into(),
-        }),
+        Some(Command::Demo { terminal: true }) => runtime()?.block_on(crate::demo::run_demo(out)),
+        #[cfg(unix)]
+        Some(Command::Demo { terminal: false }) => crate::demo::run_demo_gui(&runtime()?, out),
+        None => {
+            let guests = crate::gui::guests::SavedGuests::load(&crate::clientkey::config_dir())?;
+            crate::gui::run(crate::gui::Start::Guests(guests)).map(|()| EXIT_OK)
+        }
     }
 }
 

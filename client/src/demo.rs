@@ -2,9 +2,10 @@
 //!
 //! It creates (or reuses) a simulated chain with `sim-init` in the user's config
 //! directory, authorizes this client's key, starts an embedded guest server on
-//! loopback (simulated evidence, a PTY running the user's shell), attests it through
-//! the same code as a real guest — showing the check list — and opens the console in
-//! this terminal. Everything it shows is marked SIMULATED - NOT CONFIDENTIAL.
+//! loopback (simulated evidence, a PTY running the user's shell, a test-pattern
+//! screen), then opens the GUI on it — which attests it through the same code as a real
+//! guest and shows the check list — or, with `--terminal`, verifies it and opens the
+//! console in this terminal. Everything it shows is marked SIMULATED - NOT CONFIDENTIAL.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,9 +47,26 @@ pub fn prepare(dir: &Path, key: &ClientKey) -> Result<(), ClientError> {
     Ok(())
 }
 
-/// Start the embedded guest, show its verification, open its console here.
-/// Returns the exit status for the process.
-pub async fn run_demo(out: &mut dyn std::io::Write) -> Result<u8, ClientError> {
+/// The embedded guest, started: its address and the options that trust it.
+pub struct DemoGuest {
+    /// The running guest server.
+    pub guest: LocalGuest,
+    /// Its loopback HOST:PORT.
+    pub address: String,
+    /// The demo chain's policy and this client's key.
+    pub opts: ConnectOptions,
+    /// Where the simulated chain lives.
+    pub dir: PathBuf,
+}
+
+impl std::fmt::Debug for DemoGuest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DemoGuest({})", self.address)
+    }
+}
+
+/// Start the embedded simulated guest on loopback: the user's shell on a PTY and a test-pattern screen.
+pub async fn start_guest() -> Result<DemoGuest, ClientError> {
     let dir = demo_dir();
     let key = Arc::new(ClientKey::load_or_create(&config_dir())?);
     prepare(&dir, &key)?;
@@ -76,6 +94,30 @@ pub async fn run_demo(out: &mut dyn std::io::Write) -> Result<u8, ClientError> {
         known_guests: None,
         pin_new: false,
     };
+    Ok(DemoGuest { guest, address, opts, dir })
+}
+
+/// `cvm-console demo`: start the embedded guest and open the GUI on it (blocks until the
+/// window closes). Needs a multi-threaded runtime: the guest runs on its workers while
+/// this thread runs the window.
+pub fn run_demo_gui(rt: &tokio::runtime::Runtime, out: &mut dyn std::io::Write) -> Result<u8, ClientError> {
+    let demo = rt.block_on(start_guest())?;
+    let _ = writeln!(
+        out,
+        "cvm-console demo: a SIMULATED guest on {} (chain in {}); opening the window",
+        demo.address,
+        demo.dir.display()
+    );
+    let name = format!("demo guest {} (SIMULATED)", demo.address);
+    let result = crate::gui::run(crate::gui::Start::Connect { name, address: demo.address, opts: demo.opts });
+    rt.block_on(demo.guest.stop());
+    result.map(|()| crate::cli::EXIT_OK)
+}
+
+/// `cvm-console demo --terminal`: start the embedded guest, show its verification,
+/// open its console here. Returns the exit status for the process.
+pub async fn run_demo(out: &mut dyn std::io::Write) -> Result<u8, ClientError> {
+    let DemoGuest { guest, address, opts, dir } = start_guest().await?;
     let _ = writeln!(out, "cvm-console demo: a SIMULATED guest on {address} (chain in {})\n", dir.display());
     let outcome: Outcome = crate::live::verify_live(&address, &opts)
         .await

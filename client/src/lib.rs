@@ -15,6 +15,7 @@ pub mod console_client;
 #[cfg(unix)]
 pub mod demo;
 pub mod error;
+pub mod gui;
 pub mod known_guests;
 pub mod live;
 pub mod net;

@@ -124,7 +124,7 @@ async fn console_in_a_real_terminal_resizes_exits_and_restores_the_terminal() {
 fn demo_attests_an_embedded_simulated_guest_and_opens_its_console() {
     let dir = tempfile::tempdir().unwrap();
     let script = format!(
-        "XDG_CONFIG_HOME={} SHELL=/bin/bash {} demo; echo DEMO-EXIT=$?; sleep 120",
+        "XDG_CONFIG_HOME={} SHELL=/bin/bash {} demo --terminal; echo DEMO-EXIT=$?; sleep 120",
         shell_quote(&dir.path().join("config")),
         env!("CARGO_BIN_EXE_cvm-console"),
     );

@@ -1,0 +1,89 @@
+//! The desktop GUI: saved guests, connect -> verify (the check list) -> a session
+//! with Screen, Console and Attestation tabs. Nothing of the session is shown before
+//! the verdict; a simulated guest carries a permanent banner.
+//!
+//! ```text
+//! net thread (tokio) ──NetEvent──► std mpsc ──► ClientState::apply ──► views (egui)
+//!        ▲                                         (request_repaint after each event)
+//!        └──────────── NetCommand (tokio mpsc) ◄── views: typing, send-keys, pointer
+//! ```
+
+pub mod app;
+pub mod console_tab;
+pub mod frame;
+pub mod guests;
+pub mod guests_view;
+pub mod keymap;
+pub mod keysym;
+pub mod net;
+pub mod screen_view;
+pub mod state;
+pub mod verdict_view;
+
+use std::sync::Arc;
+
+use crate::clientkey::{ClientKey, config_dir};
+use crate::error::ClientError;
+use crate::gui::app::GuiApp;
+use crate::gui::guests::{SavedGuest, SavedGuests};
+use crate::net::ConnectOptions;
+
+/// What the window opens on.
+#[derive(Debug)]
+pub enum Start {
+    /// The saved guests.
+    Guests(SavedGuests),
+    /// One guest, connecting at once.
+    Connect {
+        /// A name for the title and the session bar.
+        name: String,
+        /// HOST:PORT.
+        address: String,
+        /// Policy, client key, pins.
+        opts: ConnectOptions,
+    },
+}
+
+/// Options for a saved guest: its policy, this client's key, pinning on first use.
+pub fn options_for(guest: &SavedGuest) -> Result<ConnectOptions, ClientError> {
+    let loaded = crate::policy_file::load_policy(&guest.policy)?;
+    let dir = config_dir();
+    Ok(ConnectOptions {
+        policy: Arc::new(loaded),
+        client_key: Some(Arc::new(ClientKey::load_or_create(&dir)?)),
+        known_guests: Some(crate::known_guests::KnownGuests::new(dir.join("known_guests"))),
+        pin_new: true,
+    })
+}
+
+fn gui_error(e: impl std::fmt::Display) -> ClientError {
+    ClientError::BadArgument { flag: "gui", reason: e.to_string() }
+}
+
+/// Open the window and run until it is closed.
+pub fn run(start: Start) -> Result<(), ClientError> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default().with_inner_size([1100.0, 800.0]).with_title("cvm-console"),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "cvm-console",
+        options,
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+            let app = match start {
+                Start::Guests(list) => GuiApp::with_guests(
+                    list,
+                    Box::new(|guest, wake| {
+                        let opts = options_for(guest).map_err(|e| e.to_string())?;
+                        net::spawn(guest.address.clone(), opts, wake).map_err(|e| e.to_string())
+                    }),
+                ),
+                Start::Connect { name, address, opts } => GuiApp::with_link(name, net::spawn(address, opts, wake)?),
+            };
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(gui_error)
+}

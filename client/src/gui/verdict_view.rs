@@ -1,0 +1,146 @@
+//! The verdict views: the live check list while connecting, the refusal (the failed
+//! check with its values, and no session), and the Attestation tab.
+
+use std::time::UNIX_EPOCH;
+
+use egui::{Color32, RichText};
+use serde_json::Value;
+
+use cvmc_protocol::snp::certs::fmt_time;
+use cvmc_protocol::snp::report::Report;
+
+use crate::gui::state::{CheckStatus, ClientState, Phase};
+use crate::outcome::check_name;
+use crate::report_view::report_json;
+
+const PASS: Color32 = Color32::from_rgb(0x4c, 0xc0, 0x4c);
+const FAIL: Color32 = Color32::from_rgb(0xff, 0x55, 0x55);
+
+/// The check list: one row per check with its status and detail.
+pub fn checks_ui(ui: &mut egui::Ui, state: &ClientState) {
+    egui::Grid::new("checks").num_columns(3).spacing([12.0, 4.0]).show(ui, |ui| {
+        for (check, status) in &state.checks {
+            let (mark, colour, detail) = match status {
+                CheckStatus::Pending => ("...", Color32::GRAY, String::new()),
+                CheckStatus::Passed(d) => ("ok", PASS, d.clone()),
+                CheckStatus::Failed(m) => ("FAIL", FAIL, m.clone()),
+                CheckStatus::NotReached => ("-", Color32::GRAY, "not checked".into()),
+            };
+            ui.label(RichText::new(mark).monospace().color(colour));
+            ui.label(RichText::new(check_name(*check)).monospace());
+            ui.label(detail);
+            ui.end_row();
+        }
+    });
+}
+
+/// While connecting and verifying.
+pub fn connecting_ui(ui: &mut egui::Ui, state: &ClientState) {
+    let what = match state.phase {
+        Phase::Connecting => "Connecting and attesting",
+        Phase::Verifying => "Verifying the evidence",
+        _ => "Verified; opening the session",
+    };
+    ui.heading(format!("{what}: {}", state.guest_name));
+    ui.horizontal(|ui| {
+        ui.spinner();
+        ui.label("Nothing of the guest is shown before every check has passed.");
+    });
+    ui.add_space(8.0);
+    checks_ui(ui, state);
+}
+
+/// A refused guest: the failed check, its values, the check list, the report's fields.
+pub fn refused_ui(ui: &mut egui::Ui, state: &ClientState) {
+    ui.heading(RichText::new(format!("NOT TRUSTED: {}", state.guest_name)).color(FAIL));
+    if let Some(refusal) = &state.refusal {
+        ui.label(
+            RichText::new(format!("Failed check: {} ({})", check_name(refusal.check), refusal.name))
+                .strong()
+                .size(16.0),
+        );
+        ui.label(RichText::new(&refusal.message).monospace());
+    }
+    ui.label("The session was not opened. Check the guest or its trust policy.");
+    ui.add_space(8.0);
+    checks_ui(ui, state);
+    if let Ok(report) = Report::parse(&state.report) {
+        ui.add_space(8.0);
+        egui::CollapsingHeader::new("Report fields (as received, NOT trusted)").show(ui, |ui| {
+            report_grid(ui, &report, None);
+        });
+    }
+}
+
+/// `report_json` flattened into (dotted name, value) rows.
+pub fn report_rows(report: &Report, product: Option<cvmc_protocol::snp::product::Product>) -> Vec<(String, String)> {
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&name, v, out);
+                }
+            }
+            Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+            other => out.push((prefix.to_owned(), other.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", &report_json(report, product), &mut out);
+    out
+}
+
+fn copy_rows(ui: &mut egui::Ui, id: &str, rows: &[(String, String)]) {
+    egui::Grid::new(id).num_columns(3).striped(true).spacing([12.0, 2.0]).show(ui, |ui| {
+        for (name, value) in rows {
+            ui.label(RichText::new(name).monospace());
+            ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
+            let copy = ui.small_button("Copy");
+            // The accessible name says which value, for screen readers and tests.
+            copy.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Copy {name}")));
+            if copy.on_hover_text(format!("Copy {name}")).clicked() {
+                ui.ctx().copy_text(value.clone());
+            }
+            ui.end_row();
+        }
+    });
+}
+
+fn report_grid(ui: &mut egui::Ui, report: &Report, product: Option<cvmc_protocol::snp::product::Product>) {
+    copy_rows(ui, "report", &report_rows(report, product));
+}
+
+/// The Attestation tab: the verdict, the checks with details, every report field.
+pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        let Some(guest) = &state.guest else {
+            ui.label("No verdict yet.");
+            return;
+        };
+        let v = &guest.verified;
+        let what = if v.simulated() { "SIMULATED - NOT CONFIDENTIAL" } else { "SEV-SNP" };
+        ui.heading(RichText::new(format!("TRUSTED ({what})")).color(PASS));
+        let at = state
+            .verified_at
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or_else(|| "unknown".into(), |d| fmt_time(d.as_secs()));
+        let summary = vec![
+            ("verified at".to_owned(), at),
+            ("product".to_owned(), v.product.to_string()),
+            ("anchor".to_owned(), v.anchor.to_string()),
+            ("identity".to_owned(), guest.identity_fingerprint.clone()),
+            ("binding checked".to_owned(), v.binding_checked.to_string()),
+        ];
+        copy_rows(ui, "summary", &summary);
+        for w in &v.warnings {
+            ui.colored_label(Color32::YELLOW, format!("WARNING: {w}"));
+        }
+        ui.add_space(8.0);
+        ui.strong("Checks");
+        checks_ui(ui, state);
+        ui.add_space(8.0);
+        ui.strong("Report");
+        report_grid(ui, &v.report, Some(v.product));
+    });
+}
