@@ -57,7 +57,13 @@ pub fn options_for(guest: &SavedGuest) -> Result<ConnectOptions, ClientError> {
 }
 
 fn gui_error(e: impl std::fmt::Display) -> ClientError {
-    ClientError::BadArgument { flag: "gui", reason: e.to_string() }
+    let mut reason = e.to_string();
+    if reason.contains("DISPLAY") {
+        // No graphical session (ssh, a server console): say what works instead.
+        reason = reason.trim_end_matches('.').to_owned();
+        reason.push_str("; without a display, use `cvm-console demo --terminal` or `cvm-console console HOST:PORT`");
+    }
+    ClientError::BadArgument { flag: "gui", reason }
 }
 
 /// Open the window and run until it is closed.
