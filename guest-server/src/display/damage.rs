@@ -10,6 +10,8 @@ use super::Frame;
 pub(crate) const TILE: u16 = 64;
 /// Fewest rows a scrolled band must have to be worth a CopyRect.
 const MIN_SCROLL_ROWS: u16 = 32;
+/// Rows of a scrolled band that must differ from what was there before.
+const MIN_MOVED_ROWS: u16 = 8;
 /// Rows of the changed region sampled to guess scroll offsets.
 const SCROLL_SAMPLES: u16 = 16;
 /// Old rows remembered per row hash; a hash seen more often (a flat row) says nothing.
@@ -190,23 +192,29 @@ pub(crate) fn detect_scroll(old: &Frame, new: &Frame, region: Rect) -> Option<Sc
         .filter(|s| s.dest.h >= MIN_SCROLL_ROWS)
 }
 
-/// The longest run of rows of `region` in `new` equal to the rows `dy` below in `old`
-/// (and not already equal in place).
+/// The longest run of rows of `region` in `new` equal to the rows `dy` below in `old`.
+/// Rows that also equal themselves in place (the blank gaps between lines of text)
+/// may sit inside a run, but a run counts only when enough of it really moved: at
+/// least [`MIN_MOVED_ROWS`] rows and a quarter of it.
 fn longest_band(old: &Frame, new: &Frame, region: Rect, dy: i32) -> Option<Scroll> {
     let cols = region.cols();
-    let (mut best, mut run_start, mut run_len) = (None::<(u16, u16)>, 0u16, 0u16);
+    let (mut best, mut run_start, mut run_len, mut run_moved) = (None::<(u16, u16)>, 0u16, 0u16, 0u16);
     for y in region.y..region.y + region.h {
         let src = i32::from(y) + dy;
-        let matches = u16::try_from(src).ok().filter(|&s| s < old.height).is_some_and(|s| {
-            let row = &new.row(y)[cols.clone()];
-            row == &old.row(s)[cols.clone()] && row != &old.row(y)[cols.clone()]
-        });
+        let row = &new.row(y)[cols.clone()];
+        let matches =
+            u16::try_from(src).ok().filter(|&s| s < old.height).is_some_and(|s| row == &old.row(s)[cols.clone()]);
         if matches {
             if run_len == 0 {
                 run_start = y;
+                run_moved = 0;
             }
             run_len += 1;
-            if best.is_none_or(|(_, len)| run_len > len) {
+            if row != &old.row(y)[cols.clone()] {
+                run_moved += 1;
+            }
+            let counts = run_moved >= MIN_MOVED_ROWS && u32::from(run_moved) * 4 >= u32::from(run_len);
+            if counts && best.is_none_or(|(_, len)| run_len > len) {
                 best = Some((run_start, run_len));
             }
         } else {

@@ -76,3 +76,33 @@ fn no_scroll_in_noise_or_small_regions() {
     assert_eq!(detect_scroll(&a, &b, Rect::new(0, 0, 320, 240)), None);
     assert_eq!(detect_scroll(&a, &b, Rect::new(0, 0, 320, 16)), None);
 }
+
+#[test]
+fn a_terminal_scroll_with_blank_gaps_between_lines_is_found() {
+    // Lines of "text" 14 rows high: 10 rows of glyph pixels, then 4 blank rows that are
+    // the same before and after the scroll (they used to break the band).
+    let text = |line: u32, x: u16, y_in: u16| {
+        if y_in >= 10 {
+            0x101010
+        } else {
+            line.wrapping_mul(2_654_435_761).rotate_left(u32::from(x % 13)) ^ u32::from(y_in)
+        }
+    };
+    let screen = |first_line: u32| frame(320, 280, move |x, y| text(first_line + u32::from(y / 14), x, y % 14));
+    let (old, new) = (screen(0), screen(3)); // scrolled by three lines (42 rows)
+    let scroll = detect_scroll(&old, &new, Rect::of(&new)).expect("a scroll across the blank gaps");
+    assert_eq!(scroll.src_y - scroll.dest.y, 42);
+    assert!(scroll.dest.h >= 200, "{scroll:?}");
+    let copied = apply_scroll(&old, scroll);
+    let fixed = changed_rects(&copied, &new, Rect::of(&new)).iter().fold(copied, |f, r| patch(&f, &new, *r));
+    assert_eq!(fixed, new);
+}
+
+#[test]
+fn a_static_region_is_not_taken_for_a_scroll() {
+    // Identical rows everywhere: every shift "matches", but nothing moved.
+    let a = frame(320, 240, |_, _| 0x202020);
+    let mut b = a.clone();
+    b.pixels[0] = 0xffffff;
+    assert_eq!(detect_scroll(&a, &b, Rect::of(&b)), None);
+}
