@@ -47,6 +47,15 @@ impl Viewer {
         Self { client, size: (0, 0), pixels: Vec::new(), rects: 0 }
     }
 
+    /// Press and release each keysym in turn.
+    pub async fn type_keysyms(&self, keysyms: impl IntoIterator<Item = u32>) {
+        for keysym in keysyms {
+            for down in [true, false] {
+                self.input(X11Event::KeyEvent(vnc::ClientKeyEvent { keycode: keysym, down })).await;
+            }
+        }
+    }
+
     /// Send an input event.
     pub async fn input(&self, event: X11Event) {
         self.client.input(event).await.unwrap();

@@ -68,6 +68,14 @@ impl XvncWithXterm {
         Self { addr: SocketAddr::from(([127, 0, 0, 1], port)), typed, _xterm: xterm, _xvnc: xvnc, _dir: dir }
     }
 
+    /// A test guest serving this Xvnc behind `--display vnc:`, authorizing `client`.
+    pub async fn guest_for(&self, client: &crate::guest::TestClient) -> crate::guest::TestGuest {
+        use cvm_consoled::display::source::{DisplaySpec, VncTarget};
+        let display = DisplaySpec::Vnc { target: VncTarget::Tcp(self.addr) };
+        let opts = crate::guest::GuestOptions { display, ..crate::guest::GuestOptions::default() };
+        crate::guest::TestGuest::start(opts, std::slice::from_ref(&client.fingerprint)).await
+    }
+
     /// Wait until the typed file contains `text`, or panic after `secs`.
     pub async fn wait_typed(&self, text: &str, secs: u64) {
         let deadline = Instant::now() + Duration::from_secs(secs);

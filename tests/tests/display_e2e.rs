@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use cvm_console::net::connect;
 use cvm_consoled::display::pattern::PatternSource;
-use cvm_consoled::display::source::{DisplaySpec, VncTarget};
+use cvm_consoled::display::source::DisplaySpec;
 use cvmc_protocol::handshake::alpn;
 use cvmc_tests::guest::{GuestOptions, TestClient, TestGuest};
 use cvmc_tests::vnc_view::Viewer;
 use cvmc_tests::xvnc::XvncWithXterm;
-use vnc::{ClientKeyEvent, VncEncoding, X11Event};
+use vnc::VncEncoding;
 
 /// The frame number the pattern shows in its 24-bit counter (cells of 8 pixels at
 /// (8, h/4 + 8), lit green for a 1), so a viewer can be compared with that exact frame.
@@ -116,12 +116,7 @@ async fn vncdotool_captures_the_verified_screen_through_the_bridge() {
 async fn xvnc_behind_the_channel_is_seen_and_typed_into() {
     let x = XvncWithXterm::start();
     let client = TestClient::new();
-    let spec = DisplaySpec::Vnc { target: VncTarget::Tcp(x.addr) };
-    let guest = TestGuest::start(
-        GuestOptions { display: spec, ..GuestOptions::default() },
-        std::slice::from_ref(&client.fingerprint),
-    )
-    .await;
+    let guest = x.guest_for(&client).await;
     let attested = connect(&guest.addr.to_string(), alpn::DISPLAY, &client.opts).await.unwrap();
     let mut viewer = Viewer::connect(attested.stream, VncEncoding::Zrle).await;
     // The xterm window appears: more than a few distinct colours on the screen.
@@ -132,11 +127,7 @@ async fn xvnc_behind_the_channel_is_seen_and_typed_into() {
         .await;
     // Type into it through the attested channel: keysyms for "cvm42" and Return.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    for keysym in "cvm42".bytes().map(u32::from).chain([0xff0d]) {
-        for down in [true, false] {
-            viewer.input(X11Event::KeyEvent(ClientKeyEvent { keycode: keysym, down })).await;
-        }
-    }
+    viewer.type_keysyms("cvm42".bytes().map(u32::from).chain([0xff0d])).await;
     x.wait_typed("cvm42\n", 20).await;
     guest.stop().await;
 }

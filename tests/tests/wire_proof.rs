@@ -14,13 +14,12 @@ use std::time::{Duration, Instant};
 
 use cvm_console::console_client::Reconnect;
 use cvm_console::net::connect;
-use cvm_consoled::display::source::{DisplaySpec, VncTarget};
 use cvmc_protocol::handshake::alpn;
 use cvmc_tests::console_driver::Driver;
-use cvmc_tests::guest::{GuestOptions, TestClient, TestGuest};
+use cvmc_tests::guest::TestClient;
 use cvmc_tests::vnc_view::Viewer;
 use cvmc_tests::xvnc::XvncWithXterm;
-use vnc::{ClientKeyEvent, VncEncoding, X11Event};
+use vnc::VncEncoding;
 
 const SECRET: &str = "hunter2-CVM-s3cr3t";
 
@@ -160,23 +159,14 @@ fn keysym_sequence(bytes: &[u8], secret: &str) -> bool {
 }
 
 async fn type_secret(viewer: &Viewer) {
-    for keysym in SECRET.bytes().map(u32::from).chain([0xff0d]) {
-        for down in [true, false] {
-            viewer.input(X11Event::KeyEvent(ClientKeyEvent { keycode: keysym, down })).await;
-        }
-    }
+    viewer.type_keysyms(SECRET.bytes().map(u32::from).chain([0xff0d])).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_attested_channels_carry_tls_records_only_and_no_trace_of_the_secret() {
     let x = XvncWithXterm::start();
     let client = TestClient::new();
-    let spec = DisplaySpec::Vnc { target: VncTarget::Tcp(x.addr) };
-    let guest = TestGuest::start(
-        GuestOptions { display: spec, ..GuestOptions::default() },
-        std::slice::from_ref(&client.fingerprint),
-    )
-    .await;
+    let guest = x.guest_for(&client).await;
     let capture = Capture::start(guest.addr.port());
 
     // The console: type the secret; it is echoed and printed back.
@@ -205,12 +195,7 @@ async fn the_attested_channels_carry_tls_records_only_and_no_trace_of_the_secret
 async fn control_the_check_finds_the_secret_in_plain_rfb() {
     let x = XvncWithXterm::start();
     let client = TestClient::new();
-    let spec = DisplaySpec::Vnc { target: VncTarget::Tcp(x.addr) };
-    let guest = TestGuest::start(
-        GuestOptions { display: spec, ..GuestOptions::default() },
-        std::slice::from_ref(&client.fingerprint),
-    )
-    .await;
+    let guest = x.guest_for(&client).await;
     // The bridge's local side is plain RFB on loopback, by design: capture that.
     let listener = cvm_console::bridge::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
