@@ -1,21 +1,15 @@
 //! What changed between the frame a client holds and the current one: 64x64 tiles
-//! compared pixel by pixel and merged into rectangles, and a vertical scroll of the
-//! changed region (sent as CopyRect) when one explains enough of it.
-
-use std::collections::HashMap;
+//! compared pixel by pixel, each run of changed tiles cropped to the rows and 8-pixel
+//! columns that really differ, and merged into rectangles. (A vertical scroll of the
+//! changed region is found by [`super::scroll`].)
 
 use super::Frame;
 
 /// Side of a comparison tile (DESIGN.md "Display and input").
 pub(crate) const TILE: u16 = 64;
-/// Fewest rows a scrolled band must have to be worth a CopyRect.
-const MIN_SCROLL_ROWS: u16 = 32;
-/// Rows of a scrolled band that must differ from what was there before.
-const MIN_MOVED_ROWS: u16 = 8;
-/// Rows of the changed region sampled to guess scroll offsets.
-const SCROLL_SAMPLES: u16 = 16;
-/// Old rows remembered per row hash; a hash seen more often (a flat row) says nothing.
-const ROWS_PER_HASH: usize = 4;
+/// Changed columns are widened to multiples of this many pixels: narrower rectangles
+/// save fewer bytes than their headers cost.
+const COLUMN_GRAIN: u16 = 8;
 
 /// A rectangle in framebuffer coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,11 +34,11 @@ impl Rect {
         self.w == 0 || self.h == 0
     }
 
-    fn right(&self) -> u32 {
+    pub(crate) fn right(&self) -> u32 {
         u32::from(self.x) + u32::from(self.w)
     }
 
-    fn bottom(&self) -> u32 {
+    pub(crate) fn bottom(&self) -> u32 {
         u32::from(self.y) + u32::from(self.h)
     }
 
@@ -74,15 +68,15 @@ impl Rect {
         usize::from(self.w) * usize::from(self.h)
     }
 
-    fn cols(&self) -> std::ops::Range<usize> {
+    pub(crate) fn cols(&self) -> std::ops::Range<usize> {
         usize::from(self.x)..usize::from(self.x) + usize::from(self.w)
     }
 }
 
-/// The 64x64 tiles (on the screen's grid, clipped to `area`) whose pixels differ
-/// between `old` and `new`, merged: runs of tiles in a tile row become one rectangle,
-/// and rectangles with the same columns in consecutive tile rows merge. Both frames
-/// must have the same size.
+/// What differs between `old` and `new` within `area`: the 64x64 tiles (on the
+/// screen's grid) with a changed pixel, each run of them in a tile row cropped to the
+/// changed rows and [`COLUMN_GRAIN`]-pixel columns, and rectangles with the same
+/// columns in consecutive rows merged. Both frames must have the same size.
 pub(crate) fn changed_rects(old: &Frame, new: &Frame, area: Rect) -> Vec<Rect> {
     let area = area.intersect(&Rect::of(new)).intersect(&Rect::of(old));
     if area.is_empty() {
@@ -117,129 +111,68 @@ pub(crate) fn changed_rects(old: &Frame, new: &Frame, area: Rect) -> Vec<Rect> {
     done
 }
 
-/// Runs of changed tiles within one tile row `band`.
+/// The changed rows and columns of one tile: first and last, inclusive.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    rows: (u16, u16),
+    cols: (usize, usize),
+}
+
+/// Runs of changed tiles within one tile row `band`, each cropped to what changed.
 fn dirty_runs(old: &Frame, new: &Frame, band: Rect) -> Vec<Rect> {
     let first_tile = band.x / TILE;
     let tiles =
         usize::from((u16::try_from(band.right().saturating_sub(1)).unwrap_or(u16::MAX) / TILE) - first_tile) + 1;
-    let mut dirty = vec![false; tiles];
+    // Column range of tile i within a row slice.
+    let tile_cols = |i: usize| {
+        let x0 = (usize::from(first_tile) + i) * usize::from(TILE);
+        x0.max(usize::from(band.x))..(x0 + usize::from(TILE)).min(band.right() as usize)
+    };
+    let mut bounds: Vec<Option<Bounds>> = vec![None; tiles];
     for y in band.y..band.y + band.h {
         let (o, n) = (old.row(y), new.row(y));
-        for (i, d) in dirty.iter_mut().enumerate().filter(|(_, d)| !**d) {
-            let tile = Rect::new((first_tile + u16::try_from(i).unwrap_or(0)) * TILE, y, TILE, 1).intersect(&band);
-            *d = o[tile.cols()] != n[tile.cols()];
+        for (i, b) in bounds.iter_mut().enumerate() {
+            let cols = tile_cols(i);
+            let (o, n) = (&o[cols.clone()], &n[cols.clone()]);
+            if o == n {
+                continue;
+            }
+            // Only look for the changed columns where they could widen what is known.
+            let known = b.map_or((usize::MAX, 0), |b| b.cols);
+            let whole = (cols.start, cols.end - 1);
+            let (first, last) = if known.0 == whole.0 && known.1 == whole.1 {
+                known
+            } else {
+                let first = o.iter().zip(n).position(|(a, b)| a != b).unwrap_or(0);
+                let last = o.iter().zip(n).rposition(|(a, b)| a != b).unwrap_or(first);
+                (cols.start + first, cols.start + last)
+            };
+            *b = Some(match *b {
+                None => Bounds { rows: (y, y), cols: (first, last) },
+                Some(b) => Bounds { rows: (b.rows.0, y), cols: (b.cols.0.min(first), b.cols.1.max(last)) },
+            });
         }
     }
     let mut runs = Vec::new();
     let mut i = 0;
     while i < tiles {
-        if !dirty[i] {
+        let Some(mut run) = bounds[i] else {
             i += 1;
             continue;
-        }
-        let start = i;
-        while i < tiles && dirty[i] {
+        };
+        i += 1;
+        while let Some(Some(b)) = bounds.get(i) {
+            run.rows = (run.rows.0.min(b.rows.0), run.rows.1.max(b.rows.1));
+            run.cols = (run.cols.0.min(b.cols.0), run.cols.1.max(b.cols.1));
             i += 1;
         }
-        let x0 = (first_tile + u16::try_from(start).unwrap_or(0)) * TILE;
-        let w = u16::try_from(i - start).unwrap_or(0).saturating_mul(TILE);
-        runs.push(Rect::new(x0, band.y, w, band.h).intersect(&band));
+        let grain = usize::from(COLUMN_GRAIN);
+        let x0 = u16::try_from(run.cols.0 / grain * grain).unwrap_or(band.x);
+        let x1 = u16::try_from((run.cols.1 + 1).div_ceil(grain) * grain).unwrap_or(u16::MAX);
+        let cropped = Rect::new(x0, run.rows.0, x1.saturating_sub(x0), run.rows.1 - run.rows.0 + 1);
+        runs.push(cropped.intersect(&band));
     }
     runs
-}
-
-/// A band of rows the client can copy from its own framebuffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Scroll {
-    /// Where the rows go.
-    pub dest: Rect,
-    /// The top row they come from (same columns).
-    pub src_y: u16,
-}
-
-/// If the changed `region` (same columns) moved vertically between `old` and `new`,
-/// the longest band of at least [`MIN_SCROLL_ROWS`] rows that `old` holds shifted.
-pub(crate) fn detect_scroll(old: &Frame, new: &Frame, region: Rect) -> Option<Scroll> {
-    if region.h < MIN_SCROLL_ROWS || old.width != new.width || old.height != new.height {
-        return None;
-    }
-    let cols = region.cols();
-    let mut by_hash: HashMap<u64, Vec<u16>> = HashMap::new();
-    for y in 0..old.height {
-        let rows = by_hash.entry(row_hash(&old.row(y)[cols.clone()])).or_default();
-        if rows.len() <= ROWS_PER_HASH {
-            rows.push(y);
-        }
-    }
-    let mut votes: HashMap<i32, u32> = HashMap::new();
-    let step = (region.h / SCROLL_SAMPLES).max(1);
-    for y in (region.y..region.y + region.h).step_by(usize::from(step)) {
-        let Some(rows) = by_hash.get(&row_hash(&new.row(y)[cols.clone()])) else { continue };
-        if rows.len() > ROWS_PER_HASH {
-            continue;
-        }
-        for &src in rows.iter().filter(|&&src| src != y) {
-            *votes.entry(i32::from(src) - i32::from(y)).or_default() += 1;
-        }
-    }
-    let mut candidates: Vec<(i32, u32)> = votes.into_iter().collect();
-    candidates.sort_by_key(|&(dy, n)| (std::cmp::Reverse(n), dy.unsigned_abs()));
-    candidates
-        .into_iter()
-        .take(3)
-        .filter_map(|(dy, _)| longest_band(old, new, region, dy))
-        .max_by_key(|s| s.dest.h)
-        .filter(|s| s.dest.h >= MIN_SCROLL_ROWS)
-}
-
-/// The longest run of rows of `region` in `new` equal to the rows `dy` below in `old`.
-/// Rows that also equal themselves in place (the blank gaps between lines of text)
-/// may sit inside a run, but a run counts only when enough of it really moved: at
-/// least [`MIN_MOVED_ROWS`] rows and a quarter of it.
-fn longest_band(old: &Frame, new: &Frame, region: Rect, dy: i32) -> Option<Scroll> {
-    let cols = region.cols();
-    let (mut best, mut run_start, mut run_len, mut run_moved) = (None::<(u16, u16)>, 0u16, 0u16, 0u16);
-    for y in region.y..region.y + region.h {
-        let src = i32::from(y) + dy;
-        let row = &new.row(y)[cols.clone()];
-        let matches =
-            u16::try_from(src).ok().filter(|&s| s < old.height).is_some_and(|s| row == &old.row(s)[cols.clone()]);
-        if matches {
-            if run_len == 0 {
-                run_start = y;
-                run_moved = 0;
-            }
-            run_len += 1;
-            if row != &old.row(y)[cols.clone()] {
-                run_moved += 1;
-            }
-            let counts = run_moved >= MIN_MOVED_ROWS && u32::from(run_moved) * 4 >= u32::from(run_len);
-            if counts && best.is_none_or(|(_, len)| run_len > len) {
-                best = Some((run_start, run_len));
-            }
-        } else {
-            run_len = 0;
-        }
-    }
-    let (y, h) = best?;
-    let src_y = u16::try_from(i32::from(y) + dy).ok()?;
-    Some(Scroll { dest: Rect::new(region.x, y, region.w, h), src_y })
-}
-
-fn row_hash(row: &[u32]) -> u64 {
-    row.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &p| (h.rotate_left(5) ^ u64::from(p)).wrapping_mul(0x0100_0000_01b3))
-}
-
-/// `base` with `scroll` applied as the client applies a CopyRect.
-pub(crate) fn apply_scroll(base: &Frame, scroll: Scroll) -> Frame {
-    let mut out = base.clone();
-    let w = usize::from(base.width);
-    let cols = scroll.dest.cols();
-    for i in 0..scroll.dest.h {
-        let (src, dst) = (usize::from(scroll.src_y + i) * w, usize::from(scroll.dest.y + i) * w);
-        out.pixels[dst + cols.start..dst + cols.end].copy_from_slice(&base.pixels[src + cols.start..src + cols.end]);
-    }
-    out
 }
 
 /// `base` with `area` taken from `new` (same size).

@@ -15,7 +15,7 @@
 //! ```
 //!
 //! Modules: [`hub`] (sharing one source), [`pattern`] (synthetic screen), `serve`
-//! (handshake and read loop), `update` (write loop), `damage` (what changed),
+//! (handshake and read loop), `update` (write loop), `damage` (what changed), `scroll` (CopyRect bands),
 //! `encode` (pixel encodings with their per-connection zlib streams); [`source`]
 //! (fbdev and the `--display` spec) and [`input`] (uinput) feed it.
 
@@ -25,6 +25,7 @@ mod handshake;
 pub mod hub;
 pub mod input;
 pub mod pattern;
+mod scroll;
 mod serve;
 pub mod source;
 mod update;

@@ -2,10 +2,10 @@
 //! 7.5.3) with a FramebufferUpdate (7.6.1), and only then.
 //!
 //! - Non-incremental: the whole requested area of a fresh frame.
-//! - Incremental: the 64x64 tiles that differ from what this client holds, merged,
-//!   with a CopyRect first when a vertical scroll explains a band of them; nothing is
-//!   sent (and the request waits) while nothing changed, so an idle screen costs no
-//!   update bytes.
+//! - Incremental: what differs from what this client holds (64x64 tiles cropped to
+//!   the changed rows and columns), with CopyRects first when a vertical scroll
+//!   explains bands of it; nothing is sent (and the request waits) while nothing
+//!   changed, so an idle screen costs no update bytes.
 //! - Size change: with ExtendedDesktopSize (preferred) or DesktopSize, a pseudo-
 //!   rectangle in an update of its own, then the whole new screen. A client that
 //!   announced neither keeps its first geometry: it sees the new screen clipped to it,
@@ -19,9 +19,10 @@ use cvmc_protocol::rfb::server::{extended_desktop_size, update_header};
 use cvmc_protocol::rfb::{PixelFormat, RectHeader, Screen, encoding};
 use tokio::io::{AsyncWrite, AsyncWriteExt as _, BufWriter};
 
-use super::damage::{Rect, Scroll, TILE, apply_scroll, changed_rects, detect_scroll, patch};
+use super::damage::{Rect, TILE, changed_rects, patch};
 use super::encode::{ClientEncodings, Encoders, PixelWriter, pieces, writer_for};
 use super::hub::{Captured, FrameHub};
+use super::scroll::{Scroll, apply_scrolls, detect_scroll};
 use super::serve::{Request, Shared};
 use super::{DisplayError, Frame};
 
@@ -36,10 +37,10 @@ const REASON_THIS_CLIENT: u16 = 1;
 const STATUS_OK: u16 = 0;
 const STATUS_PROHIBITED: u16 = 1;
 
-/// What one update sends: an optional CopyRect, then rectangles of the frame; `base`
-/// is what the client holds before the rectangles (after the copy), if known.
+/// What one update sends: CopyRects (applied in order), then rectangles of the frame;
+/// `base` is what the client holds before the rectangles (after the copies), if known.
 struct Plan {
-    scroll: Option<Scroll>,
+    scrolls: Vec<Scroll>,
     rects: Vec<Rect>,
     base: Option<Arc<Frame>>,
 }
@@ -155,7 +156,7 @@ impl Conn {
         }
         let screen = Rect::of(&frame);
         let area = area.intersect(&screen);
-        let Plan { scroll, rects, base } = match (&self.client, full) {
+        let Plan { scrolls, rects, base } = match (&self.client, full) {
             (Some(client), false) => {
                 if Arc::ptr_eq(client, &frame) {
                     return Ok(false);
@@ -166,11 +167,13 @@ impl Conn {
                 }
                 self.with_scroll(client, &frame, area, rects)
             }
-            (client, _) => {
-                Plan { scroll: None, rects: if area.is_empty() { vec![] } else { vec![area] }, base: client.clone() }
-            }
+            (client, _) => Plan {
+                scrolls: Vec::new(),
+                rects: if area.is_empty() { vec![] } else { vec![area] },
+                base: client.clone(),
+            },
         };
-        self.send_update(&frame, scroll.map(|s| (s.dest, s.src_y)), &rects, out).await?;
+        self.send_update(&frame, &scrolls, &rects, out).await?;
         self.client = Some(if area == screen {
             frame
         } else {
@@ -180,39 +183,39 @@ impl Conn {
         Ok(true)
     }
 
-    /// Replace the rectangles by a CopyRect and what it does not explain, if a
-    /// vertical scroll explains enough of them.
+    /// Replace the rectangles by CopyRects and what they do not explain, if a vertical
+    /// scroll explains enough of them.
     fn with_scroll(&self, client: &Arc<Frame>, frame: &Frame, area: Rect, rects: Vec<Rect>) -> Plan {
         let region = rects.iter().fold(Rect::new(0, 0, 0, 0), |acc, r| acc.union(r));
-        if self.enc.copy_rect
-            && region.pixels() >= MIN_SCROLL_SEARCH
-            && let Some(scroll) = detect_scroll(client, frame, region)
-        {
-            let copied = apply_scroll(client, scroll);
-            let rects = changed_rects(&copied, frame, area);
-            return Plan { scroll: Some(scroll), rects, base: Some(Arc::new(copied)) };
+        if self.enc.copy_rect && region.pixels() >= MIN_SCROLL_SEARCH {
+            let scrolls = detect_scroll(client, frame, region);
+            if !scrolls.is_empty() {
+                let copied = apply_scrolls(client, &scrolls);
+                let rects = changed_rects(&copied, frame, area);
+                return Plan { scrolls, rects, base: Some(Arc::new(copied)) };
+            }
         }
-        Plan { scroll: None, rects, base: Some(Arc::clone(client)) }
+        Plan { scrolls: Vec::new(), rects, base: Some(Arc::clone(client)) }
     }
 
-    /// One FramebufferUpdate: an optional CopyRect, the rectangles (in pieces), and
-    /// the QEMU extended key event confirmation once.
+    /// One FramebufferUpdate: the CopyRects, the rectangles (in pieces), and the QEMU
+    /// extended key event confirmation once.
     async fn send_update<W: AsyncWrite + Unpin>(
         &mut self,
         frame: &Frame,
-        copy: Option<(Rect, u16)>,
+        copies: &[Scroll],
         rects: &[Rect],
         out: &mut W,
     ) -> Result<(), DisplayError> {
         let qemu = self.enc.qemu_key && !self.qemu_acked;
         let all: Vec<Rect> = rects.iter().flat_map(|r| pieces(*r)).collect();
-        let count = all.len() + usize::from(copy.is_some()) + usize::from(qemu);
+        let count = all.len() + copies.len() + usize::from(qemu);
         let count = u16::try_from(count).map_err(|_| DisplayError::Encoder {
             encoding: "FramebufferUpdate",
             reason: format!("{count} rectangles in one update"),
         })?;
         out.write_all(&update_header(count)).await?;
-        if let Some((dest, src_y)) = copy {
+        for &Scroll { dest, src_y } in copies {
             let header =
                 RectHeader { x: dest.x, y: dest.y, width: dest.w, height: dest.h, encoding: encoding::COPY_RECT };
             out.write_all(&header.encode()).await?;
