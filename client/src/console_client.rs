@@ -10,6 +10,7 @@
 //! The terminal front end (`cvm-console console`) and the GUI drive the same loop.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,7 +21,7 @@ use cvmc_protocol::console::{ConsoleMsg, MAX_DATA, SessionToken};
 use cvmc_protocol::frame::FrameDecoder;
 use cvmc_protocol::handshake::alpn;
 
-use crate::net::{ConnectError, ConnectOptions, connect};
+use crate::net::{ConnectError, ConnectOptions, Stage, connect_with};
 
 /// Send an Ack after this many output bytes.
 pub const ACK_EVERY: u64 = 32 * 1024;
@@ -43,6 +44,8 @@ pub enum ConsoleCommand {
     },
     /// Detach and stop (the session lingers on the guest).
     Close,
+    /// While waiting to reconnect: try now instead of after the delay.
+    ReconnectNow,
 }
 
 /// What the loop reports.
@@ -58,6 +61,8 @@ pub enum ConsoleEvent {
         attempt: u32,
         /// Why the last connection ended.
         reason: String,
+        /// The next attempt starts after this delay (sooner on `ReconnectNow`).
+        retry_in: Duration,
     },
     /// Output was lost because the guest's scrollback no longer held it.
     OutputGap {
@@ -133,19 +138,39 @@ enum Step {
     Dropped(String),
 }
 
+/// Receives the connection's [`Stage`]s (for a GUI's progress line).
+pub type StageSink = Arc<dyn Fn(Stage) + Send + Sync>;
+
 /// Run a console session until it exits or is closed, reconnecting on drops.
 pub async fn run_console(
+    address: &str,
+    opts: &ConnectOptions,
+    commands: mpsc::Receiver<ConsoleCommand>,
+    events: mpsc::Sender<ConsoleEvent>,
+    reconnect: Reconnect,
+) -> ConsoleEnd {
+    run_console_with(address, opts, commands, events, reconnect, None).await
+}
+
+/// [`run_console`], reporting every connection's stages (first and reconnections) to `stages`.
+pub async fn run_console_with(
     address: &str,
     opts: &ConnectOptions,
     mut commands: mpsc::Receiver<ConsoleCommand>,
     events: mpsc::Sender<ConsoleEvent>,
     reconnect: Reconnect,
+    stages: Option<StageSink>,
 ) -> ConsoleEnd {
     let mut books = Books::default();
     let mut failures = 0u32;
     let mut delay = reconnect.first_delay;
+    let report = |s: Stage| {
+        if let Some(sink) = &stages {
+            sink(s);
+        }
+    };
     loop {
-        let step = match connect(address, alpn::CONSOLE, opts).await {
+        let step = match connect_with(address, alpn::CONSOLE, opts, &report).await {
             Ok(attested) => {
                 failures = 0;
                 delay = reconnect.first_delay;
@@ -170,10 +195,35 @@ pub async fn run_console(
                 if books.token.is_none() || failures > reconnect.attempts {
                     return ConsoleEnd::Lost { attempts: failures, reason };
                 }
-                let _ = events.send(ConsoleEvent::Reconnecting { attempt: failures, reason }).await;
-                tokio::time::sleep(delay).await;
+                let _ = events.send(ConsoleEvent::Reconnecting { attempt: failures, reason, retry_in: delay }).await;
+                if let Some(end) = wait_to_reconnect(delay, &mut books, &mut commands).await {
+                    return end;
+                }
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
+        }
+    }
+}
+
+/// Sleep `delay` before the next attempt, still taking commands: typing and resizes
+/// are kept for the re-attach (sent with the unacknowledged input), `ReconnectNow`
+/// cuts the wait short, `Close` ends the loop.
+async fn wait_to_reconnect(
+    delay: Duration,
+    books: &mut Books,
+    commands: &mut mpsc::Receiver<ConsoleCommand>,
+) -> Option<ConsoleEnd> {
+    let sleep = tokio::time::sleep(delay);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            () = &mut sleep => return None,
+            cmd = commands.recv(), if books.unacked.len() < MAX_UNACKED_INPUT => match cmd {
+                None | Some(ConsoleCommand::Close) => return Some(ConsoleEnd::Closed),
+                Some(ConsoleCommand::ReconnectNow) => return None,
+                Some(ConsoleCommand::Input(bytes)) => books.unacked.extend(&bytes),
+                Some(ConsoleCommand::Resize { cols, rows }) => books.size = Some((cols, rows)),
+            },
         }
     }
 }
@@ -296,6 +346,8 @@ where
                         }
                         ConsoleMsg::Resize { cols, rows }
                     }
+                    // Connected already: nothing to hurry.
+                    Some(ConsoleCommand::ReconnectNow) => continue,
                 };
                 let sent = match &msg {
                     ConsoleMsg::Data(bytes) => {
@@ -315,5 +367,42 @@ where
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    #[test]
+    fn reconnect_now_cuts_the_wait_and_typing_is_kept_for_the_reattach() {
+        rt().block_on(async {
+            let (tx, mut rx) = mpsc::channel(8);
+            let mut books = Books::default();
+            tx.send(ConsoleCommand::Input(b"ls\r".to_vec())).await.unwrap();
+            tx.send(ConsoleCommand::Resize { cols: 90, rows: 30 }).await.unwrap();
+            tx.send(ConsoleCommand::ReconnectNow).await.unwrap();
+            let started = std::time::Instant::now();
+            let end = wait_to_reconnect(Duration::from_secs(60), &mut books, &mut rx).await;
+            assert!(end.is_none() && started.elapsed() < Duration::from_secs(5));
+            assert_eq!(books.unacked.iter().copied().collect::<Vec<u8>>(), b"ls\r");
+            assert_eq!(books.size, Some((90, 30)));
+            tx.send(ConsoleCommand::Close).await.unwrap();
+            let end = wait_to_reconnect(Duration::from_secs(60), &mut books, &mut rx).await;
+            assert!(matches!(end, Some(ConsoleEnd::Closed)));
+        });
+    }
+
+    #[test]
+    fn the_wait_ends_by_itself() {
+        rt().block_on(async {
+            let (_tx, mut rx) = mpsc::channel(8);
+            let end = wait_to_reconnect(Duration::from_millis(20), &mut Books::default(), &mut rx).await;
+            assert!(end.is_none());
+        });
     }
 }

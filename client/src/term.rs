@@ -114,7 +114,7 @@ pub async fn run_terminal(address: &str, opts: &ConnectOptions) -> Result<i32, C
                     let _ = out.write_all(&bytes);
                     let _ = out.flush();
                 }
-                ConsoleEvent::Reconnecting { attempt, reason } => {
+                ConsoleEvent::Reconnecting { attempt, reason, .. } => {
                     let _ = write!(
                         out,
                         "\r\n[cvm-console: connection lost ({reason}); re-attesting, attempt {attempt}]\r\n"

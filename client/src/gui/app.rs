@@ -1,18 +1,30 @@
 //! The eframe App: a thin layer over [`ClientState`]. Each frame it drains the net
 //! thread's events into the state and renders the view for the phase; nothing of the
-//! session is drawn before a verdict of trust.
+//! session is drawn before a verdict of trust. It repaints when the net thread wakes
+//! it, on input, and once a second while a wait is shown; never on a timer otherwise.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use egui::{Color32, RichText};
 
 use crate::gui::console_tab::ConsoleTab;
-use crate::gui::guests::SavedGuests;
+use crate::gui::dialogs::{self, Dialogs};
+use crate::gui::guests::{SavedGuest, SavedGuests};
 use crate::gui::guests_view::GuestsView;
 use crate::gui::net::Link;
 use crate::gui::screen_view::ScreenView;
 use crate::gui::state::{ClientState, NetCommand, Phase};
 use crate::gui::verdict_view;
+
+/// The session bar's button while a reconnection is waited for.
+pub const RECONNECT_NOW: &str = "Reconnect now";
+/// The button that opens a new session (after the console ended) or tries again.
+pub const CONNECT_AGAIN: &str = "Connect again";
+
+/// Opens a new connection to the current guest (policy re-read from its file).
+pub type Dialer = Box<dyn FnMut(Arc<dyn Fn() + Send + Sync>) -> Result<Link, String>>;
 
 /// The banner's fill: orange, a colour no test pattern bar has.
 pub const BANNER_FILL: Color32 = Color32::from_rgb(0xff, 0x8c, 0x00);
@@ -45,6 +57,14 @@ pub struct GuiApp {
     connector: Option<Connector>,
     screen: ScreenView,
     console: ConsoleTab,
+    dialer: Option<Dialer>,
+    /// The guest chosen in the guests view (reconnects go through the connector).
+    chosen: Option<SavedGuest>,
+    /// The current guest's policy file (for pinning a measurement).
+    policy_path: Option<PathBuf>,
+    dialogs: Dialogs,
+    /// What the net thread was last told about the screen's visibility.
+    screen_visible: Option<bool>,
 }
 
 impl std::fmt::Debug for GuiApp {
@@ -70,6 +90,20 @@ impl GuiApp {
         app
     }
 
+    /// How to connect again (reconnect after an end, verify again after pinning).
+    #[must_use]
+    pub fn with_dialer(mut self, dialer: Dialer) -> Self {
+        self.dialer = Some(dialer);
+        self
+    }
+
+    /// The guest's policy file, which pinning a measurement edits.
+    #[must_use]
+    pub fn with_policy_path(mut self, path: PathBuf) -> Self {
+        self.policy_path = Some(path);
+        self
+    }
+
     fn empty(guest_name: String) -> Self {
         Self {
             state: ClientState::new(guest_name),
@@ -79,6 +113,40 @@ impl GuiApp {
             connector: None,
             screen: ScreenView::new(),
             console: ConsoleTab::default(),
+            dialer: None,
+            chosen: None,
+            policy_path: None,
+            dialogs: Dialogs::default(),
+            screen_visible: None,
+        }
+    }
+
+    /// A fresh connection to the same guest: everything is attested again from scratch.
+    fn redial(&mut self, ctx: &egui::Context) {
+        let ctx = ctx.clone();
+        let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+        let link = match (&mut self.dialer, &self.chosen, &mut self.connector) {
+            (Some(dial), _, _) => dial(wake),
+            (None, Some(guest), Some(connector)) => connector(guest, wake),
+            _ => Err("no way to connect again from here".into()),
+        };
+        Self::send(self.link.as_ref(), NetCommand::Disconnect);
+        let name = std::mem::take(&mut self.state.guest_name);
+        self.state = ClientState::new(name);
+        self.screen = self.screen.fresh();
+        self.console = ConsoleTab::default();
+        self.dialogs = Dialogs::default();
+        self.screen_visible = None;
+        self.tab = Tab::Screen;
+        match link {
+            Ok(link) => {
+                self.link = Some(link);
+                self.state.phase = Phase::Connecting;
+            }
+            Err(e) => {
+                self.link = None;
+                self.state.status = Some(format!("cannot connect again: {e}"));
+            }
         }
     }
 
@@ -102,10 +170,26 @@ impl GuiApp {
     fn disconnect(&mut self) {
         Self::send(self.link.as_ref(), NetCommand::Disconnect);
         self.link = None;
+        self.chosen = None;
+        self.policy_path = None;
         self.state = ClientState::new(String::new());
         self.screen = ScreenView::new();
         self.console = ConsoleTab::default();
+        self.dialogs = Dialogs::default();
+        self.screen_visible = None;
         self.tab = Tab::Screen;
+    }
+
+    /// Pin the measurement the guest reported, then verify again on a fresh connection.
+    fn pin(&mut self, ctx: &egui::Context, measurement: &str) {
+        let Some(path) = self.policy_path.clone() else { return };
+        match crate::gui::pin::pin_measurement(&path, measurement) {
+            Ok(()) => {
+                self.redial(ctx);
+                self.state.status = Some(format!("measurement added to {}; verifying again", path.display()));
+            }
+            Err(e) => self.dialogs.pin_error = Some(e.to_string()),
+        }
     }
 
     /// Render one frame into `ui` (what `App::ui` does; tests call it directly).
@@ -124,26 +208,94 @@ impl GuiApp {
             self.console.feed(&mut self.state, &mut |c| Self::send(link, c));
         }
         let mut leave = false;
+        let mut again = false;
+        let mut pin = None;
         egui::CentralPanel::default().show(ui, |ui| match self.state.phase {
-            Phase::Idle if self.link.is_none() => self.guests_ui(ui),
+            Phase::Idle if self.link.is_none() && !self.can_redial() => self.guests_ui(ui),
             Phase::Idle => {
-                verdict_view::checks_ui(ui, &self.state);
+                ui.heading(format!("Not connected: {}", self.state.guest_name));
                 if let Some(status) = &self.state.status {
                     ui.colored_label(Color32::LIGHT_RED, status);
                 }
-                leave = self.guests.is_some() && ui.button("Back to guests").clicked();
+                ui.horizontal(|ui| {
+                    again = self.can_redial() && ui.button(CONNECT_AGAIN).clicked();
+                    leave = self.guests.is_some() && ui.button("Back to guests").clicked();
+                });
+                ui.add_space(8.0);
+                verdict_view::checks_ui(ui, &self.state);
             }
             Phase::Connecting | Phase::Verifying | Phase::Verified => verdict_view::connecting_ui(ui, &self.state),
             Phase::Refused => {
-                verdict_view::refused_ui(ui, &self.state);
-                leave = self.guests.is_some() && ui.button("Back to guests").clicked();
+                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                    leave = self.guests.is_some() && ui.button("Back to guests").clicked();
+                    verdict_view::refused_ui(ui, &self.state);
+                    if let Some(m) = &self.state.pinnable
+                        && dialogs::pin_offer_ui(ui, m, self.policy_path.as_deref(), &mut self.dialogs)
+                    {
+                        pin = Some(m.clone());
+                    }
+                    dialogs::identity_ui(ui, &self.state, &mut self.dialogs);
+                });
             }
-            Phase::Session | Phase::Reconnecting => leave = self.session_ui(ui),
+            Phase::Session | Phase::Reconnecting => (leave, again) = self.session_ui(ui),
         });
-        if leave {
+        if let Some(m) = pin {
+            self.pin(ui.ctx(), &m);
+        } else if again {
+            self.redial(ui.ctx());
+        } else if leave {
             self.disconnect();
         }
         self.state.changed = false;
+    }
+
+    fn can_redial(&self) -> bool {
+        self.dialer.is_some() || (self.chosen.is_some() && self.connector.is_some())
+    }
+
+    /// Tell the net thread whether the screen is on view (only when that changes).
+    fn screen_visibility(&mut self) {
+        let on = self.state.session_visible() && self.tab == Tab::Screen;
+        if self.screen_visible != Some(on) {
+            self.screen_visible = Some(on);
+            Self::send(self.link.as_ref(), NetCommand::ScreenVisible(on));
+        }
+    }
+
+    /// The session bar's middle: reconnecting (what for, attempt, next try) or ended.
+    /// Returns (reconnect now, connect again).
+    fn connection_status(&self, ui: &mut egui::Ui) -> (bool, bool) {
+        let (mut now, mut again) = (false, false);
+        if let Some(ended) = &self.state.ended {
+            ui.colored_label(Color32::LIGHT_RED, format!("Session ended: {ended}"));
+            again = self.can_redial() && ui.button(CONNECT_AGAIN).clicked();
+        } else if self.state.phase == Phase::Reconnecting {
+            let running = self.state.stage.is_some();
+            match &self.state.retry {
+                Some(r) if !running => {
+                    ui.colored_label(
+                        Color32::YELLOW,
+                        format!(
+                            "Reconnecting: connection lost ({}); attempt {}, next try in {} s, with a fresh attestation",
+                            r.reason,
+                            r.attempt,
+                            r.secs_left()
+                        ),
+                    );
+                    ui.ctx().request_repaint_after(Duration::from_secs(1));
+                }
+                _ => {
+                    let attempt = self.state.retry.as_ref().map_or(1, |r| r.attempt);
+                    ui.colored_label(Color32::YELLOW, format!("Reconnecting (attempt {attempt}):"));
+                    verdict_view::stage_ui(ui, &self.state);
+                }
+            }
+            now = ui.button(RECONNECT_NOW).clicked();
+        }
+        if let Some(status) = &self.state.status {
+            ui.weak(status);
+        }
+        (now, again)
     }
 
     fn guests_ui(&mut self, ui: &mut egui::Ui) {
@@ -163,28 +315,29 @@ impl GuiApp {
                 self.state = ClientState::new(guest.name.clone());
                 self.state.phase = Phase::Connecting;
                 self.link = Some(link);
+                self.policy_path = Some(guest.policy.clone());
+                self.chosen = Some(guest);
             }
             Err(e) => self.state.status = Some(e),
         }
     }
 
-    /// The session: tabs, then the open one. Returns true when the user disconnects.
-    fn session_ui(&mut self, ui: &mut egui::Ui) -> bool {
-        let mut leave = false;
+    /// The session: tabs, then the open one. Returns (disconnect, connect again).
+    fn session_ui(&mut self, ui: &mut egui::Ui) -> (bool, bool) {
+        let (mut leave, mut now, mut again) = (false, false, false);
         ui.horizontal(|ui| {
             ui.selectable_value(&mut self.tab, Tab::Screen, "Screen");
             ui.selectable_value(&mut self.tab, Tab::Console, "Console");
             ui.selectable_value(&mut self.tab, Tab::Attestation, "Attestation");
             ui.separator();
             ui.label(&self.state.guest_name);
-            if self.state.phase == Phase::Reconnecting {
-                ui.colored_label(Color32::YELLOW, "reconnecting…");
-            }
-            if let Some(status) = &self.state.status {
-                ui.weak(status);
-            }
             leave = ui.button("Disconnect").clicked();
         });
+        ui.horizontal_wrapped(|ui| (now, again) = self.connection_status(ui));
+        if now {
+            Self::send(self.link.as_ref(), NetCommand::ReconnectNow);
+        }
+        self.screen_visibility();
         ui.separator();
         let link = self.link.as_ref();
         let mut send = |c| Self::send(link, c);
@@ -196,7 +349,7 @@ impl GuiApp {
             Tab::Console => self.console.ui(ui, &mut send),
             Tab::Attestation => verdict_view::attestation_ui(ui, &self.state),
         }
-        leave
+        (leave, again)
     }
 }
 

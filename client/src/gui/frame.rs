@@ -30,6 +30,15 @@ pub enum ScreenEvent {
     Copy(Rect, (u16, u16)),
     /// The screen connection ended.
     Ended(String),
+    /// The screen connection dropped; the next attempt (with a fresh attestation) is due.
+    Reconnecting {
+        /// Attempt number.
+        attempt: u32,
+        /// Why the last connection ended.
+        reason: String,
+        /// Delay before the attempt.
+        retry_in: std::time::Duration,
+    },
 }
 
 /// Beyond this many pending rectangles the whole picture is uploaded instead.
@@ -48,6 +57,8 @@ pub struct Framebuffer {
     pub resized: bool,
     /// Why the screen connection ended, if it did.
     pub ended: Option<String>,
+    /// Waiting to reconnect the screen.
+    pub retry: Option<crate::gui::state::Retry>,
 }
 
 impl Framebuffer {
@@ -74,6 +85,9 @@ impl Framebuffer {
     pub fn apply(&mut self, ev: ScreenEvent) {
         match ev {
             ScreenEvent::Resized { w, h } => {
+                // A (re)connected screen: whatever ended is over.
+                self.ended = None;
+                self.retry = None;
                 self.size = (w, h);
                 self.rgba = [0, 0, 0, 255].repeat(usize::from(w) * usize::from(h));
                 self.dirty.clear();
@@ -108,7 +122,14 @@ impl Framebuffer {
                 }
                 self.mark(dst);
             }
-            ScreenEvent::Ended(reason) => self.ended = Some(reason),
+            ScreenEvent::Ended(reason) => {
+                self.retry = None;
+                self.ended = Some(reason);
+            }
+            ScreenEvent::Reconnecting { attempt, reason, retry_in } => {
+                self.ended = None;
+                self.retry = Some(crate::gui::state::Retry::new(attempt, reason, retry_in));
+            }
         }
     }
 

@@ -10,12 +10,15 @@
 
 pub mod app;
 pub mod console_tab;
+pub mod dialogs;
 pub mod frame;
 pub mod guests;
 pub mod guests_view;
 pub mod keymap;
 pub mod keysym;
 pub mod net;
+pub mod pin;
+pub mod scale;
 pub mod screen_view;
 pub mod state;
 pub mod verdict_view;
@@ -86,7 +89,17 @@ pub fn run(start: Start) -> Result<(), ClientError> {
                         net::spawn(guest.address.clone(), opts, wake).map_err(|e| e.to_string())
                     }),
                 ),
-                Start::Connect { name, address, opts } => GuiApp::with_link(name, net::spawn(address, opts, wake)?),
+                Start::Connect { name, address, opts } => {
+                    let policy = opts.policy.path.clone();
+                    let link = net::spawn(address.clone(), opts.clone(), wake)?;
+                    GuiApp::with_link(name, link).with_policy_path(policy).with_dialer(Box::new(move |wake| {
+                        // Re-read the policy: it may have changed (a pinned measurement).
+                        let mut opts = opts.clone();
+                        let loaded = crate::policy_file::load_policy(&opts.policy.path).map_err(|e| e.to_string())?;
+                        opts.policy = Arc::new(loaded);
+                        net::spawn(address.clone(), opts, wake).map_err(|e| e.to_string())
+                    }))
+                }
             };
             Ok(Box::new(app))
         }),

@@ -6,23 +6,35 @@
 //!   CONSOLE channel: run_console ◄─ NetCommand::Console      ─► NetEvent::Console
 //!   DISPLAY channel: attest, vnc-rs over TLS ◄─ Key, Pointer ─► NetEvent::Screen
 //! ```
-//! Every event is followed by the repaint callback (`egui::Context::request_repaint`).
+//! Every event is followed by the repaint callback (`egui::Context::request_repaint`);
+//! nothing here polls on a timer. The screen asks for the next incremental update only
+//! after one arrived (at most every [`REFRESH_EVERY`]) and asks for none while hidden.
+//! Console and screen each reconnect on their own, with backoff and a fresh
+//! attestation every time; "Reconnect now" cuts the wait short.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 use vnc::{ClientKeyEvent, ClientMouseEvent, PixelFormat, VncClient, VncConnector, VncEncoding, VncEvent, X11Event};
 
 use cvmc_protocol::handshake::alpn;
 
-use crate::console_client::{ConsoleCommand, ConsoleEnd, Reconnect, run_console};
+use crate::console_client::{ConsoleCommand, ConsoleEnd, Reconnect, run_console_with};
 use crate::gui::frame::{Rect, ScreenEvent};
 use crate::gui::state::{NetCommand, NetEvent};
-use crate::net::{ConnectError, ConnectOptions, connect};
+use crate::net::{ConnectError, ConnectOptions, Stage, connect_with};
 
-/// How often the screen asks for an incremental update.
-const REFRESH_EVERY: Duration = Duration::from_millis(40);
+/// The shortest time between two incremental update requests (25 updates a second at most).
+pub const REFRESH_EVERY: Duration = Duration::from_millis(40);
+/// A request for updates after this long without any, in case the guest answered one
+/// with an empty update (which brings no event).
+const KEEPALIVE: Duration = Duration::from_secs(5);
+/// First wait before reconnecting; it doubles up to [`MAX_RETRY_DELAY`].
+pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
+/// Longest wait between reconnection attempts.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
 /// Sends events to the GUI and wakes it.
 #[derive(Clone)]
@@ -76,8 +88,16 @@ pub fn spawn(address: String, opts: ConnectOptions, wake: Arc<dyn Fn() + Send + 
 fn connect_failed(e: ConnectError) -> NetEvent {
     match e {
         ConnectError::Refused { error, report } => NetEvent::Refused { error, report },
+        ConnectError::IdentityChanged { warning } => NetEvent::IdentityChanged(warning),
         other => NetEvent::Failed(other.to_string()),
     }
+}
+
+/// What the screen task is told.
+#[derive(Debug)]
+enum ScreenCmd {
+    Input(X11Event),
+    Visible(bool),
 }
 
 /// Verify, then (only if trusted) open the console and the screen and route commands.
@@ -88,7 +108,13 @@ pub async fn run(
     emit: Emitter,
 ) {
     emit.emit(NetEvent::Connecting);
-    match connect(&address, alpn::VERIFY, &opts).await {
+    let stages: Arc<dyn Fn(Stage) + Send + Sync> = {
+        let emit = emit.clone();
+        Arc::new(move |s| {
+            emit.emit(NetEvent::Stage(s));
+        })
+    };
+    match connect_with(&address, alpn::VERIFY, &opts, &*stages).await {
         Ok(mut attested) => {
             let _ = tokio::io::AsyncWriteExt::shutdown(&mut attested.stream).await;
             emit.emit(NetEvent::Verified { guest: Box::new(attested.guest), report: attested.report });
@@ -103,10 +129,14 @@ pub async fn run(
     let (cev_tx, mut cev_rx) = mpsc::channel(256);
     let console = {
         let (address, opts, emit) = (address.clone(), opts.clone(), emit.clone());
+        // The GUI never gives up on a session by itself: it keeps re-attaching (every
+        // attempt attested afresh) until the guest drops the session or the user leaves.
+        let forever = Reconnect { attempts: u32::MAX, first_delay: FIRST_RETRY_DELAY };
         tokio::spawn(async move {
-            let end = run_console(&address, &opts, console_rx, cev_tx, Reconnect::default()).await;
+            let end = run_console_with(&address, &opts, console_rx, cev_tx, forever, Some(stages)).await;
             emit.emit(match end {
                 ConsoleEnd::Connect(e) => connect_failed(e),
+                ConsoleEnd::Closed => return,
                 other => NetEvent::ConsoleEnded(format!("console: {other}")),
             });
         })
@@ -121,8 +151,9 @@ pub async fn run(
             }
         })
     };
-    let (input_tx, input_rx) = mpsc::unbounded_channel();
-    let screen = tokio::spawn(screen(address, opts, input_rx, emit.clone()));
+    let (screen_tx, screen_rx) = mpsc::unbounded_channel();
+    let hurry = Arc::new(Notify::new());
+    let screen = tokio::spawn(screen(address, opts, screen_rx, Arc::clone(&hurry), emit.clone()));
 
     while let Some(cmd) = commands.recv().await {
         match cmd {
@@ -130,36 +161,82 @@ pub async fn run(
                 let _ = console_tx.send(c).await;
             }
             NetCommand::Key { keysym, down } => {
-                let _ = input_tx.send(X11Event::KeyEvent(ClientKeyEvent { keycode: keysym, down }));
+                let _ = screen_tx.send(ScreenCmd::Input(X11Event::KeyEvent(ClientKeyEvent { keycode: keysym, down })));
             }
             NetCommand::Pointer { x, y, buttons } => {
-                let _ = input_tx.send(X11Event::PointerEvent(ClientMouseEvent {
+                let _ = screen_tx.send(ScreenCmd::Input(X11Event::PointerEvent(ClientMouseEvent {
                     position_x: x,
                     position_y: y,
                     bottons: buttons,
-                }));
+                })));
+            }
+            NetCommand::ScreenVisible(on) => {
+                let _ = screen_tx.send(ScreenCmd::Visible(on));
+            }
+            NetCommand::ReconnectNow => {
+                let _ = console_tx.send(ConsoleCommand::ReconnectNow).await;
+                hurry.notify_one();
             }
             NetCommand::Disconnect => break,
         }
     }
     let _ = console_tx.send(ConsoleCommand::Close).await;
-    drop(input_tx);
+    drop(screen_tx);
     let _ = tokio::time::timeout(Duration::from_secs(2), console).await;
     forward.abort();
     screen.abort();
 }
 
-/// The screen: an attested DISPLAY connection driven by vnc-rs.
-async fn screen(address: String, opts: ConnectOptions, mut input: mpsc::UnboundedReceiver<X11Event>, emit: Emitter) {
-    let end = match drive_screen(&address, &opts, &mut input, &emit).await {
-        Ok(()) => "the screen connection closed".to_owned(),
-        Err(ScreenError::Connect(ConnectError::Refused { error, report })) => {
-            emit.emit(NetEvent::Refused { error, report });
+/// The screen: an attested DISPLAY connection driven by vnc-rs, reconnected with
+/// backoff (and attested afresh) whenever it drops.
+async fn screen(
+    address: String,
+    opts: ConnectOptions,
+    mut commands: mpsc::UnboundedReceiver<ScreenCmd>,
+    hurry: Arc<Notify>,
+    emit: Emitter,
+) {
+    let mut visible = true;
+    let mut attempt = 0u32;
+    let mut delay = FIRST_RETRY_DELAY;
+    loop {
+        let mut connected = false;
+        let reason = match drive_screen(&address, &opts, &mut commands, &emit, &mut visible, &mut connected).await {
+            Ok(()) => return,
+            Err(ScreenError::Connect(e @ (ConnectError::Refused { .. } | ConnectError::IdentityChanged { .. }))) => {
+                emit.emit(connect_failed(e));
+                return;
+            }
+            Err(ScreenError::Connect(e @ ConnectError::Unauthorized { .. })) => {
+                emit.emit(NetEvent::Screen(ScreenEvent::Ended(e.to_string())));
+                return;
+            }
+            Err(e) => e.to_string(),
+        };
+        if connected {
+            attempt = 0;
+            delay = FIRST_RETRY_DELAY;
+        }
+        attempt += 1;
+        if !emit.emit(NetEvent::Screen(ScreenEvent::Reconnecting { attempt, reason, retry_in: delay })) {
             return;
         }
-        Err(e) => e.to_string(),
-    };
-    emit.emit(NetEvent::Screen(ScreenEvent::Ended(end)));
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => break,
+                () = hurry.notified() => break,
+                cmd = commands.recv() => match cmd {
+                    None => return,
+                    Some(ScreenCmd::Visible(on)) => visible = on,
+                    // No screen: typing and pointer moves meant for it are dropped.
+                    Some(ScreenCmd::Input(_)) => {}
+                },
+            }
+        }
+        delay = (delay * 2).min(MAX_RETRY_DELAY);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,13 +251,17 @@ fn vnc_err(e: impl std::fmt::Display) -> ScreenError {
     ScreenError::Vnc(e.to_string())
 }
 
+/// One screen connection. `Ok` when the GUI is done with it; an error when it dropped.
 async fn drive_screen(
     address: &str,
     opts: &ConnectOptions,
-    input: &mut mpsc::UnboundedReceiver<X11Event>,
+    commands: &mut mpsc::UnboundedReceiver<ScreenCmd>,
     emit: &Emitter,
+    visible: &mut bool,
+    connected: &mut bool,
 ) -> Result<(), ScreenError> {
-    let attested = connect(address, alpn::DISPLAY, opts).await?;
+    let attested = connect_with(address, alpn::DISPLAY, opts, &|_| {}).await?;
+    *connected = true;
     let client: VncClient = VncConnector::new(attested.stream)
         .set_auth_method(async move { Ok(String::new()) })
         .add_encoding(VncEncoding::Zrle)
@@ -196,20 +277,35 @@ async fn drive_screen(
         .map_err(vnc_err)?
         .finish()
         .map_err(vnc_err)?;
-    let mut tick = tokio::time::interval(REFRESH_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // vnc-rs asked for the first full frame itself. The next request goes out a moment
+    // after an update arrived (so at most one is pending), or after a long quiet spell.
+    let mut refresh_at: Option<Instant> = None;
+    let mut keepalive = Instant::now() + KEEPALIVE;
     loop {
+        let due = refresh_at.unwrap_or(keepalive);
         tokio::select! {
-            _ = tick.tick() => {
-                while let Some(ev) = client.poll_event().await.map_err(vnc_err)? {
-                    if let Some(ev) = screen_event(ev)? && !emit.emit(NetEvent::Screen(ev)) {
-                        return Ok(());
-                    }
+            ev = client.recv_event() => {
+                if let Some(ev) = screen_event(ev.map_err(vnc_err)?).map_err(ScreenError::Vnc)? && !emit.emit(NetEvent::Screen(ev)) {
+                    return Ok(());
                 }
+                if refresh_at.is_none() {
+                    refresh_at = Some(Instant::now() + REFRESH_EVERY);
+                }
+                keepalive = Instant::now() + KEEPALIVE;
+            }
+            () = tokio::time::sleep_until(due), if *visible => {
+                refresh_at = None;
+                keepalive = Instant::now() + KEEPALIVE;
                 client.input(X11Event::Refresh).await.map_err(vnc_err)?;
             }
-            ev = input.recv() => match ev {
-                Some(ev) => client.input(ev).await.map_err(vnc_err)?,
+            cmd = commands.recv() => match cmd {
+                Some(ScreenCmd::Input(ev)) => client.input(ev).await.map_err(vnc_err)?,
+                Some(ScreenCmd::Visible(on)) => {
+                    if on && !*visible {
+                        client.input(X11Event::Refresh).await.map_err(vnc_err)?;
+                    }
+                    *visible = on;
+                }
                 None => {
                     let _ = client.close().await;
                     return Ok(());
@@ -220,7 +316,8 @@ async fn drive_screen(
 }
 
 /// vnc-rs's event as the GUI's; pixels arrive BGRA and leave RGBA.
-fn screen_event(ev: VncEvent) -> Result<Option<ScreenEvent>, ScreenError> {
+/// Public for the decode-to-present benchmark.
+pub fn screen_event(ev: VncEvent) -> Result<Option<ScreenEvent>, String> {
     let rect = |r: vnc::Rect| Rect { x: r.x, y: r.y, w: r.width, h: r.height };
     Ok(match ev {
         VncEvent::SetResolution(s) => Some(ScreenEvent::Resized { w: s.width, h: s.height }),
@@ -232,7 +329,7 @@ fn screen_event(ev: VncEvent) -> Result<Option<ScreenEvent>, ScreenError> {
             Some(ScreenEvent::Pixels(rect(r), data))
         }
         VncEvent::Copy(dst, src) => Some(ScreenEvent::Copy(rect(dst), (src.x, src.y))),
-        VncEvent::Error(e) => return Err(ScreenError::Vnc(e)),
+        VncEvent::Error(e) => return Err(e),
         _ => None,
     })
 }

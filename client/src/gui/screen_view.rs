@@ -1,30 +1,63 @@
 //! The Screen tab: the guest's framebuffer as a texture updated per rectangle,
-//! fit or 100% scaling, keyboard capture with a visible release chord, and the
-//! send-keys menu.
+//! fit or 100% scaling (HiDPI-aware, see [`crate::gui::scale`]), keyboard capture with
+//! a visible release chord, the send-keys menu (with SysRq and paste-as-typing, each
+//! destructive or long one confirmed first) and view-only.
 
-use egui::{Color32, ColorImage, RichText, Sense, TextureHandle, TextureOptions, Vec2};
+use egui::{Color32, ColorImage, Event, RichText, Sense, TextureHandle, TextureOptions, ViewportCommand};
 
 use crate::gui::frame::Framebuffer;
 use crate::gui::keymap::{RELEASE_HINT, is_release, key_events};
-use crate::gui::keysym::Chord;
+use crate::gui::keysym::{Chord, PASTE_PREVIEW, paste_keys};
+use crate::gui::scale::{guest_pixel, points_per_guest_pixel};
 use crate::gui::state::NetCommand;
+
+/// Something waiting for the user's yes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    /// A chord that ends processes or the guest.
+    Chord(Chord),
+    /// Clipboard text to type.
+    Paste {
+        /// The text.
+        text: String,
+        /// Its key events.
+        keys: Vec<(u32, bool)>,
+    },
+}
 
 /// The Screen tab's own state.
 #[derive(Default)]
 pub struct ScreenView {
     texture: Option<TextureHandle>,
-    /// Scale to the tab (true) or show 1:1.
+    /// Scale to the tab (true) or one guest pixel per physical pixel.
     pub fit: bool,
     /// Keys go to the guest.
     pub capture: bool,
+    /// Nothing is sent to the guest: no keys, no pointer.
+    pub view_only: bool,
+    /// Awaiting the user's confirmation.
+    pub confirm: Option<Confirm>,
+    /// A paste was asked for; the clipboard's text arrives as an event.
+    awaiting_paste: bool,
+    /// Why something was not sent (shown until dismissed).
+    pub notice: Option<String>,
     last_pointer: Option<(u16, u16, u8)>,
 }
 
 impl std::fmt::Debug for ScreenView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScreenView").field("fit", &self.fit).field("capture", &self.capture).finish_non_exhaustive()
+        f.debug_struct("ScreenView")
+            .field("fit", &self.fit)
+            .field("capture", &self.capture)
+            .field("view_only", &self.view_only)
+            .finish_non_exhaustive()
     }
 }
+
+/// The label of the view-only state, shown while it is on.
+pub const VIEW_ONLY_TEXT: &str = "VIEW ONLY: no keyboard or pointer input is sent";
+/// The send-keys menu entry for typing the clipboard.
+pub const PASTE_LABEL: &str = "Paste as typing…";
 
 fn send_keys(send: &mut dyn FnMut(NetCommand), events: Vec<(u32, bool)>) {
     for (keysym, down) in events {
@@ -36,6 +69,11 @@ impl ScreenView {
     /// A view that starts fitted to the tab.
     pub fn new() -> Self {
         Self { fit: true, ..Self::default() }
+    }
+
+    /// A view for a new connection that keeps the user's choices (scaling, view-only).
+    pub fn fresh(&self) -> Self {
+        Self { fit: self.fit, view_only: self.view_only, ..Self::default() }
     }
 
     fn upload(&mut self, ctx: &egui::Context, fb: &mut Framebuffer) {
@@ -65,16 +103,18 @@ impl ScreenView {
             ui.selectable_value(&mut self.fit, true, "Fit");
             ui.selectable_value(&mut self.fit, false, "100%");
             ui.separator();
-            ui.toggle_value(&mut self.capture, "Capture keyboard");
-            ui.menu_button("Send keys", |ui| {
-                for chord in Chord::all() {
-                    if ui.button(chord.label()).clicked() {
-                        send_keys(send, chord.events());
-                        ui.close();
-                    }
-                }
+            if ui.toggle_value(&mut self.view_only, "View only").changed() && self.view_only {
+                self.capture = false;
+                self.awaiting_paste = false;
+                self.confirm = None;
+            }
+            ui.add_enabled_ui(!self.view_only, |ui| {
+                ui.toggle_value(&mut self.capture, "Capture keyboard");
+                ui.menu_button("Send keys", |ui| self.send_keys_menu(ui, send));
             });
-            if self.capture {
+            if self.view_only {
+                ui.label(RichText::new(VIEW_ONLY_TEXT).strong().color(Color32::YELLOW));
+            } else if self.capture {
                 ui.label(
                     RichText::new(format!("Keyboard captured: {RELEASE_HINT} releases it")).color(Color32::YELLOW),
                 );
@@ -82,29 +122,171 @@ impl ScreenView {
         });
     }
 
-    /// Draw the tab and forward input.
+    fn send_keys_menu(&mut self, ui: &mut egui::Ui, send: &mut dyn FnMut(NetCommand)) {
+        for chord in Chord::all() {
+            if ui.button(chord.label()).clicked() {
+                send_keys(send, chord.events());
+                ui.close();
+            }
+        }
+        ui.menu_button("SysRq", |ui| {
+            for chord in Chord::sysrq() {
+                if ui.button(chord.label()).clicked() {
+                    if chord.needs_confirmation() {
+                        self.confirm = Some(Confirm::Chord(chord));
+                    } else {
+                        send_keys(send, chord.events());
+                    }
+                    ui.close();
+                }
+            }
+        });
+        ui.separator();
+        if ui.button(PASTE_LABEL).clicked() {
+            // The clipboard's text arrives as an Event::Paste on a later frame.
+            self.awaiting_paste = true;
+            self.notice = None;
+            ui.ctx().send_viewport_cmd(ViewportCommand::RequestPaste);
+            ui.close();
+        }
+    }
+
+    /// The clipboard text asked for by "Paste as typing", if it arrived: check it, then confirm.
+    fn take_paste(&mut self, ui: &egui::Ui) {
+        if !self.awaiting_paste {
+            return;
+        }
+        let pasted = ui.input(|i| {
+            i.events.iter().find_map(|e| match e {
+                Event::Paste(t) => Some(t.clone()),
+                _ => None,
+            })
+        });
+        let Some(text) = pasted else { return };
+        self.awaiting_paste = false;
+        if text.is_empty() {
+            self.notice = Some("the clipboard holds no text; nothing was typed".into());
+            return;
+        }
+        match paste_keys(&text) {
+            Ok(keys) => self.confirm = Some(Confirm::Paste { text, keys }),
+            Err(why) => self.notice = Some(why),
+        }
+    }
+
+    /// The confirmation dialog, if one is pending.
+    fn confirm_ui(&mut self, ctx: &egui::Context, send: &mut dyn FnMut(NetCommand)) {
+        let Some(confirm) = &self.confirm else { return };
+        let (title, body, yes) = match confirm {
+            Confirm::Chord(chord) => (
+                format!("Send {}?", chord.label()),
+                "The guest's kernel acts on this at once: processes or the whole guest stop without a clean \
+                 shutdown, and unsaved work is lost."
+                    .to_owned(),
+                "Send it",
+            ),
+            Confirm::Paste { text, .. } => {
+                let chars = text.chars().count();
+                // Escaped, so newlines and tabs are visible (\n, \t).
+                let preview: String = text.chars().take(PASTE_PREVIEW).flat_map(char::escape_debug).collect();
+                let more = if chars > PASTE_PREVIEW { "…" } else { "" };
+                (
+                    format!("Type {chars} characters into the guest?"),
+                    format!(
+                        "Each character is sent as a key press, as if typed, into whatever has the guest's \
+                         focus. It starts with:\n{preview}{more}"
+                    ),
+                    "Type it",
+                )
+            }
+        };
+        let mut answer = None;
+        egui::Modal::new(egui::Id::unique("screen-confirm")).show(ctx, |ui| {
+            ui.set_max_width(480.0);
+            ui.heading(title);
+            ui.label(body);
+            ui.horizontal(|ui| {
+                if ui.button(yes).clicked() {
+                    answer = Some(true);
+                }
+                if ui.button("Cancel").clicked() {
+                    answer = Some(false);
+                }
+            });
+        });
+        match answer {
+            Some(true) => match self.confirm.take() {
+                Some(Confirm::Chord(chord)) => send_keys(send, chord.events()),
+                Some(Confirm::Paste { keys, .. }) => send_keys(send, keys),
+                None => {}
+            },
+            Some(false) => self.confirm = None,
+            None => {}
+        }
+    }
+
+    /// Draw the tab and forward input (none in view-only).
     pub fn ui(&mut self, ui: &mut egui::Ui, fb: &mut Framebuffer, send: &mut dyn FnMut(NetCommand)) {
         self.upload(ui.ctx(), fb);
+        let mut dropped = |_: NetCommand| {};
+        let send: &mut dyn FnMut(NetCommand) = if self.view_only { &mut dropped } else { send };
         self.toolbar(ui, send);
+        self.take_paste(ui);
+        self.confirm_ui(ui.ctx(), send);
+        if self.awaiting_paste {
+            ui.horizontal(|ui| {
+                ui.label("Waiting for text from the clipboard (is it empty?)");
+                if ui.button("Cancel paste").clicked() {
+                    self.awaiting_paste = false;
+                }
+            });
+        }
+        if let Some(notice) = &self.notice {
+            let mut dismiss = false;
+            ui.horizontal(|ui| {
+                ui.colored_label(Color32::LIGHT_RED, format!("Not typed: {notice}"));
+                dismiss = ui.small_button("Dismiss").clicked();
+            });
+            if dismiss {
+                self.notice = None;
+            }
+        }
+        if let Some(retry) = &fb.retry {
+            ui.colored_label(
+                Color32::YELLOW,
+                format!(
+                    "Screen connection lost ({}); reconnecting with a fresh attestation, attempt {}, next try in {} s",
+                    retry.reason,
+                    retry.attempt,
+                    retry.secs_left()
+                ),
+            );
+            ui.ctx().request_repaint_after(std::time::Duration::from_secs(1));
+        }
         if let Some(reason) = &fb.ended {
             ui.colored_label(Color32::LIGHT_RED, reason);
         }
         let Some(tex) = &self.texture else {
-            ui.label("Waiting for the guest's screen…");
+            ui.label("Waiting for the guest's first screen update…");
             return;
         };
         let native = tex.size_vec2();
         let id = tex.id();
-        let avail = ui.available_size();
-        let scale = if self.fit { (avail.x / native.x).min(avail.y / native.y).max(0.01) } else { 1.0 };
+        let guest = fb.size;
+        let scale = points_per_guest_pixel(native, ui.available_size(), ui.ctx().pixels_per_point(), self.fit);
         let response = egui::ScrollArea::both()
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                ui.add(egui::Image::new((id, native * scale)).sense(Sense::click_and_drag()))
-                    .on_hover_cursor(egui::CursorIcon::Crosshair)
+                let image = egui::Image::new((id, native * scale)).sense(Sense::click_and_drag());
+                let r = ui.add(image).on_hover_cursor(egui::CursorIcon::Crosshair);
+                r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Guest screen"));
+                r
             })
             .inner;
-        self.pointer(ui, &response, native, scale, send);
+        if self.view_only {
+            return;
+        }
+        self.pointer(ui, &response, scale, guest, send);
         if response.clicked() && self.capture {
             response.request_focus();
         }
@@ -117,27 +299,21 @@ impl ScreenView {
         &mut self,
         ui: &egui::Ui,
         response: &egui::Response,
-        native: Vec2,
         scale: f32,
+        guest: (u16, u16),
         send: &mut dyn FnMut(NetCommand),
     ) {
         let Some(pos) = response.hover_pos() else { return };
-        let at = (pos - response.rect.min) / scale;
-        let clamp = |v: f32, max: f32| {
-            // invariant: clamped into 0..=u16::MAX before the cast.
-            #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped first")]
-            let v = v.clamp(0.0, (max - 1.0).max(0.0)).min(f32::from(u16::MAX)) as u16;
-            v
-        };
+        let (x, y) = guest_pixel(pos - response.rect.min, scale, guest);
         let buttons = ui.input(|i| {
             u8::from(i.pointer.primary_down())
                 | (u8::from(i.pointer.middle_down()) << 1)
                 | (u8::from(i.pointer.secondary_down()) << 2)
         });
-        let now = (clamp(at.x, native.x), clamp(at.y, native.y), buttons);
+        let now = (x, y, buttons);
         if self.last_pointer != Some(now) {
             self.last_pointer = Some(now);
-            send(NetCommand::Pointer { x: now.0, y: now.1, buttons: now.2 });
+            send(NetCommand::Pointer { x, y, buttons });
         }
     }
 

@@ -6,12 +6,40 @@
 //!                 └───────────┴──► Refused (a failed check; no session, ever)
 //! ```
 
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use cvmc_protocol::{AttestedGuest, Check, VerifyError};
 
 use crate::console_client::{ConsoleCommand, ConsoleEvent};
 use crate::gui::frame::{Framebuffer, ScreenEvent};
+use crate::net::{IdentityChange, Stage};
+
+/// The refusal name of a changed guest identity (`Refusal::name`).
+pub const IDENTITY_CHANGED: &str = "identity_changed";
+
+/// A wait before the next connection attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempt number (1 for the first retry).
+    pub attempt: u32,
+    /// Why the last connection ended.
+    pub reason: String,
+    /// When the next attempt starts (sooner on "Reconnect now").
+    pub at: Instant,
+}
+
+impl Retry {
+    /// A retry after `retry_in` from now.
+    pub fn new(attempt: u32, reason: String, retry_in: Duration) -> Self {
+        Self { attempt, reason, at: Instant::now() + retry_in }
+    }
+
+    /// Whole seconds until the next attempt (rounded up; 0 once it is due).
+    pub fn secs_left(&self) -> u64 {
+        let left = self.at.saturating_duration_since(Instant::now());
+        left.as_secs() + u64::from(left.subsec_nanos() > 0)
+    }
+}
 
 /// Where the connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +91,8 @@ pub enum NetEvent {
     Connecting,
     /// Evidence is being checked.
     Verifying,
+    /// A connection (the first, or a reconnection) reached a new step.
+    Stage(Stage),
     /// The guest passed every check.
     Verified {
         /// What was verified.
@@ -77,11 +107,14 @@ pub enum NetEvent {
         /// The report as received, if any.
         report: Vec<u8>,
     },
+    /// The guest attested but its identity differs from the pinned one: refused.
+    /// The warning names both identities and the known_guests line.
+    IdentityChanged(String),
     /// The connection failed before any verdict (network, TLS, authorization).
     Failed(String),
     /// From the console loop.
     Console(ConsoleEvent),
-    /// The console ended (exit, close, loss).
+    /// The console ended (exit, the guest dropped the session); a new session can be opened.
     ConsoleEnded(String),
     /// From the screen connection.
     Screen(ScreenEvent),
@@ -108,6 +141,10 @@ pub enum NetCommand {
         /// Button mask (bit 0 left, 1 middle, 2 right).
         buttons: u8,
     },
+    /// Whether the screen is on view: a hidden screen asks the guest for no updates.
+    ScreenVisible(bool),
+    /// While waiting to reconnect (console or screen): try now.
+    ReconnectNow,
     /// Close everything.
     Disconnect,
 }
@@ -139,6 +176,18 @@ pub struct ClientState {
     pub screen: Framebuffer,
     /// Something changed since the views last looked (drives repaints).
     pub changed: bool,
+    /// The step the current connection is at, and since when (None: not connecting).
+    pub stage: Option<(Stage, Instant)>,
+    /// Waiting to reconnect the console.
+    pub retry: Option<Retry>,
+    /// The session ended (console exited or dropped by the guest): why.
+    pub ended: Option<String>,
+    /// Set when the guest was refused for a changed identity.
+    pub identity_change: Option<IdentityChange>,
+    /// Set when the only failure is an unpinned measurement: the measurement seen.
+    pub pinnable: Option<String>,
+    /// Verdicts of trust so far (the first connection and every reconnection).
+    pub attestations: u32,
 }
 
 impl Default for ClientState {
@@ -163,6 +212,12 @@ impl ClientState {
             console_output: Vec::new(),
             screen: Framebuffer::default(),
             changed: true,
+            stage: None,
+            retry: None,
+            ended: None,
+            identity_change: None,
+            pinnable: None,
+            attestations: 0,
         }
     }
 
@@ -181,14 +236,22 @@ impl ClientState {
         match event {
             NetEvent::Connecting => self.phase = Phase::Connecting,
             NetEvent::Verifying => self.phase = Phase::Verifying,
+            NetEvent::Stage(stage) => self.stage(stage),
             NetEvent::Verified { guest, report } => self.verified(guest, report),
             NetEvent::Refused { error, report } => self.refused(&error, report),
+            NetEvent::IdentityChanged(warning) => self.identity_changed(warning),
             NetEvent::Failed(reason) => {
                 self.phase = Phase::Idle;
+                self.stage = None;
+                self.retry = None;
                 self.status = Some(reason);
             }
             NetEvent::Console(ev) => self.console(ev),
-            NetEvent::ConsoleEnded(reason) => self.status = Some(reason),
+            NetEvent::ConsoleEnded(reason) => {
+                self.retry = None;
+                self.stage = None;
+                self.ended = Some(reason);
+            }
             NetEvent::Screen(ev) => {
                 if self.session_visible() || self.phase == Phase::Verified {
                     self.screen.apply(ev);
@@ -197,20 +260,63 @@ impl ClientState {
         }
     }
 
-    fn verified(&mut self, guest: Box<AttestedGuest>, report: Vec<u8>) {
+    /// A connection step: the phase follows it (unless a session is being re-attached),
+    /// and the verifier's passed checks are ticked as soon as it has run.
+    fn stage(&mut self, stage: Stage) {
+        let reconnecting = matches!(self.phase, Phase::Session | Phase::Reconnecting);
+        match &stage {
+            Stage::Tcp | Stage::Tls if !reconnecting => self.phase = Phase::Connecting,
+            Stage::Evidence | Stage::Checking { .. } if !reconnecting => self.phase = Phase::Verifying,
+            Stage::Checked(passed) if !reconnecting => self.tick(passed.iter().map(|(c, d)| (*c, d.as_str()))),
+            Stage::IdentityChanged(change) => self.identity_change = Some(change.clone()),
+            _ => {}
+        }
+        if reconnecting && let Some(retry) = &mut self.retry {
+            // The wait is over: the attempt is running.
+            retry.at = Instant::now();
+        }
+        self.stage = Some((stage, Instant::now()));
+    }
+
+    /// Mark each check passed with its details (or not run, if the verifier did not need it).
+    fn tick<'a>(&mut self, passed: impl Iterator<Item = (Check, &'a str)> + Clone) {
         for (check, status) in &mut self.checks {
-            let details: Vec<&str> =
-                guest.verified.passed.iter().filter(|p| p.check == *check).map(|p| p.detail.as_str()).collect();
+            let details: Vec<&str> = passed.clone().filter(|(c, _)| c == check).map(|(_, d)| d).collect();
             *status =
                 if details.is_empty() { CheckStatus::NotReached } else { CheckStatus::Passed(details.join("; ")) };
         }
+    }
+
+    fn verified(&mut self, guest: Box<AttestedGuest>, report: Vec<u8>) {
+        self.tick(guest.verified.passed.iter().map(|p| (p.check, p.detail.as_str())));
         self.simulated = guest.verified.simulated();
         self.guest = Some(guest);
         self.report = report;
         self.verified_at = Some(SystemTime::now());
+        self.attestations += 1;
         if self.phase != Phase::Session && self.phase != Phase::Reconnecting {
             self.phase = Phase::Verified;
         }
+    }
+
+    fn identity_changed(&mut self, warning: String) {
+        for (check, status) in &mut self.checks {
+            if *check == Check::Identity {
+                *status = CheckStatus::Failed("the guest identity differs from the pinned one".into());
+            }
+        }
+        self.refusal = Some(Refusal { check: Check::Identity, name: IDENTITY_CHANGED, message: warning });
+        self.refuse();
+    }
+
+    /// Enter the final Refused phase: drop everything of the session.
+    fn refuse(&mut self) {
+        self.verified_at = Some(SystemTime::now());
+        self.phase = Phase::Refused;
+        self.stage = None;
+        self.retry = None;
+        self.console_output.clear();
+        self.screen = Framebuffer::default();
     }
 
     fn refused(&mut self, error: &VerifyError, report: Vec<u8>) {
@@ -227,30 +333,35 @@ impl ClientState {
             };
         }
         self.refusal = Some(Refusal { check: failed, name: error.name(), message: error.to_string() });
+        // Only this failure may be answered by pinning what was seen.
+        self.pinnable = match error {
+            VerifyError::MeasurementNotPinned { actual } => Some(actual.clone()),
+            _ => None,
+        };
         self.report = report;
-        self.verified_at = Some(SystemTime::now());
-        self.phase = Phase::Refused;
-        self.console_output.clear();
-        self.screen = Framebuffer::default();
+        self.refuse();
     }
 
     fn console(&mut self, ev: ConsoleEvent) {
         match ev {
             ConsoleEvent::Attested(guest) => {
-                // Every (re)connection is attested afresh; keep the newest verdict.
+                // Every (re)connection is attested afresh; show the newest verdict and its time.
+                self.tick(guest.verified.passed.iter().map(|p| (p.check, p.detail.as_str())));
                 self.simulated = guest.verified.simulated();
                 self.guest = Some(guest);
-                if self.verified_at.is_none() {
-                    self.verified_at = Some(SystemTime::now());
-                }
+                self.verified_at = Some(SystemTime::now());
+                self.attestations += 1;
                 self.phase = Phase::Session;
                 self.status = None;
+                self.stage = None;
+                self.retry = None;
             }
             ConsoleEvent::Output(bytes) if self.session_visible() => self.console_output.extend_from_slice(&bytes),
             ConsoleEvent::Output(_) => {}
-            ConsoleEvent::Reconnecting { attempt, reason } => {
+            ConsoleEvent::Reconnecting { attempt, reason, retry_in } => {
                 self.phase = Phase::Reconnecting;
-                self.status = Some(format!("reconnecting (attempt {attempt}): {reason}"));
+                self.stage = None;
+                self.retry = Some(Retry::new(attempt, reason, retry_in));
             }
             ConsoleEvent::OutputGap { bytes } => {
                 self.status = Some(format!("{bytes} bytes of console output were lost (scrollback)"));
@@ -316,11 +427,20 @@ mod tests {
         assert!(s.session_visible());
         s.apply(NetEvent::Console(ConsoleEvent::Output(b"hi".to_vec())));
         assert_eq!(s.take_console_output(), b"hi");
-        s.apply(NetEvent::Console(ConsoleEvent::Reconnecting { attempt: 1, reason: "cut".into() }));
+        s.apply(NetEvent::Console(ConsoleEvent::Reconnecting {
+            attempt: 1,
+            reason: "cut".into(),
+            retry_in: Duration::from_secs(2),
+        }));
         assert_eq!(s.phase, Phase::Reconnecting);
+        assert_eq!(s.retry.as_ref().map(Retry::secs_left), Some(2));
+        s.apply(NetEvent::Stage(Stage::Evidence));
+        assert_eq!(s.phase, Phase::Reconnecting, "a re-attach stays in Reconnecting");
+        assert_eq!(s.retry.as_ref().map(Retry::secs_left), Some(0));
         s.apply(NetEvent::Console(ConsoleEvent::Attested(guest(false))));
         assert_eq!(s.phase, Phase::Session);
-        assert!(!s.simulated);
+        assert!(!s.simulated && s.retry.is_none() && s.stage.is_none());
+        assert_eq!(s.attestations, 3, "the verdict, the console, the re-attach: each attested afresh");
     }
 
     #[test]
@@ -342,5 +462,34 @@ mod tests {
         s.apply(NetEvent::Screen(ScreenEvent::Pixels(Rect { x: 0, y: 0, w: 1, h: 1 }, vec![1; 4])));
         assert_eq!(s.phase, Phase::Refused);
         assert!(!s.session_visible() && s.screen.size == (0, 0));
+        assert!(s.pinnable.is_none(), "pinning is offered for an unpinned measurement only");
+    }
+
+    #[test]
+    fn stages_drive_the_phase_and_tick_the_checks() {
+        let mut s = ClientState::new("g".into());
+        s.apply(NetEvent::Stage(Stage::Tcp));
+        assert_eq!(s.phase, Phase::Connecting);
+        s.apply(NetEvent::Stage(Stage::Evidence));
+        assert_eq!(s.phase, Phase::Verifying);
+        assert_eq!(s.stage.as_ref().map(|(st, _)| st.limit().is_some()), Some(true));
+        s.apply(NetEvent::Stage(Stage::Checked(vec![(Check::Format, "v3".into()), (Check::Chain, "ok".into())])));
+        assert_eq!(s.checks[0].1, CheckStatus::Passed("v3".into()));
+        assert_eq!(s.checks[2].1, CheckStatus::NotReached);
+    }
+
+    #[test]
+    fn only_an_unpinned_measurement_is_pinnable() {
+        let mut s = ClientState::new("g".into());
+        s.apply(NetEvent::Refused {
+            error: VerifyError::MeasurementNotPinned { actual: "cd".repeat(48) },
+            report: Vec::new(),
+        });
+        assert_eq!(s.pinnable, Some("cd".repeat(48)));
+        let mut s = ClientState::new("g".into());
+        s.apply(NetEvent::IdentityChanged("WARNING".into()));
+        assert_eq!(s.phase, Phase::Refused);
+        assert_eq!(s.refusal.as_ref().map(|r| r.name), Some(IDENTITY_CHANGED));
+        assert!(s.pinnable.is_none());
     }
 }

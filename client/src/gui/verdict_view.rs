@@ -10,6 +10,7 @@ use cvmc_protocol::snp::certs::fmt_time;
 use cvmc_protocol::snp::report::Report;
 
 use crate::gui::state::{CheckStatus, ClientState, Phase};
+use crate::net::Stage;
 use crate::outcome::check_name;
 use crate::report_view::report_json;
 
@@ -34,7 +35,51 @@ pub fn checks_ui(ui: &mut egui::Ui, state: &ClientState) {
     });
 }
 
-/// While connecting and verifying.
+/// What a connection step waits for, in words a person can act on.
+pub fn stage_text(stage: &Stage) -> String {
+    match stage {
+        Stage::Tcp => "connecting (TCP)…".into(),
+        Stage::Tls => "TLS 1.3 handshake; the guest checks that it authorizes this client's key…".into(),
+        Stage::Evidence => "waiting for evidence: the guest asks its secure processor for a fresh report…".into(),
+        Stage::Checking { bytes } => {
+            format!("checking the evidence ({bytes} bytes): root, chain, signature, TCB, policy, measurement, binding…")
+        }
+        Stage::Checked(_) => "every check passed; comparing the guest identity with known_guests…".into(),
+        Stage::IdentityChanged(_) => "the guest identity differs from the pinned one".into(),
+        Stage::Proceeding => "verified; opening the channel…".into(),
+    }
+}
+
+/// Advice when a step takes longer than it should.
+fn slow_hint(stage: &Stage) -> &'static str {
+    match stage {
+        Stage::Tcp => "Slow: check the address and that the guest's port is reachable from here.",
+        Stage::Tls => "Slow: the guest accepted TCP but not TLS; is this a cvm-consoled port?",
+        Stage::Evidence => {
+            "Slow: a secure processor answers within a second or two; the guest may be overloaded, or the host \
+             may be delaying its traffic."
+        }
+        _ => "",
+    }
+}
+
+/// The current step with how long it has run (and when it gives up); repaints once a
+/// second while something is waited for, and not otherwise.
+pub fn stage_ui(ui: &mut egui::Ui, state: &ClientState) {
+    let Some((stage, since)) = &state.stage else { return };
+    let secs = since.elapsed().as_secs();
+    let mut line = stage_text(stage);
+    if let Some(limit) = stage.limit() {
+        line.push_str(&format!(" {secs} s (gives up after {} s)", limit.as_secs()));
+        ui.ctx().request_repaint_after(std::time::Duration::from_secs(1));
+    }
+    ui.label(RichText::new(line).strong());
+    if stage.limit().is_some() && secs >= 5 {
+        ui.colored_label(Color32::YELLOW, slow_hint(stage));
+    }
+}
+
+/// While connecting and verifying: what is waited for, and the check list filling in.
 pub fn connecting_ui(ui: &mut egui::Ui, state: &ClientState) {
     let what = match state.phase {
         Phase::Connecting => "Connecting and attesting",
@@ -42,10 +87,14 @@ pub fn connecting_ui(ui: &mut egui::Ui, state: &ClientState) {
         _ => "Verified; opening the session",
     };
     ui.heading(format!("{what}: {}", state.guest_name));
+    if let Some(status) = &state.status {
+        ui.label(status);
+    }
     ui.horizontal(|ui| {
         ui.spinner();
-        ui.label("Nothing of the guest is shown before every check has passed.");
+        stage_ui(ui, state);
     });
+    ui.label("Nothing of the guest is shown before every check has passed.");
     ui.add_space(8.0);
     checks_ui(ui, state);
 }
@@ -127,6 +176,7 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
             .map_or_else(|| "unknown".into(), |d| fmt_time(d.as_secs()));
         let summary = vec![
             ("verified at".to_owned(), at),
+            ("attestations".to_owned(), format!("{} (every connection and reconnection)", state.attestations)),
             ("product".to_owned(), v.product.to_string()),
             ("anchor".to_owned(), v.anchor.to_string()),
             ("identity".to_owned(), guest.identity_fingerprint.clone()),

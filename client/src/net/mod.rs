@@ -6,6 +6,8 @@
 //!     ─► known_guests pin ─► Proceed ─► Attested { stream, guest }
 //!                     (any failure) ─► Abort{reason}, close, ConnectError naming the check
 //! ```
+//! [`connect_with`] also reports each [`Stage`] as it starts, so a person watching (the
+//! GUI's check list) sees what is being waited for; [`connect`] reports nothing.
 
 pub mod tls;
 
@@ -22,7 +24,7 @@ use tokio_rustls::client::TlsStream;
 use cvmc_protocol::binding::{EKM_LEN, EXPORTER_LABEL};
 use cvmc_protocol::frame::{FRAME_HEADER_LEN, MAX_FRAME_PAYLOAD};
 use cvmc_protocol::handshake::{HandshakeMsg, Hello, NONCE_LEN, PROTOCOL_VERSION, kind};
-use cvmc_protocol::{AttestedGuest, SessionBinding, VerifyError, verify_evidence};
+use cvmc_protocol::{AttestedGuest, Check, SessionBinding, VerifyError, verify_evidence};
 
 use crate::clientkey::ClientKey;
 use crate::known_guests::{KnownGuests, Pin, changed_identity_warning};
@@ -30,6 +32,54 @@ use crate::policy_file::LoadedPolicy;
 
 /// Time for TCP connect, the TLS handshake, and the evidence to arrive, each.
 pub const PHASE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where a connection is, reported as each step starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Opening TCP to the address.
+    Tcp,
+    /// TCP is up; the TLS 1.3 handshake (and client authorization) is running.
+    Tls,
+    /// Hello sent; the guest is asking its secure processor for a fresh report.
+    Evidence,
+    /// Evidence received (this many bytes); the verifier runs.
+    Checking {
+        /// Size of the Evidence message.
+        bytes: usize,
+    },
+    /// Every verifier check passed: (check, what it established), in order.
+    Checked(Vec<(Check, String)>),
+    /// The verified identity is not the one pinned in known_guests: refused.
+    IdentityChanged(IdentityChange),
+    /// Verdict reached and pinned; telling the guest to proceed.
+    Proceeding,
+}
+
+impl Stage {
+    /// How long this step may take before the connection gives up (None: not a wait).
+    pub fn limit(&self) -> Option<Duration> {
+        matches!(self, Self::Tcp | Self::Tls | Self::Evidence).then_some(PHASE_TIMEOUT)
+    }
+}
+
+/// A changed guest identity, with what a person needs to act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityChange {
+    /// The guest's address, as pinned.
+    pub address: String,
+    /// The identity the guest presented now (verified by its report).
+    pub seen: String,
+    /// The identity pinned for the address.
+    pub pinned: String,
+    /// The known_guests file.
+    pub file: std::path::PathBuf,
+    /// The pin's line in it.
+    pub line: usize,
+}
+
+/// Receives [`Stage`]s while a connection runs.
+pub type Progress<'a> = &'a (dyn Fn(Stage) + Send + Sync);
 
 /// What a connection needs.
 #[derive(Debug, Clone)]
@@ -133,6 +183,17 @@ fn tls_error(address: &str, e: &std::io::Error, key: Option<&ClientKey>) -> Conn
 
 /// Connect to `address` for `channel` (an ALPN name) and attest the guest.
 pub async fn connect(address: &str, channel: &'static [u8], opts: &ConnectOptions) -> Result<Attested, ConnectError> {
+    connect_with(address, channel, opts, &|_| {}).await
+}
+
+/// [`connect`], reporting each [`Stage`] to `progress` as it starts.
+pub async fn connect_with(
+    address: &str,
+    channel: &'static [u8],
+    opts: &ConnectOptions,
+    progress: Progress<'_>,
+) -> Result<Attested, ConnectError> {
+    progress(Stage::Tcp);
     let tcp = match tokio::time::timeout(PHASE_TIMEOUT, TcpStream::connect(address)).await {
         Err(_) => {
             return Err(ConnectError::Timeout {
@@ -145,6 +206,7 @@ pub async fn connect(address: &str, channel: &'static [u8], opts: &ConnectOption
         Ok(Ok(tcp)) => tcp,
     };
     let _ = tcp.set_nodelay(true);
+    progress(Stage::Tls);
     let config = tls::client_config(channel, opts.client_key.as_deref())?;
     let name = ServerName::try_from("cvm-consoled")
         .map_err(|e| ConnectError::Tls { address: address.into(), reason: e.to_string() })?;
@@ -173,6 +235,7 @@ pub async fn connect(address: &str, channel: &'static [u8], opts: &ConnectOption
         .map_err(|e| ConnectError::Protocol { address: address.into(), reason: e.to_string() })?;
     stream.write_all(&hello).await.map_err(|e| tls_error(address, &e, opts.client_key.as_deref()))?;
     stream.flush().await.map_err(|e| tls_error(address, &e, opts.client_key.as_deref()))?;
+    progress(Stage::Evidence);
     let (k, payload) = match tokio::time::timeout(PHASE_TIMEOUT, read_frame(&mut stream, &[kind::EVIDENCE])).await {
         Err(_) => {
             return Err(ConnectError::Timeout {
@@ -184,6 +247,7 @@ pub async fn connect(address: &str, channel: &'static [u8], opts: &ConnectOption
         Ok(Err(e)) => return Err(tls_error(address, &e, opts.client_key.as_deref())),
         Ok(Ok(f)) => f,
     };
+    progress(Stage::Checking { bytes: payload.len() });
     let evidence = match HandshakeMsg::decode_payload(k, &payload) {
         Ok(HandshakeMsg::Evidence(ev)) => ev,
         Ok(_) => return Err(ConnectError::Protocol { address: address.into(), reason: "expected Evidence".into() }),
@@ -198,7 +262,10 @@ pub async fn connect(address: &str, channel: &'static [u8], opts: &ConnectOption
     let policy = &opts.policy;
     let verdict = verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, now_unix());
     let guest = match verdict {
-        Ok(guest) => guest,
+        Ok(guest) => {
+            progress(Stage::Checked(guest.verified.passed.iter().map(|p| (p.check, p.detail.clone())).collect()));
+            guest
+        }
         Err(error) => {
             abort(&mut stream, &error.to_string()).await;
             return Err(ConnectError::Refused { error, report: evidence.report });
@@ -210,6 +277,13 @@ pub async fn connect(address: &str, channel: &'static [u8], opts: &ConnectOption
             Pin::New if opts.pin_new => known.add(address, &guest.identity_fingerprint)?,
             Pin::New => {}
             Pin::Changed { pinned, line } => {
+                progress(Stage::IdentityChanged(IdentityChange {
+                    address: address.to_owned(),
+                    seen: guest.identity_fingerprint.clone(),
+                    pinned: pinned.clone(),
+                    file: known.path().to_path_buf(),
+                    line,
+                }));
                 abort(&mut stream, "identity: the guest identity differs from the pinned one").await;
                 return Err(ConnectError::IdentityChanged {
                     warning: changed_identity_warning(
@@ -223,6 +297,7 @@ pub async fn connect(address: &str, channel: &'static [u8], opts: &ConnectOption
             }
         }
     }
+    progress(Stage::Proceeding);
     let proceed = HandshakeMsg::Proceed
         .encode()
         .map_err(|e| ConnectError::Protocol { address: address.into(), reason: e.to_string() })?;

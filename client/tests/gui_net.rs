@@ -1,0 +1,143 @@
+//! The GUI's network thread against a real in-process guest (simulated evidence, a
+//! shell on a PTY, the test pattern): the stages a person sees while connecting, the
+//! verdict, the session, a hidden screen asking for nothing, and a changed identity.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used)] // reason: a test; a failed step should stop it
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cvm_console::clientkey::ClientKey;
+use cvm_console::console_client::ConsoleEvent;
+use cvm_console::gui::frame::ScreenEvent;
+use cvm_console::gui::net::{Link, spawn};
+use cvm_console::gui::state::{NetCommand, NetEvent};
+use cvm_console::known_guests::KnownGuests;
+use cvm_console::net::{ConnectOptions, Stage};
+use cvm_consoled::local::{LocalGuest, LocalGuestOptions};
+
+struct Guest {
+    guest: LocalGuest,
+    opts: ConnectOptions,
+    _dir: tempfile::TempDir,
+}
+
+async fn guest() -> Guest {
+    let dir = tempfile::tempdir().unwrap();
+    let key = Arc::new(ClientKey::load_or_create(dir.path()).unwrap());
+    let sim = dir.path().join("sim");
+    cvm_console::demo::prepare(&sim, &key).unwrap();
+    let guest = LocalGuest::start(LocalGuestOptions {
+        listen: "127.0.0.1:0".into(),
+        sim_dir: sim.clone(),
+        argv: vec!["/bin/sh".into()],
+        term: "xterm-256color".into(),
+        authorized_clients: Some(sim.join(cvm_consoled::siminit::files::AUTHORIZED)),
+        allow_unauthenticated_console: false,
+        linger: Duration::from_secs(5),
+        identity: None,
+        display: cvm_consoled::display::source::DisplaySpec::Pattern,
+        view_only: false,
+    })
+    .await
+    .unwrap();
+    let policy = cvm_console::policy_file::load_policy(&sim.join(cvm_consoled::siminit::files::POLICY)).unwrap();
+    let opts = ConnectOptions { policy: Arc::new(policy), client_key: Some(key), known_guests: None, pin_new: false };
+    Guest { guest, opts, _dir: dir }
+}
+
+/// Events until `stop` says so (or panic after `secs`).
+fn collect(link: &Link, secs: u64, mut stop: impl FnMut(&NetEvent) -> bool) -> Vec<NetEvent> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut out = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(ev) = link.events.recv_timeout(Duration::from_millis(100)) {
+            let done = stop(&ev);
+            out.push(ev);
+            if done {
+                return out;
+            }
+        }
+    }
+    panic!("timed out after {secs} s; events: {:?}", out.iter().map(short).collect::<Vec<_>>());
+}
+
+fn short(ev: &NetEvent) -> String {
+    let s = format!("{ev:?}");
+    s.chars().take(80).collect()
+}
+
+fn screen_updates(link: &Link, during: Duration) -> usize {
+    let deadline = Instant::now() + during;
+    let mut n = 0;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if let Ok(NetEvent::Screen(ScreenEvent::Pixels(..) | ScreenEvent::Copy(..))) = link.events.recv_timeout(left) {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn stages_verdict_session_and_a_hidden_screen_that_asks_for_nothing() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let g = rt.block_on(guest());
+    let link = spawn(g.guest.addr.to_string(), g.opts.clone(), Arc::new(|| {})).unwrap();
+    let events = collect(&link, 60, |ev| matches!(ev, NetEvent::Screen(ScreenEvent::Pixels(..))));
+    let stages: Vec<&Stage> = events
+        .iter()
+        .filter_map(|e| match e {
+            NetEvent::Stage(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert!(matches!(
+        stages[..5],
+        [Stage::Tcp, Stage::Tls, Stage::Evidence, Stage::Checking { .. }, Stage::Checked(_)]
+    ));
+    let Stage::Checked(passed) = stages[4] else { unreachable!() };
+    assert!(passed.len() >= 8, "the verifier's passed checks arrive before the verdict: {passed:?}");
+    let verdict = events.iter().position(|e| matches!(e, NetEvent::Verified { .. })).unwrap();
+    let attached = events.iter().position(|e| matches!(e, NetEvent::Console(ConsoleEvent::Attested(_)))).unwrap();
+    assert!(verdict < attached);
+
+    // Hidden: after what was in flight (the rest of a frame, the answer to the one
+    // request already sent), no updates at all, though the pattern animates.
+    link.commands.send(NetCommand::ScreenVisible(false)).unwrap();
+    let quiet = (0..20).any(|_| screen_updates(&link, Duration::from_millis(700)) == 0);
+    assert!(quiet, "the screen never went quiet after it was hidden");
+    assert_eq!(screen_updates(&link, Duration::from_millis(1500)), 0, "a hidden screen asks for no updates");
+    link.commands.send(NetCommand::ScreenVisible(true)).unwrap();
+    assert!(screen_updates(&link, Duration::from_millis(1500)) > 0, "shown again, the picture moves again");
+    link.commands.send(NetCommand::Disconnect).unwrap();
+    rt.block_on(g.guest.stop());
+}
+
+#[test]
+fn a_changed_identity_is_refused_with_both_identities_and_the_pin_line() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut g = rt.block_on(guest());
+    let address = g.guest.addr.to_string();
+    let file = g._dir.path().join("known_guests");
+    std::fs::write(&file, format!("# pins\nother:1 SHA256:zz\n{address} SHA256:pinned-before\n")).unwrap();
+    g.opts.known_guests = Some(KnownGuests::new(file.clone()));
+    let link = spawn(address.clone(), g.opts.clone(), Arc::new(|| {})).unwrap();
+    let events = collect(&link, 60, |ev| matches!(ev, NetEvent::IdentityChanged(_)));
+    let change = events
+        .iter()
+        .find_map(|e| match e {
+            NetEvent::Stage(Stage::IdentityChanged(c)) => Some(c.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        (change.address.as_str(), change.pinned.as_str(), change.line),
+        (address.as_str(), "SHA256:pinned-before", 3)
+    );
+    assert_eq!(change.file, file);
+    assert!(change.seen.starts_with("SHA256:") && change.seen != change.pinned);
+    let Some(NetEvent::IdentityChanged(warning)) = events.last() else { unreachable!() };
+    assert!(warning.contains("GUEST IDENTITY HAS CHANGED") && warning.contains(&change.seen));
+    assert!(!events.iter().any(|e| matches!(e, NetEvent::Verified { .. } | NetEvent::Console(_))), "no session");
+    rt.block_on(g.guest.stop());
+}
