@@ -14,7 +14,7 @@ use crate::display::source::DisplaySpec;
 use crate::display_channel::{DisplayOptions, DisplayService};
 use crate::evidence::simulated::SimulatedProvider;
 use crate::identity::GuestIdentity;
-use crate::server::{Server, ServerParts};
+use crate::server::{ChannelCounts, Server, ServerParts};
 
 /// How to start an embedded simulated guest.
 #[derive(Debug, Clone)]
@@ -48,6 +48,8 @@ pub struct LocalGuest {
     pub addr: SocketAddr,
     /// Its console sessions.
     pub sessions: SessionManager,
+    /// Channels started and display bytes sent.
+    pub channels: Arc<ChannelCounts>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -85,11 +87,12 @@ impl LocalGuest {
         let server = Server::bind(parts).await.map_err(|e| e.to_string())?;
         let addr = server.local_addr().map_err(|e| e.to_string())?;
         let sessions = server.sessions();
+        let channels = server.channel_counts();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
-        Ok(Self { addr, sessions, stop: Some(stop), task: Some(task) })
+        Ok(Self { addr, sessions, channels, stop: Some(stop), task: Some(task) })
     }
 
     /// Stop accepting and hang up every session.

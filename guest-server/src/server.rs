@@ -13,9 +13,13 @@
 //! ends its own connection only. The number of connections is bounded.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -62,8 +66,21 @@ pub enum ServerError {
     Tls(#[from] crate::tls::TlsSetupError),
 }
 
+/// Channels started after a Proceed, and the bytes the display channels sent: what
+/// the attack tests require to stay zero for every refused connection.
+#[derive(Debug, Default)]
+pub struct ChannelCounts {
+    /// Console channels started (an Attach may then open a login).
+    pub console: AtomicU64,
+    /// Display channels started.
+    pub display: AtomicU64,
+    /// Bytes written on display channels (RFB; its first 12 are the version string).
+    pub display_bytes: Arc<AtomicU64>,
+}
+
 struct Shared {
     acceptor: TlsAcceptor,
+    channels: Arc<ChannelCounts>,
     provider: Arc<dyn EvidenceProvider>,
     identity: Arc<GuestIdentity>,
     authorized: AuthorizedClients,
@@ -94,6 +111,7 @@ impl Server {
         let tls = crate::tls::server_config(parts.authorized.clone(), !parts.allow_unauthenticated_console)?;
         let shared = Arc::new(Shared {
             acceptor: TlsAcceptor::from(tls),
+            channels: Arc::default(),
             provider: parts.provider,
             identity: parts.identity,
             authorized: parts.authorized,
@@ -112,6 +130,11 @@ impl Server {
     /// The console sessions (for tests and shutdown).
     pub fn sessions(&self) -> SessionManager {
         self.shared.console.clone()
+    }
+
+    /// The channel counters (for tests and monitoring).
+    pub fn channel_counts(&self) -> Arc<ChannelCounts> {
+        Arc::clone(&self.shared.channels)
     }
 
     /// Accept connections until `shutdown` completes; then hang up every session.
@@ -179,11 +202,43 @@ async fn handle(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Result<(),
     attest(&mut tls, &shared.provider, &shared.identity).await.map_err(|e| e.to_string())?;
     tracing::info!(%peer, client = %who, channel = %String::from_utf8_lossy(&channel), "attested; channel starts");
     if channel == alpn::CONSOLE {
+        shared.channels.console.fetch_add(1, Ordering::Relaxed);
         shared.console.serve(tls, &peer.to_string()).await.map_err(|e| e.to_string())?;
     } else if channel == alpn::DISPLAY
         && let Some(display) = &shared.display
     {
-        display.serve(tls).await?;
+        shared.channels.display.fetch_add(1, Ordering::Relaxed);
+        display.serve(Counted { inner: tls, written: Arc::clone(&shared.channels.display_bytes) }).await?;
     }
     Ok(())
+}
+
+/// A stream that counts the bytes written through it.
+struct Counted<S> {
+    inner: S,
+    written: Arc<AtomicU64>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &polled {
+            self.written.fetch_add(u64::try_from(*n).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }

@@ -17,13 +17,16 @@
 //! - a detached session lives `linger`, then is hung up (SIGHUP, SIGKILL after 2 s);
 //! - a misbehaving connection is closed alone; its session and all others go on.
 //!
-//! Modules: `ring` (pure output buffer), `session` (shared state), `driver` (process
-//! and PTY reader task), `serve` (the wire protocol of one connection).
+//! Modules: `ring` (pure output buffer), `state` (a session's sans-IO state: ring,
+//! owner, exit, input count; public for the fuzz target), `session` (that state shared,
+//! with the PTY and wake-ups), `driver` (process and PTY reader task), `serve` (the
+//! wire protocol of one connection).
 
 mod driver;
 mod ring;
 mod serve;
 mod session;
+pub mod state;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -141,7 +144,13 @@ impl SessionManager {
     /// A manager with no sessions yet.
     pub fn new(cfg: ConsoleConfig) -> Self {
         let registry = Registry { map: HashMap::new(), reserved: 0, closed: false };
-        Self { inner: Arc::new(Inner { cfg, registry: Mutex::new(registry), next_generation: AtomicU64::new(1) }) }
+        let inner = Inner {
+            cfg,
+            registry: Mutex::new(registry),
+            next_generation: AtomicU64::new(1),
+            opened: AtomicU64::new(0),
+        };
+        Self { inner: Arc::new(inner) }
     }
 
     /// Serve one console channel on an already attested, already authorized stream.
@@ -161,6 +170,11 @@ impl SessionManager {
             }
         }
         Ok(())
+    }
+
+    /// Sessions opened since the manager was made (each started a console process).
+    pub fn sessions_opened(&self) -> u64 {
+        self.inner.opened.load(Ordering::Relaxed)
     }
 
     /// Sessions alive (attached, detached, or finished but not yet collected).
@@ -198,6 +212,8 @@ struct Inner {
     cfg: ConsoleConfig,
     registry: Mutex<Registry>,
     next_generation: AtomicU64,
+    /// Sessions opened so far.
+    opened: AtomicU64,
 }
 
 struct Registry {
@@ -265,6 +281,7 @@ impl Inner {
             return Err(ConsoleError::ShuttingDown);
         }
         registry.map.insert(token, Arc::clone(&session));
+        self.opened.fetch_add(1, Ordering::Relaxed);
         Ok(session)
     }
 

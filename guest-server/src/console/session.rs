@@ -15,10 +15,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::ConsoleError;
-use super::ring::OutputRing;
-
-/// Owner value meaning no connection is attached. Connection generations start at 1.
-pub(super) const DETACHED: u64 = 0;
+use super::state::SessionState;
+pub(super) use super::state::{DETACHED, Next};
 
 /// What a connection asks the PTY to do, in the order the client sent it.
 #[derive(Debug)]
@@ -27,44 +25,18 @@ pub(super) enum InputItem {
     Resize { cols: u16, rows: u16 },
 }
 
-/// What a connection's output pump should do next.
-#[derive(Debug)]
-pub(super) enum Next {
-    /// Another connection attached, or the session was removed.
-    Kicked,
-    /// Output bytes starting at the connection's send offset.
-    Data(Vec<u8>),
-    /// All output was sent and the process has ended.
-    Exit(i32),
-    /// Exit was sent and the client acknowledged every byte: the session is done.
-    Finished,
-    /// Nothing to send until something changes.
-    Idle,
-    /// The send offset is no longer held (cannot happen while acks are gated by owner).
-    Lost { offset: u64, start: u64 },
-}
-
-#[derive(Debug)]
-struct State {
-    ring: OutputRing,
-    exit: Option<i32>,
-    removed: bool,
-}
-
+/// The PTY's input side. Held across PTY writes, so one connection's write finishes
+/// before another's starts; the count itself lives in the state.
 #[derive(Debug)]
 struct Input {
     pty: OwnedWritePty,
-    /// Input bytes written to the PTY since the session started.
-    received: u64,
-    /// The PTY refused a write (the console is gone): later input is dropped uncounted.
-    broken: bool,
 }
 
 /// A live or finished console session.
 #[derive(Debug)]
 pub(super) struct Session {
     pub(super) token: SessionToken,
-    state: Mutex<State>,
+    state: Mutex<SessionState>,
     /// Bumped on every change a waiter may care about: output, acks, exit, owner, removal.
     changed: watch::Sender<()>,
     /// Generation of the attached connection, or [`DETACHED`]. Written only with `state` locked.
@@ -90,36 +62,25 @@ impl Session {
     pub(super) fn new(token: SessionToken, pty: OwnedWritePty, scrollback: usize, max_unacked: usize) -> Self {
         Self {
             token,
-            state: Mutex::new(State {
-                ring: OutputRing::new(scrollback, max_unacked.max(1)),
-                exit: None,
-                removed: false,
-            }),
+            state: Mutex::new(SessionState::new(token_hint(&token), scrollback, max_unacked)),
             changed: watch::Sender::new(()),
             owner: watch::Sender::new(DETACHED),
             linger: watch::Sender::new(None),
             hangup: Notify::new(),
-            input: tokio::sync::Mutex::new(Input { pty, received: 0, broken: false }),
+            input: tokio::sync::Mutex::new(Input { pty }),
             driver: Mutex::new(None),
         }
     }
 
     fn is_owner(&self, generation: u64) -> bool {
-        *self.owner.borrow() == generation
+        lock(&self.state).is_owner(generation)
     }
 
     /// Attach connection `generation`, which holds `output_received` bytes; the previous
     /// connection, if any, is kicked. Returns where output replay starts.
     /// Call with the registry locked.
     pub(super) fn claim(&self, generation: u64, output_received: u64) -> Result<u64, ConsoleError> {
-        let mut st = lock(&self.state);
-        if st.removed {
-            return Err(ConsoleError::SessionGone { token: token_hint(&self.token) });
-        }
-        let start = st
-            .ring
-            .restart_at(output_received)
-            .map_err(|e| ConsoleError::AttachBeyondOutput { output_received, end: e.end })?;
+        let start = lock(&self.state).claim(generation, output_received)?;
         self.owner.send_replace(generation);
         self.linger.send_replace(None);
         self.changed.send_replace(());
@@ -128,8 +89,8 @@ impl Session {
 
     /// Connection `generation` ended; if it was attached, the session starts to linger.
     pub(super) fn release(&self, generation: u64, linger: Duration) {
-        let st = lock(&self.state);
-        if !st.removed && self.is_owner(generation) {
+        let mut st = lock(&self.state);
+        if st.release(generation) {
             self.owner.send_replace(DETACHED);
             self.linger.send_replace(Some(Instant::now() + linger));
             self.changed.send_replace(());
@@ -139,8 +100,7 @@ impl Session {
     /// The session left the registry: kick its connection and end its driver.
     /// Call with the registry locked (or after taking the session out of it).
     pub(super) fn mark_removed(&self) {
-        let mut st = lock(&self.state);
-        st.removed = true;
+        lock(&self.state).remove();
         self.owner.send_replace(DETACHED);
         self.changed.send_replace(());
         self.hangup.notify_one();
@@ -150,13 +110,10 @@ impl Session {
     /// Call with the registry locked.
     pub(super) fn try_expire(&self) -> bool {
         let mut st = lock(&self.state);
-        if st.removed {
-            return true;
-        }
+        let was_removed = st.is_removed();
         let deadline = *self.linger.borrow();
-        let expired = self.is_owner(DETACHED) && deadline.is_some_and(|d| d <= Instant::now());
-        if expired {
-            st.removed = true;
+        let expired = st.try_expire(deadline.is_some_and(|d| d <= Instant::now()));
+        if expired && !was_removed {
             self.changed.send_replace(());
         }
         expired
@@ -164,41 +121,22 @@ impl Session {
 
     /// The client of connection `generation` holds `received` output bytes; it was sent `sent`.
     pub(super) fn ack(&self, generation: u64, received: u64, sent: u64) -> Result<(), ConsoleError> {
-        if received > sent {
-            return Err(ConsoleError::AckBeyondSent { received, sent });
+        if lock(&self.state).ack(generation, received, sent)? {
+            self.changed.send_replace(());
         }
-        let mut st = lock(&self.state);
-        if !self.is_owner(generation) {
-            return Ok(()); // a replaced connection: its client no longer decides
-        }
-        st.ring.ack(received).map_err(|e| ConsoleError::AckBeyondSent { received, sent: e.end })?;
-        self.changed.send_replace(());
         Ok(())
     }
 
     /// What connection `generation`, which has sent output up to `sent`, does next.
     pub(super) fn next_output(&self, generation: u64, sent: u64, exit_sent: bool, max: usize) -> Next {
-        let st = lock(&self.state);
-        if st.removed || !self.is_owner(generation) {
-            return Next::Kicked;
-        }
-        if sent < st.ring.end() {
-            return match st.ring.read_at(sent, max) {
-                Some(bytes) => Next::Data(bytes),
-                None => Next::Lost { offset: sent, start: st.ring.start() },
-            };
-        }
-        match st.exit {
-            Some(status) if !exit_sent => Next::Exit(status),
-            Some(_) if st.ring.acked() == st.ring.end() => Next::Finished,
-            _ => Next::Idle,
-        }
+        lock(&self.state).next_output(generation, sent, exit_sent, max)
     }
 
     /// Input bytes the console has consumed. Waits for a replaced connection's write in
     /// flight, so the answer is exact.
     pub(super) async fn input_received(&self) -> u64 {
-        self.input.lock().await.received
+        let _in_flight = self.input.lock().await;
+        lock(&self.state).input().received()
     }
 
     /// Write client input to the PTY (or resize it) for connection `generation`.
@@ -212,17 +150,14 @@ impl Session {
         match item {
             InputItem::Data(bytes) => {
                 let mut rest = bytes.as_slice();
-                while !rest.is_empty() && !input.broken {
-                    match input.pty.write(rest).await {
-                        Ok(n) if n > 0 => {
-                            input.received += u64::try_from(n).unwrap_or(u64::MAX);
-                            rest = &rest[n..];
-                        }
-                        Ok(_) => input.broken = true,
-                        Err(err) => {
-                            tracing::debug!(session = %token_hint(&self.token), %err, "console input refused");
-                            input.broken = true;
-                        }
+                while !rest.is_empty() && !lock(&self.state).input().is_broken() {
+                    let written = input.pty.write(rest).await;
+                    if let Err(err) = &written {
+                        tracing::debug!(session = %token_hint(&self.token), %err, "console input refused");
+                    }
+                    match lock(&self.state).input_mut().wrote(&written) {
+                        Some(n) => rest = &rest[n..],
+                        None => break,
                     }
                 }
             }
@@ -232,7 +167,7 @@ impl Session {
                 }
             }
         }
-        Some(input.received)
+        Some(lock(&self.state).input().received())
     }
 
     pub(super) fn subscribe_owner(&self) -> watch::Receiver<u64> {
@@ -249,17 +184,17 @@ impl Session {
 
     /// Bytes the driver may read from the PTY now (0: wait for acks).
     pub(super) fn output_room(&self) -> usize {
-        lock(&self.state).ring.room()
+        lock(&self.state).output_room()
     }
 
     pub(super) fn push_output(&self, bytes: &[u8]) {
-        lock(&self.state).ring.push(bytes);
+        lock(&self.state).push_output(bytes);
         self.changed.send_replace(());
     }
 
     /// The process ended and its output is fully read.
     pub(super) fn set_exit(&self, status: i32) {
-        lock(&self.state).exit = Some(status);
+        lock(&self.state).set_exit(status);
         self.changed.send_replace(());
     }
 
@@ -268,7 +203,7 @@ impl Session {
     }
 
     pub(super) fn held(&self) -> usize {
-        lock(&self.state).ring.held()
+        lock(&self.state).held()
     }
 
     pub(super) fn set_driver(&self, task: JoinHandle<()>) {
