@@ -10,11 +10,12 @@ use std::time::Duration;
 use cvm_console::clientkey::ClientKey;
 use cvm_console::known_guests::KnownGuests;
 use cvm_console::net::ConnectOptions;
-use cvm_console::policy_file::load_policy;
+use cvm_console::policy_file::{LoadedPolicy, load_policy};
 use cvm_consoled::console::SessionManager;
 use cvm_consoled::display::source::DisplaySpec;
 use cvm_consoled::identity::GuestIdentity;
 use cvm_consoled::local::{LocalGuest, LocalGuestOptions};
+use cvm_consoled::server::ChannelCounts;
 use cvmc_protocol::snp::product::Product;
 
 /// One sim-init directory per test binary (RSA-4096 key generation takes seconds).
@@ -62,6 +63,8 @@ pub struct TestGuest {
     pub addr: SocketAddr,
     /// Its console sessions.
     pub sessions: SessionManager,
+    /// Channels it started after a Proceed, and the bytes its display channels sent.
+    pub channels: Arc<ChannelCounts>,
     /// authorized_clients file.
     pub authorized_path: PathBuf,
     guest: LocalGuest,
@@ -103,7 +106,9 @@ impl TestGuest {
         std::fs::write(&authorized_path, authorize.iter().map(|f| format!("{f}\n")).collect::<String>()).unwrap();
         let options = LocalGuestOptions {
             listen,
-            sim_dir: sim_dir().to_path_buf(),
+            // Only the simulated provider reads it: a guest with its own provider does
+            // not wait for the sim-init chain to be made.
+            sim_dir: if provider.is_some() { PathBuf::new() } else { sim_dir().to_path_buf() },
             argv: opts.argv,
             // TERM=dumb: readline then sends no bracketed-paste escapes around the output.
             term: "dumb".into(),
@@ -119,7 +124,14 @@ impl TestGuest {
             None => LocalGuest::start(options).await,
         }
         .unwrap();
-        Self { addr: guest.addr, sessions: guest.sessions.clone(), authorized_path, guest, _dir: dir }
+        Self {
+            addr: guest.addr,
+            sessions: guest.sessions.clone(),
+            channels: Arc::clone(&guest.channels),
+            authorized_path,
+            guest,
+            _dir: dir,
+        }
     }
 
     /// Stop accepting and hang up sessions.
@@ -141,13 +153,18 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    /// A new client with a fresh key.
+    /// A new client with a fresh key and the policy of [`sim_dir`].
     pub fn new() -> Self {
+        Self::with_policy(Arc::new(load_policy(&sim_dir().join("policy.toml")).unwrap()))
+    }
+
+    /// A new client with a fresh key and this policy.
+    pub fn with_policy(policy: Arc<LoadedPolicy>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let key = Arc::new(ClientKey::load_or_create(dir.path()).unwrap());
         let known_guests = dir.path().join("known_guests");
         let opts = ConnectOptions {
-            policy: Arc::new(load_policy(&sim_dir().join("policy.toml")).unwrap()),
+            policy,
             client_key: Some(Arc::clone(&key)),
             known_guests: Some(KnownGuests::new(known_guests.clone())),
             pin_new: true,

@@ -1,6 +1,7 @@
 //! A relay run by a malicious host: it terminates the client's TLS with its own key
 //! and opens its own TLS to the guest, forwarding the attestation messages both ways
-//! unchanged. It also records the evidence it saw, for replay.
+//! (the Evidence frame unchanged, or bent by the host: replayed, resized). It records
+//! the evidence it saw, and every byte the guest sent after the client's verdict.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -46,7 +47,14 @@ pub struct RelayLog {
     pub verdicts: Vec<Vec<u8>>,
     /// Bytes the guest sent after the verdict (a console would start with SessionInfo).
     pub guest_bytes_after_verdict: usize,
+    /// The first of those bytes (a display would start with `RFB 003.008`).
+    pub guest_prefix_after_verdict: Vec<u8>,
+    /// Connections whose relaying has ended (the log of each is complete).
+    pub finished: usize,
 }
+
+/// What the host does to the guest's Evidence frame before the client sees it.
+pub type EvidenceBend = Arc<dyn Fn(Vec<u8>) -> Vec<u8> + Send + Sync>;
 
 /// A relaying MITM between clients and the guest at `target`.
 #[derive(Debug)]
@@ -71,6 +79,12 @@ where
 impl Relay {
     /// Start relaying to `target`, reaching it with `key` (which the guest may authorize).
     pub async fn start(target: SocketAddr, key: Arc<ClientKey>) -> Self {
+        Self::start_bending(target, key, Arc::new(|evidence| evidence)).await
+    }
+
+    /// Like [`Relay::start`], with the guest's Evidence frames passed through `bend`
+    /// (the log records them as the guest sent them).
+    pub async fn start_bending(target: SocketAddr, key: Arc<ClientKey>, bend: EvidenceBend) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(RelayLog::default()));
@@ -78,43 +92,63 @@ impl Relay {
         let shared = Arc::clone(&log);
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, key, log) = (acceptor.clone(), Arc::clone(&key), Arc::clone(&shared));
+                let (acceptor, key, log, bend) =
+                    (acceptor.clone(), Arc::clone(&key), Arc::clone(&shared), Arc::clone(&bend));
                 tokio::spawn(async move {
-                    let Ok(mut victim) = acceptor.accept(tcp).await else { return };
-                    let channel = victim.get_ref().1.alpn_protocol().unwrap_or_default().to_vec();
-                    let channel: &'static [u8] = cvmc_protocol::handshake::alpn::ALL
-                        .into_iter()
-                        .find(|c| *c == channel.as_slice())
-                        .unwrap_or(cvmc_protocol::handshake::alpn::CONSOLE);
-                    let config = cvm_console::net::tls::client_config(channel, Some(&key)).unwrap();
-                    let Ok(tcp) = TcpStream::connect(target).await else { return };
-                    let name = ServerName::try_from("cvm-consoled").unwrap();
-                    let Ok(mut guest) = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await else {
-                        return;
-                    };
-                    // Hello (client -> guest), Evidence (guest -> client), verdict (client -> guest).
-                    if pump(&mut victim, &mut guest).await.is_err() {
-                        return;
-                    }
-                    let Ok(evidence) = pump(&mut guest, &mut victim).await else { return };
-                    log.lock().unwrap().evidence.push(evidence);
-                    let Ok(verdict) = pump(&mut victim, &mut guest).await else { return };
-                    log.lock().unwrap().verdicts.push(verdict);
-                    let mut buf = vec![0u8; 4096];
-                    let mut after = 0;
-                    while let Ok(Ok(n)) =
-                        tokio::time::timeout(std::time::Duration::from_secs(2), guest.read(&mut buf)).await
-                    {
-                        if n == 0 {
-                            break;
-                        }
-                        after += n;
-                    }
-                    log.lock().unwrap().guest_bytes_after_verdict += after;
+                    relay_one(tcp, &acceptor, target, &key, &log, &*bend).await;
+                    log.lock().unwrap().finished += 1;
                 });
             }
         });
         Self { addr, log }
+    }
+}
+
+/// Relay one victim connection to the guest, logging what the guest sends.
+async fn relay_one(
+    tcp: TcpStream,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    target: SocketAddr,
+    key: &ClientKey,
+    log: &Mutex<RelayLog>,
+    bend: &(dyn Fn(Vec<u8>) -> Vec<u8> + Send + Sync),
+) {
+    let Ok(mut victim) = acceptor.accept(tcp).await else { return };
+    let channel = victim.get_ref().1.alpn_protocol().unwrap_or_default().to_vec();
+    let channel: &'static [u8] = cvmc_protocol::handshake::alpn::ALL
+        .into_iter()
+        .find(|c| *c == channel.as_slice())
+        .unwrap_or(cvmc_protocol::handshake::alpn::CONSOLE);
+    let config = cvm_console::net::tls::client_config(channel, Some(key)).unwrap();
+    let Ok(tcp) = TcpStream::connect(target).await else { return };
+    let name = ServerName::try_from("cvm-consoled").unwrap();
+    let Ok(mut guest) = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await else {
+        return;
+    };
+    // Hello (client -> guest), Evidence (guest -> client), verdict (client -> guest).
+    if pump(&mut victim, &mut guest).await.is_err() {
+        return;
+    }
+    let Ok(evidence) = read_raw_frame(&mut guest).await else { return };
+    log.lock().unwrap().evidence.push(evidence.clone());
+    if victim.write_all(&bend(evidence)).await.is_err() || victim.flush().await.is_err() {
+        return;
+    }
+    let Ok(verdict) = pump(&mut victim, &mut guest).await else { return };
+    log.lock().unwrap().verdicts.push(verdict);
+    let mut buf = vec![0u8; 4096];
+    let mut after = Vec::new();
+    while let Ok(Ok(n)) = tokio::time::timeout(std::time::Duration::from_secs(2), guest.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        after.extend_from_slice(&buf[..n]);
+    }
+    let mut log = log.lock().unwrap();
+    log.guest_bytes_after_verdict += after.len();
+    if log.guest_prefix_after_verdict.is_empty() {
+        after.truncate(64);
+        log.guest_prefix_after_verdict = after;
     }
 }
 
