@@ -35,8 +35,8 @@ pub(crate) struct ClientEncodings {
     pub qemu_key: bool,
     /// Tight JPEG quality level; `None`: lossless only.
     pub jpeg_quality: Option<u8>,
-    /// zlib level for ZRLE and Tight.
-    pub level: u8,
+    /// zlib level for ZRLE and Tight, if the client asked for one (each has its default).
+    pub level: Option<u8>,
 }
 
 impl Default for ClientEncodings {
@@ -60,7 +60,7 @@ impl ClientEncodings {
             extended_desktop_size: has(encoding::EXTENDED_DESKTOP_SIZE),
             qemu_key: has(encoding::QEMU_EXTENDED_KEY_EVENT),
             jpeg_quality: list.iter().find_map(|&e| encoding::jpeg_quality_level(e)),
-            level: list.iter().find_map(|&e| encoding::compress_level(e)).unwrap_or(zlib::DEFAULT_LEVEL),
+            level: list.iter().find_map(|&e| encoding::compress_level(e)),
         }
     }
 }
@@ -89,11 +89,13 @@ impl Encoders {
         let header = RectHeader { x: piece.x, y: piece.y, width: piece.w, height: piece.h, encoding: enc.pixel };
         out.extend_from_slice(&header.encode());
         match enc.pixel {
-            encoding::ZRLE => {
-                self.zrle.get_or_insert_with(|| zrle::ZrleEncoder::new(enc.level)).encode(frame, piece, px, out)
-            }
+            encoding::ZRLE => self
+                .zrle
+                .get_or_insert_with(|| zrle::ZrleEncoder::new(enc.level.unwrap_or(zlib::ZRLE_LEVEL)))
+                .encode(frame, piece, px, out),
             encoding::TIGHT => {
-                let opts = tight::TightOptions { level: enc.level, jpeg_quality: enc.jpeg_quality };
+                let level = enc.level.unwrap_or(zlib::TIGHT_LEVEL);
+                let opts = tight::TightOptions { level, jpeg_quality: enc.jpeg_quality };
                 self.tight.get_or_insert_with(tight::TightEncoder::new).encode(frame, piece, px, opts, out)
             }
             _ => {

@@ -300,7 +300,8 @@ fn preferences_follow_the_client_order() {
     assert_eq!(e.pixel, encoding::TIGHT);
     assert!(e.desktop_size && !e.copy_rect && e.jpeg_quality.is_none());
     let e = ClientEncodings::from_list(&[encoding::ZRLE, encoding::TIGHT, encoding::JPEG_QUALITY_LEVEL_9, -250]);
-    assert_eq!((e.pixel, e.jpeg_quality, e.level), (encoding::ZRLE, Some(9), 6));
+    assert_eq!((e.pixel, e.jpeg_quality, e.level), (encoding::ZRLE, Some(9), Some(6)));
+    assert_eq!(ClientEncodings::from_list(&[encoding::ZRLE]).level, None, "each encoding has its default");
     assert_eq!(ClientEncodings::from_list(&[12345]).pixel, encoding::RAW);
     let ps: Vec<Rect> = pieces(Rect::new(0, 10, 5000, 130)).collect();
     assert_eq!(ps.len(), 9);
