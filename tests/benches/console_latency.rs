@@ -10,6 +10,9 @@
 //!   authentication, the PTY and the same shell.
 //! - keystroke echo: in open sessions of both, one byte is written to the client's stdin and
 //!   timed until the remote PTY's echo of it arrives on the client's stdout.
+//! - bulk output: `cat` of a file (default 200 MB of text lines) in open sessions of both,
+//!   timed from typing the command to the end marker printed after it; throughput counts the
+//!   bytes that arrived on the client's stdout (the PTY turns each `\n` into `\r\n` on both).
 //! - context: ssh connecting with plain X25519 key exchange (as our TLS does) instead of its
 //!   default post-quantum sntrup761x25519, and each client's process start.
 //!
@@ -56,6 +59,9 @@ struct Config {
     sim_dir: PathBuf,
     rounds: usize,
     keys: usize,
+    /// The file `cat` prints for the bulk-output test, and how many rounds run it.
+    bulk_file: Option<PathBuf>,
+    bulk_rounds: usize,
 }
 
 impl Config {
@@ -70,6 +76,8 @@ impl Config {
             sim_dir: var("CVMC_BENCH_SIM_DIR")?.into(),
             rounds: number("CVMC_BENCH_ROUNDS", 30).max(1),
             keys: number("CVMC_BENCH_KEYS", 200).max(1),
+            bulk_file: var("CVMC_BENCH_BULK_FILE").map(PathBuf::from),
+            bulk_rounds: number("CVMC_BENCH_BULK_ROUNDS", 5),
         })
     }
 
@@ -129,7 +137,7 @@ type Chunks = Receiver<(Instant, Vec<u8>)>;
 fn stamp_reads(mut from: impl Read + Send + 'static) -> Chunks {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        let mut buf = [0u8; 4096];
+        let mut buf = vec![0u8; 64 * 1024];
         while let Ok(n) = from.read(&mut buf) {
             if n == 0 || tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
                 break;
@@ -220,6 +228,36 @@ impl Session {
     fn kill_line(&mut self) {
         self.write(b"\x15");
         self.quiet(KILL_QUIET);
+    }
+
+    /// Type `cat FILE` and an end marker; returns the bytes that arrived and the time from
+    /// typing the command to the marker. The marker is quoted in the typed command, so the
+    /// command's own echo does not contain it.
+    fn bulk(&mut self, file: &std::path::Path) -> (u64, Duration) {
+        const MARK: &[u8] = b"BULK_DONE_MARK";
+        self.quiet(KILL_QUIET);
+        let command = format!("\x15cat '{}'; echo BULK_\"DONE\"_MARK\n", file.display());
+        let start = Instant::now();
+        self.write(command.as_bytes());
+        let deadline = start + Duration::from_secs(600);
+        let mut bytes = 0u64;
+        let mut tail: Vec<u8> = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.out.recv_timeout(left) {
+                Ok((at, chunk)) => {
+                    bytes += chunk.len() as u64;
+                    // Look for the marker across chunk boundaries: keep the last few bytes.
+                    tail.extend_from_slice(&chunk);
+                    if tail.windows(MARK.len()).any(|w| w == MARK) {
+                        self.quiet(PROMPT_QUIET);
+                        return (bytes, at - start);
+                    }
+                    tail.drain(..tail.len().saturating_sub(MARK.len() - 1));
+                }
+                Err(e) => self.fail(&format!("bulk output stopped ({e:?}) after {bytes} bytes")),
+            }
+        }
     }
 
     /// `exit` the shell and wait for the client to end (stdin stays open until then, so
@@ -389,6 +427,7 @@ fn main() {
     let mut echo = Samples::default();
     let mut spawn = Samples::default(); // `ssh -V` and `cvm-console --version`: process start
     let mut verify_proc = Vec::new();
+    let mut bulk: Vec<(Side, u64, Duration)> = Vec::new();
     let started = Instant::now();
 
     for round in 0..rounds {
@@ -416,6 +455,14 @@ fn main() {
                 open.iter_mut().for_each(Session::kill_line);
             }
         }
+        // Bulk output: in the first `bulk_rounds` rounds, alternating which side goes first.
+        if let Some(file) = cfg.bulk_file.as_deref().filter(|_| round < cfg.bulk_rounds) {
+            let order = if round.is_multiple_of(2) { [0, 1] } else { [1, 0] };
+            for i in order {
+                let (bytes, took) = open[i].bulk(file);
+                bulk.push((open[i].side, bytes, took));
+            }
+        }
         open.into_iter().for_each(Session::close);
         // Process start of each client, and a whole attested connection without a console.
         for side in rotated([Side::Ssh, Side::Ours], round) {
@@ -439,7 +486,7 @@ fn main() {
         );
     }
     let b = breakdown(&cfg);
-    print!("{}", report(&cfg, &connect, &echo, &spawn, &verify_proc, &b));
+    print!("{}", report(&cfg, &connect, &echo, &spawn, &verify_proc, &b, &bulk));
     eprintln!("console_latency: done in {:.0} s", started.elapsed().as_secs_f64());
 }
 
@@ -463,6 +510,40 @@ fn row(out: &mut String, name: &str, base: &[Duration], ours: &[Duration]) {
     );
 }
 
+/// Bulk throughput rows: MB/s per side (median and worst run) and the ratio ours/ssh.
+fn bulk_rows(out: &mut String, bulk: &[(Side, u64, Duration)]) {
+    let rates = |side: Side| -> Vec<f64> {
+        let mut r: Vec<f64> = bulk
+            .iter()
+            .filter(|(s, ..)| *s == side)
+            .map(|(_, bytes, took)| *bytes as f64 / 1e6 / took.as_secs_f64())
+            .collect();
+        r.sort_by(f64::total_cmp);
+        r
+    };
+    let (ssh, ours) = (rates(Side::Ssh), rates(Side::Ours));
+    if ssh.is_empty() || ours.is_empty() {
+        return;
+    }
+    let median = |r: &[f64]| r[(r.len() - 1) / 2];
+    let mb = bulk.iter().find(|(s, ..)| *s == Side::Ours).map_or(0, |(_, b, _)| *b) as f64 / 1e6;
+    let _ = writeln!(
+        out,
+        "| bulk output, `cat` of {mb:.0} MB on the client's stdout (MB/s; median / slowest) | {} | {:.0} / {:.0} | {:.0} / {:.0} | **{:.2}** | **{:.2}** | {:.0}–{:.0} | {:.0}–{:.0} |",
+        ssh.len(),
+        median(&ssh),
+        ssh[0],
+        median(&ours),
+        ours[0],
+        median(&ours) / median(&ssh),
+        ours[0] / ssh[0],
+        ssh[0],
+        ssh[ssh.len() - 1],
+        ours[0],
+        ours[ours.len() - 1],
+    );
+}
+
 fn single(out: &mut String, name: &str, samples: &[Duration]) {
     let s = Stats::of(samples);
     let _ = writeln!(out, "| {name} | {} | {} | {} | {}–{} |", s.n, ms(s.p50), ms(s.p99), ms(s.min), ms(s.max));
@@ -475,6 +556,7 @@ fn report(
     spawn: &Samples,
     verify_proc: &[Duration],
     b: &Breakdown,
+    bulk: &[(Side, u64, Duration)],
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -489,11 +571,12 @@ fn report(
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     row(&mut out, "connect to first console byte", &connect.ssh, &connect.ours);
     row(&mut out, "keystroke echo", &echo.ssh, &echo.ours);
+    bulk_rows(&mut out, bulk);
     row(&mut out, "context: connect, ssh with X25519 kex (no sntrup761)", &connect.ssh_x25519, &connect.ours);
     row(&mut out, "context: client process start (`-V` / `--version`)", &spawn.ssh, &spawn.ours);
     let _ = writeln!(
         out,
-        "\nratio = ours / ssh (below 1.00: we are faster). With {} connect samples, p99 is the largest \
+        "\nratio = ours / ssh (below 1.00: we are faster; for throughput, above 1.00 is faster). With {} connect samples, p99 is the largest \
          but one or two.",
         cfg.rounds
     );

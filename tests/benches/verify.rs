@@ -22,8 +22,16 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Time `f` over `rounds` rounds of `iters` calls; per-call median and p99 of rounds.
-fn measure(rounds: usize, iters: u32, mut f: impl FnMut()) -> (Duration, Duration) {
+/// Per-call times of the rounds: median, p99 and the spread.
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+/// Time `f` over `rounds` rounds of `iters` calls each.
+fn measure(rounds: usize, iters: u32, mut f: impl FnMut()) -> Stats {
     for _ in 0..iters {
         f(); // warm up
     }
@@ -38,7 +46,12 @@ fn measure(rounds: usize, iters: u32, mut f: impl FnMut()) -> (Duration, Duratio
         .collect();
     per_call.sort();
     let p99 = per_call[(per_call.len() * 99 / 100).min(per_call.len() - 1)];
-    (median(per_call), p99)
+    let (min, max) = (per_call[0], per_call[per_call.len() - 1]);
+    Stats { p50: median(per_call), p99, min, max }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1e3)
 }
 
 fn rsa_pss_verifier(issuer: &AmdCert) -> rsa::pss::VerifyingKey<sha2::Sha384> {
@@ -70,19 +83,54 @@ fn main() {
     let report = Report::parse(&v.report).unwrap();
     let ec_sig = p384::ecdsa::Signature::from_slice(&report.signature.to_be_fixed()).unwrap();
 
-    let (rounds, iters) = (31, 20);
-    let (bare_p50, bare_p99) = measure(rounds, iters, || {
-        ark_key.verify(&ask_tbs, &ask_sig).unwrap();
-        ask_key.verify(&vcek_tbs, &vcek_sig).unwrap();
-        ec_key.verify(&v.report[..SIGNED_LEN], &ec_sig).unwrap();
-    });
-    let (full_p50, full_p99) = measure(rounds, iters, || {
-        let certs = v.certs();
-        verify_snp(&v.report, certs, &expected, &policy, &anchors, now).unwrap();
-    });
-    let ratio = full_p50.as_secs_f64() / bare_p50.as_secs_f64();
-    println!("verify one real Milan report ({rounds} rounds x {iters} calls, release build)");
-    println!("  bare signature checks (2x RSA-4096 PSS + 1x ECDSA P-384): p50 {bare_p50:?}  p99 {bare_p99:?}");
-    println!("  verify_snp end to end (parse, chain, names, dates, TCB, policy): p50 {full_p50:?}  p99 {full_p99:?}");
-    println!("  ratio verify_snp / bare checks: {ratio:.2}x   (goal: under 5 ms and within 3x)");
+    let (rounds, iters): (usize, u32) = (32, 20);
+    // Interleave the two measurements in halves, so a noisy stretch hits both alike.
+    let mut bare_rounds = Vec::new();
+    let mut full_rounds = Vec::new();
+    for _ in 0..2 {
+        bare_rounds.push(measure(rounds.div_ceil(2), iters, || {
+            ark_key.verify(&ask_tbs, &ask_sig).unwrap();
+            ask_key.verify(&vcek_tbs, &vcek_sig).unwrap();
+            ec_key.verify(&v.report[..SIGNED_LEN], &ec_sig).unwrap();
+        }));
+        full_rounds.push(measure(rounds.div_ceil(2), iters, || {
+            let certs = v.certs();
+            verify_snp(&v.report, certs, &expected, &policy, &anchors, now).unwrap();
+        }));
+    }
+    let merge = |s: &[Stats]| Stats {
+        p50: (s[0].p50 + s[1].p50) / 2,
+        p99: s[0].p99.max(s[1].p99),
+        min: s[0].min.min(s[1].min),
+        max: s[0].max.max(s[1].max),
+    };
+    let (bare, full) = (merge(&bare_rounds), merge(&full_rounds));
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    println!("## Verify one real SEV-SNP report (Milan, AMD-signed) next to its bare signature checks\n");
+    println!("{rounds} rounds x {iters} calls per side, release build, interleaved; times per call.\n");
+    println!("| metric (ms) | p50 | p99 | min–max |");
+    println!("|---|---|---|---|");
+    println!(
+        "| bare signature checks (2x RSA-4096 PSS, 1x ECDSA P-384) | {} | {} | {}–{} |",
+        ms(bare.p50),
+        ms(bare.p99),
+        ms(bare.min),
+        ms(bare.max)
+    );
+    println!(
+        "| `verify_snp` end to end (parse, chain, names, dates, TCB, policy, binding) | {} | {} | {}–{} |",
+        ms(full.p50),
+        ms(full.p99),
+        ms(full.min),
+        ms(full.max)
+    );
+    println!(
+        "| ratio: verify a report / its bare signature checks | **{:.2}** | **{:.2}** | |",
+        ratio(full.p50, bare.p50),
+        ratio(full.p99, bare.p99)
+    );
+    println!(
+        "\nThe verifier performs exactly these three signature checks plus parsing and policy, so \
+         its ratio cannot be below 1.00; the goal is the overhead around them (under 5 ms, within 3x)."
+    );
 }
