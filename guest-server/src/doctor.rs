@@ -106,9 +106,7 @@ fn gettys(root: &Path, visible_display: bool, f: &mut Vec<Finding>) {
         units.extend(list(root, dir).into_iter().map(|(n, _)| n));
     }
     if let Some(inittab) = read(root, "/etc/inittab") {
-        units.extend(inittab.lines().filter(|l| !l.trim_start().starts_with('#') && l.contains("getty")).filter_map(
-            |l| l.split_whitespace().find(|w| w.starts_with("tty") || w.starts_with("hvc")).map(String::from),
-        ));
+        units.extend(inittab.lines().filter_map(inittab_getty_tty));
     }
     for unit in units {
         let tty = unit.trim_end_matches(".service").rsplit('@').next().unwrap_or(&unit).to_owned();
@@ -130,6 +128,30 @@ fn gettys(root: &Path, visible_display: bool, f: &mut Vec<Finding>) {
             });
         }
     }
+}
+
+/// The terminal an inittab line runs a getty on, for sysvinit (`id:runlevels:action:process`)
+/// and busybox (`tty::action:process`) alike: the getty's tty argument, else busybox's
+/// id field (the terminal it runs the process on).
+fn inittab_getty_tty(line: &str) -> Option<String> {
+    let line = line.trim();
+    if line.starts_with('#') {
+        return None;
+    }
+    let mut fields = line.splitn(4, ':');
+    let (id, _runlevels, _action, process) = (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+    if !process.contains("getty") {
+        return None;
+    }
+    let is_tty = |w: &&str| w.starts_with("tty") || w.starts_with("hvc");
+    let id = id.trim_start_matches("/dev/");
+    process
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.trim_start_matches("/dev/"))
+        .find(is_tty)
+        .or_else(|| Some(id).filter(is_tty))
+        .map(String::from)
 }
 
 fn kernel_console(root: &Path, visible_display: bool, f: &mut Vec<Finding>) {
@@ -211,4 +233,22 @@ pub fn render(findings: &[Finding]) -> String {
         out.push_str(&format!("{tag}  [{}] {}\n      fix: {}\n", f.id, f.title, f.fix));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inittab_getty_tty;
+
+    #[test]
+    fn inittab_gettys_are_found_in_sysvinit_and_busybox_syntax() {
+        let tty = |l: &str| inittab_getty_tty(l);
+        assert_eq!(tty("1:2345:respawn:/sbin/getty --noclear 38400 tty1").as_deref(), Some("tty1"));
+        assert_eq!(tty("T0:23:respawn:/sbin/getty -L ttyS0 9600 vt100").as_deref(), Some("ttyS0"));
+        assert_eq!(tty("ttyS0::respawn:/sbin/getty -L 115200 ttyS0 vt100").as_deref(), Some("ttyS0"));
+        assert_eq!(tty("::respawn:/sbin/getty 38400 /dev/hvc0").as_deref(), Some("hvc0"));
+        assert_eq!(tty("ttyS1::respawn:/sbin/getty -L 0 -").as_deref(), Some("ttyS1"));
+        assert_eq!(tty("#T0:23:respawn:/sbin/getty -L ttyS0 9600 vt100"), None);
+        assert_eq!(tty("::sysinit:/etc/init.d/rcS"), None);
+        assert_eq!(tty("tty2::askfirst:-/bin/sh"), None);
+    }
 }
