@@ -16,7 +16,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cvm_console::clientkey::ClientKey;
@@ -25,38 +25,18 @@ use cvm_console::net::tls::AttestedServerVerifier;
 use cvm_console::net::{Attested, ConnectError, ConnectOptions, connect};
 use cvm_console::policy_file::LoadedPolicy;
 use cvm_consoled::display::source::DisplaySpec;
-use cvm_consoled::evidence::{EvidenceError, EvidenceProvider, RawEvidence};
-use cvm_consoled::sim::{SimLeaf, simulated_measurement};
+use cvm_consoled::sim::simulated_measurement;
 use cvmc_protocol::console::{ConsoleMsg, SessionToken};
-use cvmc_protocol::evidence::{CertEntry, CertKind, Tee};
 use cvmc_protocol::handshake::{HandshakeMsg, Hello, NONCE_LEN, PROTOCOL_VERSION, alpn, kind};
 use cvmc_protocol::policy::{Hex, Policy};
 use cvmc_protocol::snp::product::Product;
-use cvmc_protocol::snp::report::{Report, SigningKey, offset};
-use cvmc_protocol::snp::verify::policy_bits;
+use cvmc_tests::bent::{Bend, BentProvider, keys};
 use cvmc_tests::guest::{GuestOptions, TestClient, TestGuest};
 use cvmc_tests::relay::{EvidenceBend, Relay, read_raw_frame};
 use cvmc_tests::{sim_anchors, sim_ca};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// How the guest's evidence is bent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Bend {
-    /// An honest report (the policy, or the path to the guest, does the attacking).
-    Honest,
-    /// Flip a byte of the signed report after signing.
-    Forged,
-    /// Serve the report made for the guest's first session to every later one.
-    OtherSession,
-    /// A VCEK-signed report presented with a VLEK.
-    VlekForVcek,
-    /// The guest policy allows debugging.
-    Debug,
-    /// The guest policy allows a migration agent.
-    MigrationAgent,
-}
 
 /// What the host does on the path between client and guest (a relay with its own TLS).
 #[derive(Clone, Copy, Debug)]
@@ -191,75 +171,10 @@ struct Result1 {
     secs: f64,
 }
 
-// ---------------------------------------------------------------- the bent guest
-
-struct Keys {
-    vcek: SimLeaf,
-    vlek: SimLeaf,
-    ask: Vec<u8>,
-}
-
-/// The test CA's leaves, made once (RSA-4096 key generation takes seconds).
-fn keys() -> &'static Keys {
-    static KEYS: OnceLock<Keys> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let ca = sim_ca(Product::Milan);
-        Keys {
-            vcek: ca.issue_leaf(&ca.default_leaf(SigningKey::Vcek)).unwrap(),
-            vlek: ca.issue_leaf(&ca.default_leaf(SigningKey::Vlek)).unwrap(),
-            ask: ca.ask_der(),
-        }
-    })
-}
-
-#[derive(Debug)]
-struct BentProvider {
-    bend: Bend,
-    earlier: Mutex<Option<Vec<u8>>>,
-}
-
-impl EvidenceProvider for BentProvider {
-    fn name(&self) -> &'static str {
-        "bent (test)"
-    }
-
-    fn evidence(&self, report_data: &[u8; 64]) -> Result<RawEvidence, EvidenceError> {
-        let k = keys();
-        let certs = |leaf: &SimLeaf, ask: &[u8]| {
-            vec![
-                CertEntry { kind: CertKind::VCEK, der: leaf.cert_der() },
-                CertEntry { kind: CertKind::ASK, der: ask.to_vec() },
-            ]
-        };
-        let signed = |leaf: &SimLeaf, change: &dyn Fn(&mut Report)| {
-            let mut r = leaf.report_template(*report_data);
-            change(&mut r);
-            leaf.sign(&r)
-        };
-        let (report, certs) = match self.bend {
-            Bend::Honest => (signed(&k.vcek, &|_| {}), certs(&k.vcek, &k.ask)),
-            Bend::Forged => {
-                let mut report = signed(&k.vcek, &|_| {});
-                report[offset::MEASUREMENT] ^= 1;
-                (report, certs(&k.vcek, &k.ask))
-            }
-            Bend::OtherSession => {
-                let mut earlier = self.earlier.lock().unwrap();
-                let report = earlier.get_or_insert_with(|| signed(&k.vcek, &|_| {})).clone();
-                (report, certs(&k.vcek, &k.ask))
-            }
-            Bend::VlekForVcek => (signed(&k.vcek, &|_| {}), certs(&k.vlek, &k.ask)),
-            Bend::Debug => (signed(&k.vcek, &|r| r.policy |= policy_bits::DEBUG), certs(&k.vcek, &k.ask)),
-            Bend::MigrationAgent => (signed(&k.vcek, &|r| r.policy |= policy_bits::MIGRATE_MA), certs(&k.vcek, &k.ask)),
-        };
-        Ok(RawEvidence { tee: Tee::SIMULATED_SNP, report, certs })
-    }
-}
-
 /// A guest with a console and a (synthetic) display, whose evidence is bent.
 async fn guest(bend: Bend, authorize: &[String]) -> TestGuest {
     let opts = GuestOptions { display: DisplaySpec::Pattern, ..GuestOptions::default() };
-    let provider = Arc::new(BentProvider { bend, earlier: Mutex::default() });
+    let provider = Arc::new(BentProvider::new(bend));
     TestGuest::start_with_provider(opts, authorize, provider).await
 }
 
