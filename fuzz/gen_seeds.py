@@ -112,6 +112,79 @@ def seeds_console():
         "session_info": info,
         "exit": exit_,
         "stream": attach + info + data_ + resize + data_ + exit_,
+        # Found by fuzzing: a zero-size Resize, which the encoder refuses.
+        "regress_resize_zero": bytes.fromhex("1100004004"),
+    }
+
+
+# --- console_session_ops: `Arbitrary` encodings of fuzz_targets/console_session_ops.rs ---
+def arb_variant(index, count):
+    """The u32 that derive(Arbitrary) maps to variant `index` of `count`."""
+    return struct.pack("<I", -(-(index << 32) // count))
+
+
+OPS = ["Attach", "Drop", "Pump", "Ack", "Type", "Input", "Resize", "Output", "Exit", "Linger", "HangUp"]
+COUNTERS = ["Honest", "Stale", "Future", "Zero"]
+
+
+def op(name, *fields):
+    """An Op: its variant, then its fields (ints as (format, value), counters as tuples)."""
+    out = arb_variant(OPS.index(name), len(OPS))
+    for f in fields:
+        if isinstance(f, tuple) and f[0] in COUNTERS:
+            out += arb_variant(COUNTERS.index(f[0]), len(COUNTERS))
+            if f[0] in ("Stale", "Future"):
+                out += struct.pack("<H", f[1])
+        else:
+            fmt, value = f
+            out += struct.pack("<" + fmt, value)
+    return out
+
+
+def ops(scrollback, max_unacked, *steps):
+    return struct.pack("<HH", scrollback, max_unacked) + b"".join(steps)
+
+
+def seeds_console_session_ops():
+    B, H, b = "B", "H", "?"
+    return {
+        "type_echo_exit": ops(
+            64, 256,
+            op("Type", (B, 10)), op("Input", (B, 0), (B, 4)), op("Output", (H, 100)),
+            op("Pump", (B, 0), (H, 64)), op("Pump", (B, 0), (H, 64)), op("Ack", (B, 0), (H, 0), (b, False)),
+            op("Exit", ("b", 0)), op("Pump", (B, 0), (H, 64)), op("Pump", (B, 0), (H, 64)),
+        ),
+        "cut_and_reattach": ops(
+            32, 128,
+            op("Output", (H, 300)), op("Pump", (B, 0), (H, 100)), op("Ack", (B, 0), (H, 10), (b, False)),
+            op("Drop", (B, 0)), op("Output", (H, 300)), op("Attach", (B, 1), ("Honest",)),
+            op("Pump", (B, 1), (H, 500)), op("Ack", (B, 1), (H, 0), (b, False)), op("Type", (B, 5)),
+            op("Input", (B, 1), (B, 2)), op("Pump", (B, 1), (H, 500)),
+        ),
+        "stale_future_bogus": ops(
+            16, 64,
+            op("Output", (H, 50)), op("Pump", (B, 0), (H, 50)), op("Ack", (B, 0), (H, 0), (b, False)),
+            op("Attach", (B, 1), ("Future", 3)), op("Attach", (B, 1), ("Stale", 40)),
+            op("Pump", (B, 0), (H, 9)), op("Type", (B, 7)), op("Input", (B, 0), (B, 9)),
+            op("Pump", (B, 1), (H, 9)), op("Ack", (B, 1), (H, 2), (b, True)), op("Attach", (B, 2), ("Zero",)),
+            op("Resize", (B, 1)), op("Pump", (B, 2), (H, 100)),
+        ),
+        "backpressure": ops(
+            8, 32,
+            op("Output", (H, 1000)), op("Output", (H, 1000)), op("Pump", (B, 0), (H, 20)),
+            op("Ack", (B, 0), (H, 5), (b, False)), op("Output", (H, 1000)), op("Pump", (B, 0), (H, 40)),
+            op("Ack", (B, 0), (H, 0), (b, False)), op("Output", (H, 1000)),
+        ),
+        "linger_and_hangup": ops(
+            0, 16,
+            op("Drop", (B, 0)), op("Linger", (b, False)), op("Attach", (B, 0), ("Honest",)),
+            op("Drop", (B, 0)), op("Linger", (b, True)), op("Attach", (B, 1), ("Honest",)), op("HangUp",),
+        ),
+        "broken_pty": ops(
+            4, 4,
+            op("Type", (B, 20)), op("Input", (B, 0), (B, 0)), op("Type", (B, 3)), op("Input", (B, 0), (B, 5)),
+            op("Attach", (B, 1), ("Honest",)), op("Input", (B, 1), (B, 5)),
+        ),
     }
 
 
@@ -215,6 +288,7 @@ def main():
         "evidence_verify": seeds_evidence(),
         "cert_table": seeds_cert_table(),
         "policy_parse": seeds_policy(),
+        "console_session_ops": seeds_console_session_ops(),
     }
     for target, seeds in targets.items():
         d = CORPUS / target

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Run the cargo-fuzz targets of fuzz/ (the protocol crate's decoders, policy parser and
-# SEV-SNP verifier), one after the other, each for SECONDS.
+# Run the cargo-fuzz targets of fuzz/ (the protocol crate's decoders, policy parser,
+# SEV-SNP verifier and RFB client messages; the console session's state driven by
+# operation sequences), one after the other, each for SECONDS. One libFuzzer process
+# at a time unless FUZZ_JOBS says otherwise.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 60, every target)
 #
 # Environment:
-#   FUZZ_SANITIZER  address (default) or none (faster; the protocol crate has no unsafe)
+#   FUZZ_SANITIZER  address (default) or none (faster; the code fuzzed has no unsafe)
 #   FUZZ_JOBS       libFuzzer processes per target (default 1; more uses -fork=N)
 #
 # Stable Rust is enough: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its -Z flags. New
@@ -51,8 +53,9 @@ for t in "${TARGETS[@]}"; do
     echo "== $t: ${SECONDS_PER_TARGET}s, log $log" >&2
     extra=()
     if [ "$JOBS" -gt 1 ]; then extra+=(-fork="$JOBS"); fi
-    # Whole Evidence messages (report and certificates) run to about 6 KiB.
-    case "$t" in handshake_decode | evidence_verify) extra+=(-max_len=16384) ;; esac
+    # Whole Evidence messages (report and certificates) run to about 6 KiB; operation
+    # sequences get room for a few hundred steps.
+    case "$t" in handshake_decode | evidence_verify | console_session_ops) extra+=(-max_len=16384) ;; esac
     status=0
     cargo fuzz run "${BUILD_FLAGS[@]}" "$t" "$work" "$seeds" -- \
         -max_total_time="$SECONDS_PER_TARGET" -timeout=30 -print_final_stats=1 "${extra[@]}" \
