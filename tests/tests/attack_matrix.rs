@@ -76,6 +76,19 @@ enum Mount {
     Control,
 }
 
+impl Mount {
+    /// How the row is mounted, for the table.
+    fn how(self) -> String {
+        match self {
+            Self::Guest(Bend::Honest, _) => "guest honest, policy changed".into(),
+            Self::Guest(bend, _) => format!("guest evidence: {bend:?}"),
+            Self::Relay(path) => format!("host relay: {path:?}"),
+            Self::BeforeHello(_) => "raw TLS, bytes for Hello".into(),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Row {
     case: &'static str,
@@ -101,7 +114,7 @@ fn rows() -> Vec<Row> {
         row("evidence over the size limit (2 GiB)", Relay(Path::Oversize), "of 2147483647 bytes"),
         row("forged report", Guest(Bend::Forged, same), "check report_signature"),
         row("report from another session", Guest(Bend::OtherSession, same), "check binding"),
-        row("wrong root (chain to a root the policy does not name)", Guest(Bend::Honest, amd_roots_only), "check root"),
+        row("wrong root (not one the policy names)", Guest(Bend::Honest, amd_roots_only), "check root"),
         row("VLEK presented for a VCEK report", Guest(Bend::VlekForVcek, same), "check signing_key"),
         row("debug guest", Guest(Bend::Debug, same), "check debug"),
         row("migration agent", Guest(Bend::MigrationAgent, same), "check migration_agent"),
@@ -163,6 +176,7 @@ struct Proof {
 
 struct Result1 {
     case: &'static str,
+    how: String,
     channel: Channel,
     expected: String,
     got: String,
@@ -495,13 +509,22 @@ async fn run(row: Row, channel: Channel) -> Result1 {
         let nothing = proof.logins == 0 && proof.started == (0, 0) && proof.rfb_bytes == 0;
         (row.expected.to_owned(), got.contains(row.expected) && nothing && proof.after_verdict.unwrap_or(0) == 0)
     };
-    Result1 { case: row.case, channel, expected, got, proof, pass, secs: began.elapsed().as_secs_f64() }
+    Result1 {
+        case: row.case,
+        how: row.mount.how(),
+        channel,
+        expected,
+        got,
+        proof,
+        pass,
+        secs: began.elapsed().as_secs_f64(),
+    }
 }
 
 fn table(results: &[Result1]) -> String {
     let mut out = format!(
-        "{:<42} {:<8} {:<52} {:<56} {:>6} {:>7} {:>9} {:>6} {:>5}  result\n",
-        "case", "channel", "expected", "got", "logins", "started", "RFB bytes", "relay", "secs"
+        "{:<42} {:<30} {:<8} {:<52} {:<56} {:>6} {:>7} {:>9} {:>6} {:>5}  result\n",
+        "case", "mounted as", "channel", "expected", "got", "logins", "started", "RFB bytes", "relay", "secs"
     );
     for r in results {
         let mut got = r.got.clone();
@@ -510,8 +533,9 @@ fn table(results: &[Result1]) -> String {
             got.push_str("...");
         }
         out.push_str(&format!(
-            "{:<42} {:<8} {:<52} {:<56} {:>6} {:>7} {:>9} {:>6} {:>5.1}  {}\n",
+            "{:<42} {:<30} {:<8} {:<52} {:<56} {:>6} {:>7} {:>9} {:>6} {:>5.1}  {}\n",
             r.case,
+            r.how,
             format!("{:?}", r.channel).to_lowercase(),
             r.expected,
             got,
@@ -561,6 +585,7 @@ async fn every_attack_is_refused_with_its_check_and_no_channel_starts() {
     for (case, channel, task) in tasks {
         results.push(task.await.unwrap_or_else(|panic| Result1 {
             case,
+            how: String::new(),
             channel,
             expected: String::new(),
             got: format!("PANICKED: {panic}"),
