@@ -333,7 +333,10 @@ impl GuiApp {
             ui.label(&self.state.guest_name);
             leave = ui.button("Disconnect").clicked();
         });
-        ui.horizontal_wrapped(|ui| (now, again) = self.connection_status(ui));
+        let waiting = self.state.phase == Phase::Reconnecting || self.state.ended.is_some();
+        if waiting || self.state.status.is_some() {
+            ui.horizontal_wrapped(|ui| (now, again) = self.connection_status(ui));
+        }
         if now {
             Self::send(self.link.as_ref(), NetCommand::ReconnectNow);
         }

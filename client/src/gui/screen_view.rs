@@ -330,3 +330,34 @@ impl ScreenView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gui::frame::{Rect, ScreenEvent};
+
+    /// One egui frame of the tab; the texture uploads it produced: (size, position).
+    fn frame(
+        ctx: &egui::Context,
+        view: &mut ScreenView,
+        fb: &mut Framebuffer,
+    ) -> Vec<([usize; 2], Option<[usize; 2]>)> {
+        let mut out = ctx.run_ui(egui::RawInput::default(), |ui| view.ui(ui, fb, &mut |_| {}));
+        let deltas = out.textures_delta.set.values().flat_map(|d| d.iter()).map(|d| (d.image.size(), d.pos)).collect();
+        out.textures_delta.clear();
+        deltas
+    }
+
+    #[test]
+    fn an_update_uploads_only_its_rectangle_of_the_texture() {
+        let ctx = egui::Context::default();
+        let (mut view, mut fb) = (ScreenView::new(), Framebuffer::default());
+        fb.apply(ScreenEvent::Resized { w: 64, h: 32 });
+        assert!(frame(&ctx, &mut view, &mut fb).contains(&([64, 32], None)), "a new size uploads the picture");
+        fb.apply(ScreenEvent::Pixels(Rect { x: 10, y: 5, w: 3, h: 2 }, [0, 255, 0, 255].repeat(6)));
+        let deltas = frame(&ctx, &mut view, &mut fb);
+        assert!(deltas.contains(&([3, 2], Some([10, 5]))), "{deltas:?}");
+        assert!(!deltas.iter().any(|(size, _)| *size == [64, 32]), "no whole-picture upload: {deltas:?}");
+        assert!(!frame(&ctx, &mut view, &mut fb).iter().any(|(size, _)| *size == [3, 2]), "nothing new, nothing sent");
+    }
+}

@@ -263,7 +263,9 @@ impl ClientState {
     /// A connection step: the phase follows it (unless a session is being re-attached),
     /// and the verifier's passed checks are ticked as soon as it has run.
     fn stage(&mut self, stage: Stage) {
-        let reconnecting = matches!(self.phase, Phase::Session | Phase::Reconnecting);
+        // After the verdict, the console's own connection (attested afresh) reports its
+        // steps too; they show as the step under way, the phase stays.
+        let reconnecting = matches!(self.phase, Phase::Verified | Phase::Session | Phase::Reconnecting);
         match &stage {
             Stage::Tcp | Stage::Tls if !reconnecting => self.phase = Phase::Connecting,
             Stage::Evidence | Stage::Checking { .. } if !reconnecting => self.phase = Phase::Verifying,
