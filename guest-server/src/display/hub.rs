@@ -2,6 +2,13 @@
 //!
 //! Captures happen only when a connection asks for a frame newer than the one it
 //! has seen, at most `max_fps` times a second, one at a time, on a blocking thread.
+//! While the screen stays still the rate backs off (see `Backoff`): after
+//! [`IDLE_AFTER`] without a change the interval doubles with every unchanged capture
+//! up to [`MAX_IDLE_INTERVAL`], and snaps back on a change, on keyboard or pointer
+//! input ([`FrameHub::poke`]) and on a request for the whole screen. The trade-off: a
+//! change nobody typed or pointed for, after half a second of stillness, is seen up to
+//! [`MAX_IDLE_INTERVAL`] late instead of one frame interval; an idle screen costs
+//! two captures a second instead of `max_fps`.
 //! Every connection gets the latest frame by `Arc`: a slow client skips frames, it
 //! never queues them. A capture identical to the previous one keeps the previous
 //! `Arc`, so connections recognise an unchanged screen without comparing pixels.
@@ -11,13 +18,55 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::{DisplayError, Frame, FrameSource, MAX_FRAME_DIMENSION};
 
 /// Highest capture rate a hub accepts; higher `max_fps` values are clamped.
 pub const MAX_FPS: u32 = 240;
+/// How long the screen must stay unchanged before captures back off.
+pub const IDLE_AFTER: Duration = Duration::from_millis(500);
+/// The longest capture interval of a still screen.
+pub const MAX_IDLE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The capture interval: the hub's own while the screen changes, doubling with every
+/// unchanged capture once nothing changed for [`IDLE_AFTER`], up to
+/// [`MAX_IDLE_INTERVAL`] (never below the hub's own); back to the hub's own on a
+/// change or a [`Backoff::poke`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    base: Duration,
+    current: Duration,
+    /// The last change or poke.
+    active_at: Instant,
+}
+
+impl Backoff {
+    pub(crate) fn new(base: Duration, now: Instant) -> Self {
+        Self { base, current: base, active_at: now }
+    }
+
+    /// The interval from one capture's start to the next.
+    pub(crate) fn interval(&self) -> Duration {
+        self.current
+    }
+
+    /// A capture at `now` ended; `changed`: its frame differs from the previous one.
+    pub(crate) fn captured(&mut self, changed: bool, now: Instant) {
+        if changed {
+            self.poke(now);
+        } else if now.saturating_duration_since(self.active_at) >= IDLE_AFTER {
+            self.current = (self.current * 2).min(MAX_IDLE_INTERVAL).max(self.base);
+        }
+    }
+
+    /// Input or a full-screen request: expect a change, capture at the full rate.
+    pub(crate) fn poke(&mut self, now: Instant) {
+        self.current = self.base;
+        self.active_at = now;
+    }
+}
 
 /// A frame as the hub handed it out.
 #[derive(Debug, Clone)]
@@ -51,9 +100,11 @@ struct Inner {
     state: Mutex<State>,
     /// Signalled whenever a capture ends (with or without a frame).
     done: watch::Sender<()>,
+    /// Signalled on [`FrameHub::poke`]: a capture waiting out a backed-off interval
+    /// re-computes its start.
+    poked: Notify,
 }
 
-#[derive(Default)]
 struct State {
     latest: Option<Captured>,
     /// A capture task is running.
@@ -63,6 +114,7 @@ struct State {
     /// The latest failed attempt and why.
     failure: Option<(u64, DisplayError)>,
     last_start: Option<Instant>,
+    backoff: Backoff,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -74,12 +126,21 @@ impl FrameHub {
     pub fn new(source: Box<dyn FrameSource>, max_fps: u32) -> Self {
         let fps = max_fps.clamp(1, MAX_FPS);
         let name = source.name();
+        let interval = Duration::from_secs(1) / fps;
         let inner = Inner {
             name,
-            interval: Duration::from_secs(1) / fps,
+            interval,
             source: Mutex::new(source),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                latest: None,
+                capturing: false,
+                attempts: 0,
+                failure: None,
+                last_start: None,
+                backoff: Backoff::new(interval, Instant::now()),
+            }),
             done: watch::Sender::new(()),
+            poked: Notify::new(),
         };
         Self { inner: Arc::new(inner) }
     }
@@ -94,14 +155,31 @@ impl FrameHub {
         Ok(self.fresh().await?.frame)
     }
 
-    /// Like [`FrameHub::frame`], with its sequence number.
+    /// Like [`FrameHub::frame`], with its sequence number. Someone wants the whole
+    /// screen now: captures go back to the full rate.
     pub(crate) async fn fresh(&self) -> Result<Captured, DisplayError> {
-        let seen = match &lock(&self.inner.state).latest {
-            Some(latest) if latest.at.elapsed() <= self.inner.interval => return Ok(latest.clone()),
-            Some(latest) => latest.seq,
-            None => 0,
+        let seen = {
+            let mut state = lock(&self.inner.state);
+            match &state.latest {
+                Some(latest) if latest.at.elapsed() <= self.inner.interval => return Ok(latest.clone()),
+                Some(latest) => {
+                    let seen = latest.seq;
+                    state.backoff.poke(Instant::now());
+                    seen
+                }
+                None => 0,
+            }
         };
+        self.inner.poked.notify_waiters();
         self.next_after(seen).await
+    }
+
+    /// Keyboard or pointer input reached the guest: the screen is about to change, so
+    /// capture at the full rate again (a capture waiting out a backed-off interval
+    /// starts one interval after the previous one instead).
+    pub fn poke(&self) {
+        lock(&self.inner.state).backoff.poke(Instant::now());
+        self.inner.poked.notify_waiters();
     }
 
     /// The first frame with a sequence number above `seen`, starting a capture if none
@@ -125,8 +203,7 @@ impl FrameHub {
                 if !state.capturing {
                     state.capturing = true;
                     state.attempts += 1;
-                    let not_before = state.last_start.map(|t| t + self.inner.interval);
-                    tokio::spawn(capture(Arc::clone(&self.inner), state.attempts, not_before));
+                    tokio::spawn(capture(Arc::clone(&self.inner), state.attempts));
                 }
                 waiting_for = Some(state.attempts);
             }
@@ -138,9 +215,20 @@ impl FrameHub {
 }
 
 /// One capture: wait for the rate limit, capture on a blocking thread, publish.
-async fn capture(inner: Arc<Inner>, attempt: u64, not_before: Option<Instant>) {
-    if let Some(t) = not_before {
-        tokio::time::sleep_until(t).await;
+async fn capture(inner: Arc<Inner>, attempt: u64) {
+    loop {
+        let poked = inner.poked.notified();
+        tokio::pin!(poked);
+        poked.as_mut().enable();
+        let not_before = {
+            let state = lock(&inner.state);
+            state.last_start.map(|t| t + state.backoff.interval())
+        };
+        let Some(t) = not_before else { break };
+        tokio::select! {
+            () = tokio::time::sleep_until(t) => break,
+            () = poked => {}
+        }
     }
     let at = Instant::now();
     lock(&inner.state).last_start = Some(at);
@@ -155,12 +243,13 @@ async fn capture(inner: Arc<Inner>, attempt: u64, not_before: Option<Instant>) {
     let mut state = lock(&inner.state);
     match result {
         Ok(frame) => {
-            let (seq, frame) = match &state.latest {
-                Some(prev) if *prev.frame == frame => (prev.seq + 1, Arc::clone(&prev.frame)),
-                Some(prev) => (prev.seq + 1, Arc::new(frame)),
-                None => (1, Arc::new(frame)),
+            let (seq, frame, changed) = match &state.latest {
+                Some(prev) if *prev.frame == frame => (prev.seq + 1, Arc::clone(&prev.frame), false),
+                Some(prev) => (prev.seq + 1, Arc::new(frame), true),
+                None => (1, Arc::new(frame), true),
             };
             state.latest = Some(Captured { seq, frame, at });
+            state.backoff.captured(changed, Instant::now());
         }
         Err(e) => {
             tracing::warn!("display: {e}");
@@ -252,6 +341,57 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(40), "rate limited to 20 fps");
         assert!(Arc::ptr_eq(&first.frame, &a.frame), "an identical capture keeps its Arc");
         assert_eq!(count.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_interval_backs_off_on_a_still_screen_and_snaps_back() {
+        let base = Duration::from_millis(33);
+        let t0 = Instant::now();
+        let mut b = Backoff::new(base, t0);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // Unchanged captures within IDLE_AFTER of the last change: full rate.
+        b.captured(false, at(300));
+        assert_eq!(b.interval(), base);
+        // Still for longer: doubling per unchanged capture, up to the maximum.
+        let mut seen = Vec::new();
+        for ms in [1000, 1100, 1300, 1700, 2300, 2900, 3500] {
+            b.captured(false, at(ms));
+            seen.push(b.interval());
+        }
+        assert_eq!(seen[..4], [base * 2, base * 4, base * 8, MAX_IDLE_INTERVAL]);
+        assert!(seen.iter().all(|&i| i <= MAX_IDLE_INTERVAL));
+        // A change: full rate at once, and for IDLE_AFTER after it.
+        b.captured(true, at(4000));
+        assert_eq!(b.interval(), base);
+        b.captured(false, at(4300));
+        assert_eq!(b.interval(), base);
+        // Input: the same.
+        b.captured(false, at(5000));
+        assert!(b.interval() > base);
+        b.poke(at(5100));
+        assert_eq!(b.interval(), base);
+        // A hub slower than the maximum keeps its own interval.
+        let mut slow = Backoff::new(Duration::from_secs(1), t0);
+        slow.captured(false, at(2000));
+        assert_eq!(slow.interval(), Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn a_still_screen_is_captured_less_often_and_a_poke_restores_the_rate() {
+        let count = Arc::new(AtomicU32::new(0));
+        let hub = FrameHub::new(Box::new(Counting(Arc::clone(&count), Frame::filled(4, 4, 7))), 50);
+        // Keep one request waiting for a change, as an idle client does, for 2.5 s.
+        let mut seen = hub.next_after(0).await.unwrap().seq;
+        let end = Instant::now() + Duration::from_millis(2500);
+        while Instant::now() < end {
+            seen = hub.next_after(seen).await.unwrap().seq;
+        }
+        let captures = count.load(Ordering::SeqCst);
+        // 50 a second would be 125; backed off after half a second: about 30.
+        assert!(captures < 60, "{captures} captures of a still screen in 2.5 s");
+        assert_eq!(lock(&hub.inner.state).backoff.interval(), MAX_IDLE_INTERVAL);
+        hub.poke();
+        assert_eq!(lock(&hub.inner.state).backoff.interval(), Duration::from_millis(20));
     }
 
     #[tokio::test]

@@ -99,7 +99,7 @@ where
     let shared = Shared::default();
     shared.set_geometry(first.frame.width, first.frame.height);
     let result = tokio::select! {
-        r = read_loop(rd, &shared, input.as_deref(), cfg.view_only) => r,
+        r = read_loop(rd, &shared, &hub, input.as_deref(), cfg.view_only) => r,
         w = update::write_loop(wr, &hub, &shared, first) => w,
     };
     match &result {
@@ -113,6 +113,7 @@ where
 async fn read_loop<R: AsyncRead + Unpin>(
     mut rd: R,
     shared: &Shared,
+    hub: &FrameHub,
     input: Option<&dyn InputSink>,
     view_only: bool,
 ) -> Result<(), DisplayError> {
@@ -139,6 +140,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
             );
             if is_input && sink.is_none() && !std::mem::replace(&mut dropped_input_logged, true) {
                 tracing::info!(view_only, "display: dropping keyboard and pointer input");
+            }
+            if is_input && sink.is_some() {
+                // The screen will likely answer the input: stop any idle back-off.
+                hub.poke();
             }
             handle(msg, shared, sink)?;
         }
