@@ -141,3 +141,98 @@ fn a_changed_identity_is_refused_with_both_identities_and_the_pin_line() {
     assert!(!events.iter().any(|e| matches!(e, NetEvent::Verified { .. } | NetEvent::Console(_))), "no session");
     rt.block_on(g.guest.stop());
 }
+
+/// A loopback TCP relay whose connections can all be cut at once (a dropped network).
+struct Cutter {
+    addr: String,
+    conns: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Cutter {
+    async fn start(to: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let conns = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let held = Arc::clone(&conns);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let to = to.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(&to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                held.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Self { addr, conns }
+    }
+
+    fn cut(&self) {
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+}
+
+fn console_output(events: &[NetEvent]) -> String {
+    let bytes: Vec<u8> = events
+        .iter()
+        .filter_map(|e| match e {
+            NetEvent::Console(ConsoleEvent::Output(b)) => Some(b.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn a_cut_connection_is_reattested_and_the_console_reattaches() {
+    use cvm_console::console_client::ConsoleCommand;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let g = rt.block_on(guest());
+    let relay = rt.block_on(Cutter::start(g.guest.addr.to_string()));
+    let link = spawn(relay.addr.clone(), g.opts.clone(), Arc::new(|| {})).unwrap();
+    collect(&link, 60, |ev| matches!(ev, NetEvent::Screen(ScreenEvent::Pixels(..))));
+    let input =
+        |s: &str| link.commands.send(NetCommand::Console(ConsoleCommand::Input(s.as_bytes().to_vec()))).unwrap();
+    input("A=before; echo \"mark-$A\"\n");
+    let seen = std::cell::RefCell::new(String::new());
+    collect(&link, 30, |ev| {
+        seen.borrow_mut().push_str(&console_output(std::slice::from_ref(ev)));
+        seen.borrow().contains("mark-before")
+    });
+
+    relay.cut();
+    let mut console_back = false;
+    let mut screen_back = false;
+    let events = collect(&link, 90, |ev| {
+        match ev {
+            NetEvent::Console(ConsoleEvent::Attested(_)) => console_back = true,
+            NetEvent::Screen(ScreenEvent::Resized { .. }) => screen_back = true,
+            _ => {}
+        }
+        console_back && screen_back
+    });
+    let retry = events.iter().find_map(|e| match e {
+        NetEvent::Console(ConsoleEvent::Reconnecting { attempt, retry_in, .. }) => Some((*attempt, *retry_in)),
+        _ => None,
+    });
+    assert!(matches!(retry, Some((1, d)) if d > Duration::ZERO), "the wait is announced: {retry:?}");
+    assert!(events.iter().any(|e| matches!(e, NetEvent::Screen(ScreenEvent::Reconnecting { attempt: 1, .. }))));
+    // Attested afresh: the reconnection went through the evidence step again.
+    assert!(events.iter().any(|e| matches!(e, NetEvent::Stage(Stage::Evidence))));
+
+    // The same shell: its variable survived, and nothing printed before is replayed.
+    input("echo \"again-$A\"\n");
+    let seen = std::cell::RefCell::new(String::new());
+    let after = collect(&link, 30, |ev| {
+        seen.borrow_mut().push_str(&console_output(std::slice::from_ref(ev)));
+        seen.borrow().contains("again-before")
+    });
+    let replayed = console_output(&events) + &console_output(&after);
+    assert!(!replayed.contains("mark-before"), "output before the cut is not repeated: {replayed:?}");
+    link.commands.send(NetCommand::Disconnect).unwrap();
+    rt.block_on(g.guest.stop());
+}
