@@ -491,3 +491,93 @@ fn a_quiet_session_stops_repainting() {
     rig.harness.try_run().unwrap();
     assert!(rig.drain().contains(&NetCommand::ScreenVisible(false)), "a hidden screen asks for no updates");
 }
+
+/// A recording RFB server (RFC 6143): the handshake with security None, then every
+/// client message parsed; returns the first `n` KeyEvents as (keysym, down).
+async fn record_keys(mut s: tokio::io::DuplexStream, n: usize) -> Vec<(u32, bool)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(b"RFB 003.008\n").await.unwrap();
+    let mut version = [0u8; 12];
+    s.read_exact(&mut version).await.unwrap();
+    s.write_all(&[1, 1]).await.unwrap();
+    s.read_u8().await.unwrap();
+    s.write_all(&0u32.to_be_bytes()).await.unwrap();
+    s.read_u8().await.unwrap();
+    let mut init = vec![0, 64, 0, 32, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0];
+    init.extend_from_slice(&4u32.to_be_bytes());
+    init.extend_from_slice(b"test");
+    s.write_all(&init).await.unwrap();
+    let mut keys = Vec::new();
+    while keys.len() < n {
+        let skip = match s.read_u8().await.unwrap() {
+            0 => 19, // SetPixelFormat
+            2 => {
+                s.read_u8().await.unwrap();
+                4 * usize::from(s.read_u16().await.unwrap()) // SetEncodings
+            }
+            3 => 9, // FramebufferUpdateRequest
+            4 => {
+                let down = s.read_u8().await.unwrap() == 1;
+                s.read_u16().await.unwrap();
+                keys.push((s.read_u32().await.unwrap(), down));
+                0
+            }
+            5 => 5, // PointerEvent
+            6 => {
+                let mut pad = [0u8; 3];
+                s.read_exact(&mut pad).await.unwrap();
+                usize::try_from(s.read_u32().await.unwrap()).unwrap() // ClientCutText
+            }
+            other => panic!("unexpected client message type {other}"),
+        };
+        let mut rest = vec![0u8; skip];
+        s.read_exact(&mut rest).await.unwrap();
+    }
+    keys
+}
+
+#[test]
+fn send_keys_reach_a_recording_rfb_server_as_key_events() {
+    use cvm_console::gui::keysym::Chord;
+    let mut rig = Rig::session();
+    rig.drain();
+    rig.harness.get_by_label("Send keys").click();
+    rig.frames(2);
+    rig.harness.get_by_label("Ctrl+Alt+F3").click();
+    rig.frames(2);
+    rig.harness.get_by_label("Send keys").click();
+    rig.frames(2);
+    rig.harness.get_by_label("SysRq").click();
+    rig.frames(2);
+    rig.harness.get_by_label_contains("Alt+SysRq+U").click();
+    rig.frames(2);
+    let commands = rig.drain();
+    let expected: Vec<(u32, bool)> =
+        Chord::CtrlAltF(3).events().into_iter().chain(Chord::SysRq('u').events()).collect();
+
+    // The commands go through the net thread's mapping and vnc-rs onto the wire.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let recorded = rt.block_on(async {
+        let (server, client_end) = tokio::io::duplex(1 << 16);
+        let recorder = tokio::spawn(record_keys(server, expected.len()));
+        let client = vnc::VncConnector::new(client_end)
+            .set_auth_method(async move { Ok(String::new()) })
+            .add_encoding(vnc::VncEncoding::Raw)
+            .allow_shared(true)
+            .set_pixel_format(vnc::PixelFormat::bgra())
+            .build()
+            .unwrap()
+            .try_start()
+            .await
+            .unwrap()
+            .finish()
+            .unwrap();
+        for c in &commands {
+            if let Some(ev) = cvm_console::gui::net::rfb_input(c) {
+                client.input(ev).await.unwrap();
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(20), recorder).await.unwrap().unwrap()
+    });
+    assert_eq!(recorded, expected);
+}

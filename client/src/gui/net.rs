@@ -160,15 +160,10 @@ pub async fn run(
             NetCommand::Console(c) => {
                 let _ = console_tx.send(c).await;
             }
-            NetCommand::Key { keysym, down } => {
-                let _ = screen_tx.send(ScreenCmd::Input(X11Event::KeyEvent(ClientKeyEvent { keycode: keysym, down })));
-            }
-            NetCommand::Pointer { x, y, buttons } => {
-                let _ = screen_tx.send(ScreenCmd::Input(X11Event::PointerEvent(ClientMouseEvent {
-                    position_x: x,
-                    position_y: y,
-                    bottons: buttons,
-                })));
+            NetCommand::Key { .. } | NetCommand::Pointer { .. } => {
+                if let Some(ev) = rfb_input(&cmd) {
+                    let _ = screen_tx.send(ScreenCmd::Input(ev));
+                }
             }
             NetCommand::ScreenVisible(on) => {
                 let _ = screen_tx.send(ScreenCmd::Visible(on));
@@ -185,6 +180,17 @@ pub async fn run(
     let _ = tokio::time::timeout(Duration::from_secs(2), console).await;
     forward.abort();
     screen.abort();
+}
+
+/// The RFB input event (RFC 6143 7.5.4, 7.5.5) for a key or pointer command.
+pub fn rfb_input(cmd: &NetCommand) -> Option<X11Event> {
+    match *cmd {
+        NetCommand::Key { keysym, down } => Some(X11Event::KeyEvent(ClientKeyEvent { keycode: keysym, down })),
+        NetCommand::Pointer { x, y, buttons } => {
+            Some(X11Event::PointerEvent(ClientMouseEvent { position_x: x, position_y: y, bottons: buttons }))
+        }
+        _ => None,
+    }
 }
 
 /// The screen: an attested DISPLAY connection driven by vnc-rs, reconnected with
