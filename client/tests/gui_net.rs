@@ -236,3 +236,34 @@ fn a_cut_connection_is_reattested_and_the_console_reattaches() {
     link.commands.send(NetCommand::Disconnect).unwrap();
     rt.block_on(g.guest.stop());
 }
+
+#[test]
+fn an_unpinned_measurement_pinned_into_the_policy_file_is_trusted_on_the_next_connection() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let g = rt.block_on(guest());
+    // The demo policy without its measurement, beside it (its roots are relative paths).
+    let pinned = &g.opts.policy.path;
+    let text = std::fs::read_to_string(pinned).unwrap();
+    let unpinned_text: String = text
+        .lines()
+        .map(|l| if l.trim_start().starts_with("measurements") { "measurements = []" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = pinned.with_file_name("unpinned.toml");
+    std::fs::write(&path, &unpinned_text).unwrap();
+    let mut opts = g.opts.clone();
+    opts.policy = Arc::new(cvm_console::policy_file::load_policy(&path).unwrap());
+    let address = g.guest.addr.to_string();
+
+    let link = spawn(address.clone(), opts.clone(), Arc::new(|| {})).unwrap();
+    let events = collect(&link, 60, |ev| matches!(ev, NetEvent::Refused { .. }));
+    let Some(NetEvent::Refused { error, .. }) = events.last() else { unreachable!() };
+    let cvmc_protocol::VerifyError::MeasurementNotPinned { actual } = error else { panic!("{error}") };
+
+    cvm_console::gui::pin::pin_measurement(&path, actual).unwrap();
+    opts.policy = Arc::new(cvm_console::policy_file::load_policy(&path).unwrap());
+    let link = spawn(address, opts, Arc::new(|| {})).unwrap();
+    collect(&link, 60, |ev| matches!(ev, NetEvent::Verified { .. }));
+    link.commands.send(NetCommand::Disconnect).unwrap();
+    rt.block_on(g.guest.stop());
+}
