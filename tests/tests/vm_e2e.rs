@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cvm_console::clientkey::{ClientKey, config_dir};
-use cvm_console::console_client::Reconnect;
+use cvm_console::console_client::{ConsoleCommand, Reconnect};
 use cvm_console::known_guests::KnownGuests;
 use cvm_console::net::{ConnectOptions, connect};
 use cvm_console::policy_file::load_policy;
@@ -67,6 +67,8 @@ impl Shell {
     /// Attest, log in as root with the image's TEST password, wait for the prompt.
     async fn login(vm: &Vm) -> Self {
         let mut d = Driver::start(vm.addr.clone(), vm.opts.clone(), Reconnect::default());
+        // Wide enough that no command line we type wraps.
+        d.tx.send(ConsoleCommand::Resize { cols: 400, rows: 50 }).await.unwrap();
         d.wait_for("login: ", 120).await;
         assert!(d.attestations >= 1, "the console opened without an attestation");
         d.type_str("root\n").await;
@@ -79,7 +81,7 @@ impl Shell {
         shell
     }
 
-    /// Run `cmd` in the shell; its output (with the echoed command) and exit status.
+    /// Run `cmd` in the shell; its output (after the echoed command line) and exit status.
     async fn run(&mut self, cmd: &str, secs: u64) -> (String, i32) {
         self.n += 1;
         let start = self.d.output.len();
@@ -92,7 +94,13 @@ impl Shell {
         loop {
             if let Some(end) = find(&self.d.output[from..], b"@@") {
                 let status = String::from_utf8_lossy(&self.d.output[from..from + end]).trim().parse().unwrap_or(-1);
-                return (String::from_utf8_lossy(&self.d.output[start..pos]).into_owned(), status);
+                // Skip the prompt and the echo of the line we typed.
+                let echo = format!("' {} $?", self.n);
+                let out = &self.d.output[start..pos];
+                let body = find(out, echo.as_bytes())
+                    .and_then(|i| find(&out[i..], b"\n").map(|j| i + j + 1))
+                    .map_or(out, |at| &out[at..]);
+                return (String::from_utf8_lossy(body).into_owned(), status);
             }
             let len = self.d.output.len() + 1;
             self.d.wait_for_len(len, secs).await;
@@ -103,8 +111,7 @@ impl Shell {
     async fn vt1(&mut self) -> String {
         let (out, status) = self.run("cat /dev/vcs1; echo", 60).await;
         assert_eq!(status, 0, "cat /dev/vcs1: {out}");
-        // Drop the echoed command line; keep what cat printed.
-        out.split_once('\n').map_or(out.clone(), |(_, rest)| rest.to_owned())
+        out
     }
 
     /// Poll VT 1 until it contains `needle`; the VT text when it does.
@@ -201,8 +208,8 @@ async fn console_login_to_a_shell() {
     assert!(out.contains("shell-42-ok") && out.contains("\n0\r") && out.contains("/dev/pts/"), "{out}");
     // Started from the initramfs: nothing but RAM filesystems is mounted.
     let (mounts, _) = sh.run("cat /proc/mounts", 60).await;
-    for line in mounts.lines().skip(1).filter(|l| l.split_whitespace().count() >= 6) {
-        let fstype = line.split_whitespace().nth(2).unwrap();
+    for line in mounts.lines().filter(|l| !l.trim().is_empty()) {
+        let fstype = line.split_whitespace().nth(2).unwrap_or_else(|| panic!("odd /proc/mounts line {line:?}"));
         assert!(
             ["rootfs", "proc", "sysfs", "devtmpfs", "devpts", "tmpfs"].contains(&fstype),
             "a filesystem other than the initramfs is mounted: {line}"
@@ -218,7 +225,7 @@ async fn console_login_to_a_shell() {
         std::fs::write(vm.out.join(file), out).unwrap();
     }
     let (uptime, _) = sh.run("cut -d' ' -f1 /proc/uptime", 60).await;
-    let uptime = uptime.lines().nth(1).unwrap_or("?").trim().to_owned();
+    let uptime = uptime.trim().to_owned();
     sh.d.type_str("exit\n").await;
     println!(
         "vm_e2e: attested (SIMULATED root) console, login as root in {login_secs:.1} s, shell runs, only RAM filesystems; guest uptime {uptime} s"
