@@ -581,3 +581,16 @@ fn send_keys_reach_a_recording_rfb_server_as_key_events() {
     });
     assert_eq!(recorded, expected);
 }
+
+#[test]
+fn a_failed_connection_says_where_it_failed_and_what_to_check() {
+    let mut rig = Rig::new();
+    rig.send(NetEvent::Connecting);
+    rig.send(NetEvent::Stage(Stage::Tcp));
+    rig.send(NetEvent::Failed("10.0.0.5:7443: TCP connect timed out after 20 s".into()));
+    rig.frames(2);
+    assert_eq!(rig.harness.state().state.phase, Phase::Idle);
+    rig.harness.get_by_label("10.0.0.5:7443: TCP connect timed out after 20 s");
+    rig.harness.get_by_label_contains("It failed while connecting (TCP)");
+    rig.harness.get_by_label_contains("port is reachable");
+}

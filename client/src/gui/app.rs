@@ -217,6 +217,10 @@ impl GuiApp {
                 if let Some(status) = &self.state.status {
                     ui.colored_label(Color32::LIGHT_RED, status);
                 }
+                if let Some(stage) = &self.state.failed_at {
+                    ui.label(format!("It failed while {}", verdict_view::stage_text(stage)));
+                    ui.label(verdict_view::slow_hint(stage));
+                }
                 ui.horizontal(|ui| {
                     again = self.can_redial() && ui.button(CONNECT_AGAIN).clicked();
                     leave = self.guests.is_some() && ui.button("Back to guests").clicked();

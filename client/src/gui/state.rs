@@ -188,6 +188,8 @@ pub struct ClientState {
     pub pinnable: Option<String>,
     /// Verdicts of trust so far (the first connection and every reconnection).
     pub attestations: u32,
+    /// The step a failed connection was at (for advice next to the error).
+    pub failed_at: Option<Stage>,
 }
 
 impl Default for ClientState {
@@ -218,6 +220,7 @@ impl ClientState {
             identity_change: None,
             pinnable: None,
             attestations: 0,
+            failed_at: None,
         }
     }
 
@@ -242,7 +245,7 @@ impl ClientState {
             NetEvent::IdentityChanged(warning) => self.identity_changed(warning),
             NetEvent::Failed(reason) => {
                 self.phase = Phase::Idle;
-                self.stage = None;
+                self.failed_at = self.stage.take().map(|(stage, _)| stage);
                 self.retry = None;
                 self.status = Some(reason);
             }

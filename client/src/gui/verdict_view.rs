@@ -50,14 +50,14 @@ pub fn stage_text(stage: &Stage) -> String {
     }
 }
 
-/// Advice when a step takes longer than it should.
-fn slow_hint(stage: &Stage) -> &'static str {
+/// Advice when a step takes longer than it should, or failed.
+pub fn slow_hint(stage: &Stage) -> &'static str {
     match stage {
-        Stage::Tcp => "Slow: check the address and that the guest's port is reachable from here.",
-        Stage::Tls => "Slow: the guest accepted TCP but not TLS; is this a cvm-consoled port?",
+        Stage::Tcp => "Check the address and that the guest's port is reachable from here.",
+        Stage::Tls => "The guest accepted TCP but not TLS: is this a cvm-consoled port?",
         Stage::Evidence => {
-            "Slow: a secure processor answers within a second or two; the guest may be overloaded, or the host \
-             may be delaying its traffic."
+            "A secure processor answers within a second or two: the guest may be overloaded, or the host may be \
+             delaying its traffic."
         }
         _ => "",
     }
