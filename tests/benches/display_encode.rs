@@ -43,6 +43,13 @@
 // Benchmark code: a failed unwrap is a failed run.
 #![allow(clippy::unwrap_used)]
 
+#[path = "display_encode/rss.rs"]
+mod rss;
+#[path = "display_encode/summary.rs"]
+mod summary;
+
+use summary::{memory_table, summary};
+
 use std::fmt::Write as _;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,6 +114,8 @@ struct Config {
     /// Terminals (Xvnc with an xterm each), then the photo (Xvnc with a static screen).
     terminals: Vec<Screen>,
     photo: Screen,
+    /// A 1920x1080 Xvnc with a static screen, for the memory measurement.
+    big: Option<Screen>,
     /// Updates per content and encoding.
     updates: usize,
     /// Seconds of the idle measurement.
@@ -123,6 +132,7 @@ impl Config {
         Some(Self {
             terminals,
             photo: Screen::from_env("CVMC_BENCH_PHOTO", "photo")?,
+            big: Screen::from_env("CVMC_BENCH_BIG", "1920x1080"),
             updates: usize::try_from(number("CVMC_BENCH_UPDATES", 100).max(2)).unwrap(),
             idle_secs: number("CVMC_BENCH_IDLE_SECS", 10).max(1),
         })
@@ -1006,9 +1016,10 @@ struct Row {
     dropped: usize,
 }
 
-fn report(cfg: &Config, rows: &[Row], idle: (Idle, Idle)) -> String {
+fn report(cfg: &Config, rows: &[Row], idle: (Idle, Idle), memory: &[rss::RssRow]) -> String {
     let mut md = String::new();
     let w = &mut md;
+    summary(w, rows, idle, memory);
     writeln!(w, "Content, 1024x768:").unwrap();
     for s in cfg.terminals.iter().chain([&cfg.photo]) {
         writeln!(w, "- {}: {}", s.name, s.what).unwrap();
@@ -1100,6 +1111,7 @@ fn report(cfg: &Config, rows: &[Row], idle: (Idle, Idle)) -> String {
         DisplayConfig::default().max_fps
     )
     .unwrap();
+    memory_table(w, memory);
     writeln!(w, "\nNotes:").unwrap();
     for r in rows {
         let (x, o) = (&r.xvnc, &r.ours);
@@ -1136,6 +1148,10 @@ fn report(cfg: &Config, rows: &[Row], idle: (Idle, Idle)) -> String {
 }
 
 fn main() {
+    if let Ok(frame_file) = std::env::var(rss::CHILD_VAR) {
+        rss::serve_child(&frame_file);
+        return;
+    }
     let Some(cfg) = Config::from_env() else {
         println!("display_encode: needs the Xvnc servers that scripts/bench-display starts; run that. Skipped.");
         return;
@@ -1169,6 +1185,11 @@ fn main() {
         eprintln!("bench-display: idle, {} s each", cfg.idle_secs);
         let idle_x = idle_xvnc(&cfg.photo, cfg.idle_secs).await;
         let idle_o = idle_ours(photo.unwrap(), cfg.idle_secs).await;
-        print!("{}", report(&cfg, &rows, (idle_x, idle_o)));
+        let mut memory = Vec::new();
+        if let Some(big) = &cfg.big {
+            let (_, frames) = run_xvnc(big, VncEncoding::Zrle, Mode::Full, 1).await;
+            memory = rss::measure(big, &frames[0]).await;
+        }
+        print!("{}", report(&cfg, &rows, (idle_x, idle_o), &memory));
     });
 }
