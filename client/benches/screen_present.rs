@@ -156,12 +156,7 @@ mod bench {
     }
 
     /// Replay `updates` to vnc-rs and time each from its bytes to its presented frame.
-    fn replay(
-        rt: &tokio::runtime::Runtime,
-        updates: &[Update],
-        times: &mut (Vec<Duration>, Vec<Duration>),
-        rect_px: &mut u64,
-    ) {
+    fn replay(rt: &tokio::runtime::Runtime, updates: &[Update], times: &mut [Vec<Duration>; 4], rect_px: &mut u64) {
         let (mut server, client_end) = tokio::io::duplex(1 << 20);
         let client = rt.block_on(async {
             let handshake = tokio::spawn(async move {
@@ -244,12 +239,13 @@ mod bench {
                     fb.apply(ev);
                 }
             }
+            let decoded = t0.elapsed();
             let uploaded = frame(&mut fb, &mut view);
             let dt = t0.elapsed();
-            if update.full {
-                times.0.push(dt);
-            } else {
-                times.1.push(dt);
+            let at = if update.full { 0 } else { 2 };
+            times[at].push(dt);
+            times[at + 1].push(decoded);
+            if !update.full {
                 *rect_px = (*rect_px).max(uploaded);
             }
         }
@@ -289,7 +285,7 @@ mod bench {
         let full_bytes = updates.iter().filter(|u| u.full).map(|u| u.bytes.len()).max().unwrap_or(0);
         let small_bytes = updates.iter().filter(|u| !u.full).map(|u| u.bytes.len()).max().unwrap_or(0);
         let small_area = updates.iter().filter(|u| !u.full).map(|u| u.area).max().unwrap_or(0);
-        let mut times = (Vec::new(), Vec::new());
+        let mut times: [Vec<Duration>; 4] = Default::default();
         let mut uploaded = 0;
         for _ in 0..REPLAYS {
             replay(&rt, &updates, &mut times, &mut uploaded);
@@ -297,8 +293,11 @@ mod bench {
         println!(
             "decode-to-present per update (vnc-rs decode -> RGBA -> framebuffer -> egui texture delta -> tessellated)"
         );
-        stats("full 1920x1080 frame", times.0, full_bytes);
-        stats("small text change (12 characters)", times.1, small_bytes);
+        let [full, full_decode, small, small_decode] = times;
+        stats("full 1920x1080 frame", full, full_bytes);
+        stats("  of which decode into framebuffer", full_decode, full_bytes);
+        stats("small text change (12 characters)", small, small_bytes);
+        stats("  of which decode into framebuffer", small_decode, small_bytes);
         println!(
             "small change: at most {small_area} pixels in the update, {uploaded} texture pixels uploaded (of {})",
             u64::from(W) * u64::from(H)
