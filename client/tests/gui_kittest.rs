@@ -165,6 +165,9 @@ fn an_accepted_simulated_guest_shows_the_tabs_and_the_banner() {
     rig.harness.get_by_label_contains("TRUSTED (SIMULATED - NOT CONFIDENTIAL)");
     rig.harness.get_by_label("Copy measurement");
     rig.harness.get_by_label("Copy identity");
+    // Values get room: the 71-character identity sits on one line, not one word per line.
+    let identity = rig.harness.get_by_label(&format!("SHA256:{}", "07".repeat(32))).rect();
+    assert!(identity.width() > 300.0 && identity.height() < 30.0, "{identity:?}");
 }
 
 #[test]

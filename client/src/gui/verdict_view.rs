@@ -141,10 +141,16 @@ pub fn report_rows(report: &Report, product: Option<cvmc_protocol::snp::product:
 }
 
 fn copy_rows(ui: &mut egui::Ui, id: &str, rows: &[(String, String)]) {
+    // A wrapped label in a grid shrinks to its narrowest; give the values the room the
+    // names and the buttons leave, so a 96-digit measurement wraps once, not per character.
+    let value_width = (ui.available_width() - 300.0).clamp(240.0, 900.0);
     egui::Grid::new(id).num_columns(3).striped(true).spacing([12.0, 2.0]).show(ui, |ui| {
         for (name, value) in rows {
             ui.label(RichText::new(name).monospace());
-            ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
+            ui.scope(|ui| {
+                ui.set_width(value_width);
+                ui.add(egui::Label::new(RichText::new(value).monospace()).wrap());
+            });
             let copy = ui.small_button("Copy");
             // The accessible name says which value, for screen readers and tests.
             copy.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Copy {name}")));
@@ -176,7 +182,7 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
             .map_or_else(|| "unknown".into(), |d| fmt_time(d.as_secs()));
         let summary = vec![
             ("verified at".to_owned(), at),
-            ("attestations".to_owned(), format!("{} (every connection and reconnection)", state.attestations)),
+            ("attestations".to_owned(), format!("{} (the verdict, the console, each re-attach)", state.attestations)),
             ("product".to_owned(), v.product.to_string()),
             ("anchor".to_owned(), v.anchor.to_string()),
             ("identity".to_owned(), guest.identity_fingerprint.clone()),
