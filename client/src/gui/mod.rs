@@ -4,9 +4,14 @@
 //!
 //! ```text
 //! net thread (tokio) ──NetEvent──► std mpsc ──► ClientState::apply ──► views (egui)
-//!        ▲                                         (request_repaint after each event)
-//!        └──────────── NetCommand (tokio mpsc) ◄── views: typing, send-keys, pointer
+//!   (stages, verdict,                              (request_repaint after each event;
+//!    console, screen)                               once a second only while a wait shows)
+//!        ▲
+//!        └──────────── NetCommand (tokio mpsc) ◄── views: typing, send-keys, pointer,
+//!                                                  screen shown/hidden, reconnect now
 //! ```
+//! Pinning a measurement edits the policy file ([`pin`]) and dials again; a changed
+//! identity only explains itself ([`dialogs`]).
 
 pub mod app;
 pub mod console_tab;

@@ -28,7 +28,7 @@ use alacritty_terminal::vte::ansi::{Color, NamedColor, Processor, Rgb};
 pub use keys::key_to_bytes;
 pub use view::{TerminalOutput, TerminalView};
 
-/// A terminal colour as the guest asked for it; [`TermColor::rgb`] resolves it.
+/// A terminal colour as the guest asked for it; [`TerminalModel::rgb`] resolves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TermColor {
     /// The default foreground (for `fg`) or background (for `bg`).
