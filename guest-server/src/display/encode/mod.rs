@@ -12,10 +12,40 @@ mod zrle;
 
 pub(crate) use pixels::PixelWriter;
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use cvmc_protocol::rfb::{PixelFormat, RectHeader, encoding};
 
 use super::damage::{Rect, TILE};
 use super::{DisplayError, Frame};
+
+/// Colour to palette index. Hashed by one multiply instead of SipHash (a fifth of
+/// Tight's time on terminal text): a palette holds at most 257 colours, so even
+/// colliding colours cost a bounded search.
+pub(crate) type PaletteIndex = HashMap<u32, u8, BuildHasherDefault<PixelHasher>>;
+
+/// The hasher of [`PaletteIndex`]: 0x00RRGGBB times an odd constant, high bits folded
+/// down (the table indexes by the low bits).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PixelHasher(u64);
+
+impl Hasher for PixelHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(u32::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        let h = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 29);
+    }
+}
 
 /// Rows of one encoded piece (one ZRLE tile row).
 pub(crate) const PIECE_ROWS: u16 = TILE;

@@ -98,9 +98,9 @@ impl PixelWriter {
     /// Append one TPIXEL.
     pub(crate) fn put_tpixel(&self, rgb: u32, out: &mut Vec<u8>) {
         if self.tpixel_rgb {
-            let value = self.pf.pixel_value(rgb);
-            let get = |shift: u8| u8::try_from(value.checked_shr(u32::from(shift)).unwrap_or(0) & 0xff).unwrap_or(0);
-            out.extend_from_slice(&[get(self.pf.red_shift), get(self.pf.green_shift), get(self.pf.blue_shift)]);
+            // Every channel is 8 bits wide here, so the client's R, G, B bytes are ours.
+            let [_, r, g, b] = rgb.to_be_bytes();
+            out.extend_from_slice(&[r, g, b]);
         } else {
             let (bytes, len) = self.pixel_bytes(rgb);
             out.extend_from_slice(&bytes[..len]);

@@ -4,10 +4,9 @@
 //! 0 full colour, 1 two-colour palettes, 2 larger palettes. The GradientFilter is not
 //! used. Rectangles must be at most [`MAX_WIDTH`] wide (the caller splits them).
 
-use std::collections::HashMap;
-
 use jpeg_encoder::{ColorType, Encoder as JpegEncoder};
 
+use super::PaletteIndex;
 use super::pixels::PixelWriter;
 use super::zlib::ZStream;
 use crate::display::damage::Rect;
@@ -40,7 +39,7 @@ pub(crate) struct TightEncoder {
     reset: [bool; 4],
     data: Vec<u8>,
     palette: Vec<u32>,
-    index: HashMap<u32, u8>,
+    index: PaletteIndex,
 }
 
 /// What the client asked of Tight.

@@ -1,8 +1,7 @@
 //! ZRLE (RFC 6143 7.7.6): 64x64 tiles, each solid, raw, packed-palette, plain RLE or
 //! palette RLE, whichever is smallest, all through the connection's one zlib stream.
 
-use std::collections::HashMap;
-
+use super::PaletteIndex;
 use super::pixels::PixelWriter;
 use super::zlib::ZStream;
 use crate::display::damage::{Rect, TILE};
@@ -19,7 +18,7 @@ pub(crate) struct ZrleEncoder {
     pixels: Vec<u32>,
     runs: Vec<(u32, usize)>,
     palette: Vec<u32>,
-    index: HashMap<u32, u8>,
+    index: PaletteIndex,
 }
 
 impl ZrleEncoder {
@@ -31,7 +30,7 @@ impl ZrleEncoder {
             pixels: Vec::new(),
             runs: Vec::new(),
             palette: Vec::new(),
-            index: HashMap::new(),
+            index: PaletteIndex::default(),
         }
     }
 
