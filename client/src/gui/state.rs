@@ -305,9 +305,12 @@ impl ClientState {
     }
 
     fn identity_changed(&mut self, warning: String) {
+        // The pin is compared only after every verifier check passed.
         for (check, status) in &mut self.checks {
             if *check == Check::Identity {
                 *status = CheckStatus::Failed("the guest identity differs from the pinned one".into());
+            } else if *status == CheckStatus::Pending {
+                *status = CheckStatus::Passed(String::new());
             }
         }
         self.refusal = Some(Refusal { check: Check::Identity, name: IDENTITY_CHANGED, message: warning });
@@ -495,6 +498,8 @@ mod tests {
         s.apply(NetEvent::IdentityChanged("WARNING".into()));
         assert_eq!(s.phase, Phase::Refused);
         assert_eq!(s.refusal.as_ref().map(|r| r.name), Some(IDENTITY_CHANGED));
+        assert_eq!(s.checks[0].1, CheckStatus::Passed(String::new()));
+        assert!(matches!(s.checks[8], (Check::Identity, CheckStatus::Failed(_))));
         assert!(s.pinnable.is_none());
     }
 }
