@@ -37,8 +37,9 @@ pub struct ScreenView {
     pub view_only: bool,
     /// Awaiting the user's confirmation.
     pub confirm: Option<Confirm>,
-    /// A paste was asked for; the clipboard's text arrives as an event.
-    awaiting_paste: bool,
+    /// A paste was asked for; the clipboard's text arrives as an event within a frame
+    /// or two (none comes for an empty clipboard): frames waited so far.
+    awaiting_paste: Option<u8>,
     /// Why something was not sent (shown until dismissed).
     pub notice: Option<String>,
     last_pointer: Option<(u16, u16, u8)>,
@@ -56,6 +57,8 @@ impl std::fmt::Debug for ScreenView {
 
 /// The label of the view-only state, shown while it is on.
 pub const VIEW_ONLY_TEXT: &str = "VIEW ONLY: no keyboard or pointer input is sent";
+/// Frames to wait for the clipboard's text before calling it empty.
+const MAX_PASTE_FRAMES: u8 = 4;
 /// The send-keys menu entry for typing the clipboard.
 pub const PASTE_LABEL: &str = "Paste as typing…";
 
@@ -105,7 +108,7 @@ impl ScreenView {
             ui.separator();
             if ui.toggle_value(&mut self.view_only, "View only").changed() && self.view_only {
                 self.capture = false;
-                self.awaiting_paste = false;
+                self.awaiting_paste = None;
                 self.confirm = None;
             }
             ui.add_enabled_ui(!self.view_only, |ui| {
@@ -144,26 +147,34 @@ impl ScreenView {
         ui.separator();
         if ui.button(PASTE_LABEL).clicked() {
             // The clipboard's text arrives as an Event::Paste on a later frame.
-            self.awaiting_paste = true;
+            self.awaiting_paste = Some(0);
             self.notice = None;
             ui.ctx().send_viewport_cmd(ViewportCommand::RequestPaste);
+            ui.ctx().request_repaint();
             ui.close();
         }
     }
 
     /// The clipboard text asked for by "Paste as typing", if it arrived: check it, then confirm.
     fn take_paste(&mut self, ui: &egui::Ui) {
-        if !self.awaiting_paste {
-            return;
-        }
+        let Some(waited) = self.awaiting_paste else { return };
         let pasted = ui.input(|i| {
             i.events.iter().find_map(|e| match e {
                 Event::Paste(t) => Some(t.clone()),
                 _ => None,
             })
         });
-        let Some(text) = pasted else { return };
-        self.awaiting_paste = false;
+        let Some(text) = pasted else {
+            if waited >= MAX_PASTE_FRAMES {
+                self.awaiting_paste = None;
+                self.notice = Some("the clipboard holds no text; nothing was typed".into());
+            } else {
+                self.awaiting_paste = Some(waited + 1);
+                ui.ctx().request_repaint();
+            }
+            return;
+        };
+        self.awaiting_paste = None;
         if text.is_empty() {
             self.notice = Some("the clipboard holds no text; nothing was typed".into());
             return;
@@ -233,11 +244,11 @@ impl ScreenView {
         self.toolbar(ui, send);
         self.take_paste(ui);
         self.confirm_ui(ui.ctx(), send);
-        if self.awaiting_paste {
+        if self.awaiting_paste.is_some() {
             ui.horizontal(|ui| {
                 ui.label("Waiting for text from the clipboard (is it empty?)");
                 if ui.button("Cancel paste").clicked() {
-                    self.awaiting_paste = false;
+                    self.awaiting_paste = None;
                 }
             });
         }
