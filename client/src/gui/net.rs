@@ -132,13 +132,17 @@ pub async fn run(
         // The GUI never gives up on a session by itself: it keeps re-attaching (every
         // attempt attested afresh) until the guest drops the session or the user leaves.
         let forever = Reconnect { attempts: u32::MAX, first_delay: FIRST_RETRY_DELAY };
+        // Returns whether the whole connection is over (a refusal or a failure before any
+        // session): then the screen stops too. An ended session keeps its screen.
         tokio::spawn(async move {
             let end = run_console_with(&address, &opts, console_rx, cev_tx, forever, Some(stages)).await;
-            emit.emit(match end {
-                ConsoleEnd::Connect(e) => connect_failed(e),
-                ConsoleEnd::Closed => return,
-                other => NetEvent::ConsoleEnded(format!("console: {other}")),
-            });
+            let (event, over) = match end {
+                ConsoleEnd::Connect(e) => (connect_failed(e), true),
+                ConsoleEnd::Closed => return true,
+                other => (NetEvent::ConsoleEnded(format!("console: {other}")), false),
+            };
+            emit.emit(event);
+            over
         })
     };
     let forward = {
@@ -155,7 +159,22 @@ pub async fn run(
     let hurry = Arc::new(Notify::new());
     let screen = tokio::spawn(screen(address, opts, screen_rx, Arc::clone(&hurry), emit.clone()));
 
-    while let Some(cmd) = commands.recv().await {
+    let mut console = console;
+    let mut console_running = true;
+    loop {
+        let cmd = tokio::select! {
+            cmd = commands.recv() => match cmd {
+                Some(cmd) => cmd,
+                None => break,
+            },
+            over = &mut console, if console_running => {
+                console_running = false;
+                if over.unwrap_or(true) {
+                    break;
+                }
+                continue;
+            }
+        };
         match cmd {
             NetCommand::Console(c) => {
                 let _ = console_tx.send(c).await;
@@ -177,7 +196,9 @@ pub async fn run(
     }
     let _ = console_tx.send(ConsoleCommand::Close).await;
     drop(screen_tx);
-    let _ = tokio::time::timeout(Duration::from_secs(2), console).await;
+    if console_running {
+        let _ = tokio::time::timeout(Duration::from_secs(2), console).await;
+    }
     forward.abort();
     screen.abort();
 }
