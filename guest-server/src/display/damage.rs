@@ -3,6 +3,8 @@
 //! columns that really differ, and merged into rectangles. (A vertical scroll of the
 //! changed region is found by [`super::scroll`].)
 
+use std::ops::Range;
+
 use super::Frame;
 
 /// Side of a comparison tile (DESIGN.md "Display and input").
@@ -78,6 +80,12 @@ impl Rect {
 /// changed rows and [`COLUMN_GRAIN`]-pixel columns, and rectangles with the same
 /// columns in consecutive rows merged. Both frames must have the same size.
 pub(crate) fn changed_rects(old: &Frame, new: &Frame, area: Rect) -> Vec<Rect> {
+    changed_rects_outside(old, new, area, &[])
+}
+
+/// Like [`changed_rects`], with the rows in `clean` taken as unchanged without
+/// looking (rows a CopyRect has just made equal).
+pub(crate) fn changed_rects_outside(old: &Frame, new: &Frame, area: Rect, clean: &[Range<u16>]) -> Vec<Rect> {
     let area = area.intersect(&Rect::of(new)).intersect(&Rect::of(old));
     if area.is_empty() {
         return Vec::new();
@@ -87,7 +95,7 @@ pub(crate) fn changed_rects(old: &Frame, new: &Frame, area: Rect) -> Vec<Rect> {
     let mut ty = area.y - area.y % TILE;
     while u32::from(ty) < area.bottom() {
         let row_band = Rect::new(area.x, ty, area.w, TILE).intersect(&area);
-        let runs = dirty_runs(old, new, row_band);
+        let runs = dirty_runs(old, new, row_band, clean);
         let mut next_open = Vec::with_capacity(runs.len());
         for run in runs {
             match open.iter().position(|o| o.x == run.x && o.w == run.w && o.bottom() == u32::from(run.y)) {
@@ -119,7 +127,7 @@ struct Bounds {
 }
 
 /// Runs of changed tiles within one tile row `band`, each cropped to what changed.
-fn dirty_runs(old: &Frame, new: &Frame, band: Rect) -> Vec<Rect> {
+fn dirty_runs(old: &Frame, new: &Frame, band: Rect, clean: &[Range<u16>]) -> Vec<Rect> {
     let first_tile = band.x / TILE;
     let tiles =
         usize::from((u16::try_from(band.right().saturating_sub(1)).unwrap_or(u16::MAX) / TILE) - first_tile) + 1;
@@ -129,7 +137,7 @@ fn dirty_runs(old: &Frame, new: &Frame, band: Rect) -> Vec<Rect> {
         x0.max(usize::from(band.x))..(x0 + usize::from(TILE)).min(band.right() as usize)
     };
     let mut bounds: Vec<Option<Bounds>> = vec![None; tiles];
-    for y in band.y..band.y + band.h {
+    for y in (band.y..band.y + band.h).filter(|y| !clean.iter().any(|r| r.contains(y))) {
         let (o, n) = (old.row(y), new.row(y));
         for (i, b) in bounds.iter_mut().enumerate() {
             let cols = tile_cols(i);

@@ -1,5 +1,5 @@
 use super::*;
-use crate::display::damage::{changed_rects, patch};
+use crate::display::damage::{changed_rects, changed_rects_outside, patch};
 use crate::display::pattern::PatternSource;
 
 fn frame(w: u16, h: u16, f: impl Fn(u16, u16) -> u32) -> Frame {
@@ -117,4 +117,24 @@ fn one_copy_reads_its_rows_before_overwriting_them() {
     let up = apply_scrolls(&old, &[Scroll { dest: Rect::new(0, 0, 64, 80), src_y: 10 }]);
     assert_eq!(up.row(79), old.row(89));
     assert_eq!(up.row(0), old.row(10));
+}
+
+#[test]
+fn the_rows_bands_cover_need_no_second_look() {
+    // What the write loop sends after the copies: the first pass's damage outside the
+    // bands' rows, found without building the copied frame. It must equal the damage
+    // of the copied frame, and reproduce the new one.
+    for (old, new) in [
+        (with_pointer(terminal(320, 400, 0), 120), with_pointer(terminal(320, 400, 2), 120)),
+        (with_pointer(terminal(320, 400, 2), 200), with_pointer(terminal(320, 400, 0), 200)),
+    ] {
+        let region = changed_rects(&old, &new, Rect::of(&new)).iter().fold(Rect::new(0, 0, 0, 0), |a, r| a.union(r));
+        let scrolls = detect_scroll(&old, &new, region);
+        assert!(!scrolls.is_empty());
+        let clean: Vec<_> = scrolls.iter().map(|s| s.dest.y..s.dest.y + s.dest.h).collect();
+        let rects = changed_rects_outside(&old, &new, Rect::of(&new), &clean);
+        let copied = apply_scrolls(&old, &scrolls);
+        assert_eq!(rects, changed_rects(&copied, &new, Rect::of(&new)));
+        assert_eq!(rects.iter().fold(copied, |f, r| patch(&f, &new, *r)), new);
+    }
 }

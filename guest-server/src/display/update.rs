@@ -19,7 +19,7 @@ use cvmc_protocol::rfb::server::{extended_desktop_size, update_header};
 use cvmc_protocol::rfb::{PixelFormat, RectHeader, Screen, encoding};
 use tokio::io::{AsyncWrite, AsyncWriteExt as _, BufWriter};
 
-use super::damage::{Rect, TILE, changed_rects, patch};
+use super::damage::{Rect, TILE, changed_rects, changed_rects_outside, patch};
 use super::encode::{ClientEncodings, Encoders, PixelWriter, pieces, writer_for};
 use super::hub::{Captured, FrameHub};
 use super::scroll::{Scroll, apply_scrolls, detect_scroll};
@@ -38,7 +38,8 @@ const STATUS_OK: u16 = 0;
 const STATUS_PROHIBITED: u16 = 1;
 
 /// What one update sends: CopyRects (applied in order), then rectangles of the frame;
-/// `base` is what the client holds before the rectangles (after the copies), if known.
+/// `base` is what the client holds before the rectangles (after the copies), if known
+/// and needed (the update does not cover the whole screen).
 struct Plan {
     scrolls: Vec<Scroll>,
     rects: Vec<Rect>,
@@ -190,9 +191,13 @@ impl Conn {
         if self.enc.copy_rect && region.pixels() >= MIN_SCROLL_SEARCH {
             let scrolls = detect_scroll(client, frame, region);
             if !scrolls.is_empty() {
-                let copied = apply_scrolls(client, &scrolls);
-                let rects = changed_rects(&copied, frame, area);
-                return Plan { scrolls, rects, base: Some(Arc::new(copied)) };
+                // The copied rows equal the new frame across the region, which holds
+                // every change: look only at the rows no band covers, and build the
+                // client's copied framebuffer only when part of it stays.
+                let clean: Vec<_> = scrolls.iter().map(|s| s.dest.y..s.dest.y + s.dest.h).collect();
+                let rects = changed_rects_outside(client, frame, area, &clean);
+                let base = (area != Rect::of(frame)).then(|| Arc::new(apply_scrolls(client, &scrolls)));
+                return Plan { scrolls, rects, base };
             }
         }
         Plan { scrolls: Vec::new(), rects, base: Some(Arc::clone(client)) }
