@@ -23,6 +23,10 @@ struct Guest {
 }
 
 async fn guest() -> Guest {
+    guest_with(cvm_consoled::display::source::DisplaySpec::Pattern).await
+}
+
+async fn guest_with(display: cvm_consoled::display::source::DisplaySpec) -> Guest {
     let dir = tempfile::tempdir().unwrap();
     let key = Arc::new(ClientKey::load_or_create(dir.path()).unwrap());
     let sim = dir.path().join("sim");
@@ -36,7 +40,7 @@ async fn guest() -> Guest {
         allow_unauthenticated_console: false,
         linger: Duration::from_secs(5),
         identity: None,
-        display: cvm_consoled::display::source::DisplaySpec::Pattern,
+        display,
         view_only: false,
     })
     .await
@@ -264,6 +268,28 @@ fn an_unpinned_measurement_pinned_into_the_policy_file_is_trusted_on_the_next_co
     opts.policy = Arc::new(cvm_console::policy_file::load_policy(&path).unwrap());
     let link = spawn(address, opts, Arc::new(|| {})).unwrap();
     collect(&link, 60, |ev| matches!(ev, NetEvent::Verified { .. }));
+    link.commands.send(NetCommand::Disconnect).unwrap();
+    rt.block_on(g.guest.stop());
+}
+
+#[test]
+fn a_guest_without_a_screen_says_so_once_and_keeps_its_console() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let g = rt.block_on(guest_with(cvm_consoled::display::source::DisplaySpec::None));
+    let link = spawn(g.guest.addr.to_string(), g.opts.clone(), Arc::new(|| {})).unwrap();
+    let mut attached = false;
+    let mut ended = None;
+    let events = collect(&link, 60, |ev| {
+        match ev {
+            NetEvent::Console(ConsoleEvent::Attested(_)) => attached = true,
+            NetEvent::Screen(ScreenEvent::Ended(why)) => ended = Some(why.clone()),
+            _ => {}
+        }
+        attached && ended.is_some()
+    });
+    assert!(ended.unwrap().contains("no display configured"));
+    let tries = events.iter().filter(|e| matches!(e, NetEvent::Screen(ScreenEvent::Reconnecting { .. }))).count();
+    assert!(tries < 3, "given up after a few tries, not retried forever: {tries}");
     link.commands.send(NetCommand::Disconnect).unwrap();
     rt.block_on(g.guest.stop());
 }
