@@ -176,19 +176,8 @@ mod bench {
                 server.write_all(&init).await.unwrap();
                 server
             });
-            let client = vnc::VncConnector::new(client_end)
-                .set_auth_method(async move { Ok(String::new()) })
-                .add_encoding(vnc::VncEncoding::Zrle)
-                .add_encoding(vnc::VncEncoding::Raw)
-                .allow_shared(true)
-                .set_pixel_format(vnc::PixelFormat::bgra())
-                .build()
-                .unwrap()
-                .try_start()
-                .await
-                .unwrap()
-                .finish()
-                .unwrap();
+            let encodings = [vnc::VncEncoding::Zrle, vnc::VncEncoding::Raw];
+            let client = cvm_console::rfb_viewer::start_viewer(client_end, &encodings).await.unwrap();
             (client, handshake.await.unwrap())
         });
         let (client, server) = client;

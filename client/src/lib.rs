@@ -22,6 +22,7 @@ pub mod net;
 pub mod outcome;
 pub mod policy_file;
 pub mod report_view;
+pub mod rfb_viewer;
 pub mod term;
 pub mod terminal;
 pub mod verify_report;

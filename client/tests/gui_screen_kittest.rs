@@ -13,6 +13,7 @@ use egui_kittest::kittest::Queryable;
 use common::Rig;
 use cvm_console::gui::screen_view::{PASTE_LABEL, VIEW_ONLY_TEXT};
 use cvm_console::gui::state::NetCommand;
+use cvm_console::rfb_viewer::start_viewer;
 
 #[test]
 fn send_keys_ctrl_alt_del_sends_rfb_key_events() {
@@ -233,18 +234,7 @@ fn send_keys_reach_a_recording_rfb_server_as_key_events() {
     let recorded = rt.block_on(async {
         let (server, client_end) = tokio::io::duplex(1 << 16);
         let recorder = tokio::spawn(record_keys(server, expected.len()));
-        let client = vnc::VncConnector::new(client_end)
-            .set_auth_method(async move { Ok(String::new()) })
-            .add_encoding(vnc::VncEncoding::Raw)
-            .allow_shared(true)
-            .set_pixel_format(vnc::PixelFormat::bgra())
-            .build()
-            .unwrap()
-            .try_start()
-            .await
-            .unwrap()
-            .finish()
-            .unwrap();
+        let client = start_viewer(client_end, &[vnc::VncEncoding::Raw]).await.unwrap();
         for c in &commands {
             if let Some(ev) = cvm_console::gui::net::rfb_input(c) {
                 client.input(ev).await.unwrap();

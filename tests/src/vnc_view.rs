@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use vnc::{PixelFormat, VncClient, VncConnector, VncEncoding, VncEvent, X11Event};
+use vnc::{VncClient, VncEncoding, VncEvent, X11Event};
 
 /// A connected viewer and what it has drawn.
 pub struct Viewer {
@@ -30,20 +30,8 @@ impl Viewer {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static,
     {
-        let client = VncConnector::new(stream)
-            .set_auth_method(async move { Ok(String::new()) })
-            .add_encoding(encoding)
-            .add_encoding(VncEncoding::Raw)
-            .add_encoding(VncEncoding::DesktopSizePseudo)
-            .allow_shared(true)
-            .set_pixel_format(PixelFormat::bgra())
-            .build()
-            .unwrap()
-            .try_start()
-            .await
-            .unwrap()
-            .finish()
-            .unwrap();
+        let encodings = [encoding, VncEncoding::Raw, VncEncoding::DesktopSizePseudo];
+        let client = cvm_console::rfb_viewer::start_viewer(stream, &encodings).await.unwrap();
         Self { client, size: (0, 0), pixels: Vec::new(), rects: 0 }
     }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
-use vnc::{ClientKeyEvent, ClientMouseEvent, PixelFormat, VncClient, VncConnector, VncEncoding, VncEvent, X11Event};
+use vnc::{ClientKeyEvent, ClientMouseEvent, VncClient, VncEncoding, VncEvent, X11Event};
 
 use cvmc_protocol::handshake::alpn;
 
@@ -25,6 +25,7 @@ use crate::console_client::{ConsoleCommand, ConsoleEnd, Reconnect, run_console_w
 use crate::gui::frame::{Rect, ScreenEvent};
 use crate::gui::state::{NetCommand, NetEvent};
 use crate::net::{ConnectError, ConnectOptions, Stage, connect_with};
+use crate::rfb_viewer::start_viewer;
 
 /// The shortest time between two incremental update requests (25 updates a second at most).
 pub const REFRESH_EVERY: Duration = Duration::from_millis(40);
@@ -305,21 +306,8 @@ async fn drive_screen(
 ) -> Result<(), ScreenError> {
     let attested = connect_with(address, alpn::DISPLAY, opts, &|_| {}).await?;
     *connected = true;
-    let client: VncClient = VncConnector::new(attested.stream)
-        .set_auth_method(async move { Ok(String::new()) })
-        .add_encoding(VncEncoding::Zrle)
-        .add_encoding(VncEncoding::CopyRect)
-        .add_encoding(VncEncoding::Raw)
-        .add_encoding(VncEncoding::DesktopSizePseudo)
-        .allow_shared(true)
-        .set_pixel_format(PixelFormat::bgra())
-        .build()
-        .map_err(vnc_err)?
-        .try_start()
-        .await
-        .map_err(vnc_err)?
-        .finish()
-        .map_err(vnc_err)?;
+    let encodings = [VncEncoding::Zrle, VncEncoding::CopyRect, VncEncoding::Raw, VncEncoding::DesktopSizePseudo];
+    let client: VncClient = start_viewer(attested.stream, &encodings).await.map_err(vnc_err)?;
     // vnc-rs asked for the first full frame itself. The next request goes out a moment
     // after an update arrived (so at most one is pending), or after a long quiet spell.
     let mut refresh_at: Option<Instant> = None;
