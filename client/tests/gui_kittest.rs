@@ -118,18 +118,15 @@ fn an_unpinned_measurement_is_pinned_only_after_a_warned_confirmation() {
     rig.frames(3);
     rig.harness.get_by_label_contains("so it trusts no guest yet");
     rig.harness.get_by_label(&m);
-    rig.harness.get_by_label(TRUST_LABEL).click();
-    rig.frames(2);
+    rig.click(TRUST_LABEL);
     rig.harness.get_by_label_contains("whatever guest image produced it");
     // The button does nothing until the comparison is confirmed.
-    rig.harness.get_by_label(PIN_LABEL).click();
-    rig.frames(2);
+    rig.click(PIN_LABEL);
     assert_eq!(std::fs::read_to_string(&policy).unwrap(), original);
     assert!(links.lock().unwrap().is_empty());
     rig.harness.get_by_label(COMPARED_LABEL).click();
     rig.frames(1);
-    rig.harness.get_by_label(PIN_LABEL).click();
-    rig.frames(2);
+    rig.click(PIN_LABEL);
     let text = std::fs::read_to_string(&policy).unwrap();
     assert!(text.contains(&m) && text.starts_with("# db-1's policy\n") && text.contains("vmpl = 0"), "{text}");
     assert_eq!(links.lock().unwrap().len(), 1, "verified again on a fresh connection");
@@ -186,8 +183,7 @@ fn a_changed_identity_is_refused_with_an_ssh_like_warning_and_no_way_to_accept()
             "no button may offer {word:?}"
         );
     }
-    rig.harness.get_by_label("Close").click();
-    rig.frames(2);
+    rig.click("Close");
     assert!(rig.harness.query_by_label(IDENTITY_HEADING).is_none());
     rig.harness.get_by_label("Show the identity warning again");
     assert_eq!(rig.harness.state().state.phase, Phase::Refused);
@@ -208,8 +204,7 @@ fn reconnecting_shows_the_wait_and_reattaches_with_a_fresh_attestation() {
     assert_eq!(rig.harness.state().state.phase, Phase::Reconnecting);
     rig.harness.get_by_label_contains("attempt 2, next try in 4 s");
     rig.harness.get_by_label_contains("the guest closed the connection");
-    rig.harness.get_by_label(RECONNECT_NOW).click();
-    rig.frames(2);
+    rig.click(RECONNECT_NOW);
     assert!(rig.drain().contains(&NetCommand::ReconnectNow));
     rig.send(NetEvent::Stage(Stage::Evidence));
     rig.frames(2);
@@ -224,8 +219,7 @@ fn reconnecting_shows_the_wait_and_reattaches_with_a_fresh_attestation() {
     rig.send(NetEvent::ConsoleEnded("console: the console exited with status 0".into()));
     rig.frames(2);
     rig.harness.get_by_label_contains("Session ended: console: the console exited with status 0");
-    rig.harness.get_by_label(CONNECT_AGAIN).click();
-    rig.frames(2);
+    rig.click(CONNECT_AGAIN);
     assert_eq!(links.lock().unwrap().len(), 1);
     assert_eq!(rig.harness.state().state.phase, Phase::Connecting);
     assert!(rig.drain().contains(&NetCommand::Disconnect), "the old link is closed");

@@ -19,10 +19,8 @@ use cvm_console::rfb_viewer::start_viewer;
 fn send_keys_ctrl_alt_del_sends_rfb_key_events() {
     let mut rig = Rig::session();
     rig.drain();
-    rig.harness.get_by_label("Send keys").click();
-    rig.frames(2);
-    rig.harness.get_by_label("Ctrl+Alt+Del").click();
-    rig.frames(2);
+    rig.click("Send keys");
+    rig.click("Ctrl+Alt+Del");
     let keys: Vec<(u32, bool)> = rig
         .drain()
         .into_iter()
@@ -35,10 +33,8 @@ fn send_keys_ctrl_alt_del_sends_rfb_key_events() {
         keys,
         vec![(0xffe3, true), (0xffe9, true), (0xffff, true), (0xffff, false), (0xffe9, false), (0xffe3, false)]
     );
-    rig.harness.get_by_label("Send keys").click();
-    rig.frames(2);
-    rig.harness.get_by_label("Ctrl+Alt+F2").click();
-    rig.frames(2);
+    rig.click("Send keys");
+    rig.click("Ctrl+Alt+F2");
     let keys: Vec<NetCommand> = rig.drain().into_iter().filter(|c| matches!(c, NetCommand::Key { .. })).collect();
     assert_eq!(keys[2], NetCommand::Key { keysym: 0xffbf, down: true });
 }
@@ -47,33 +43,22 @@ fn send_keys_ctrl_alt_del_sends_rfb_key_events() {
 fn sysrq_sends_alt_sysrq_key_and_asks_before_reboot() {
     let mut rig = Rig::session();
     rig.drain();
-    rig.harness.get_by_label("Send keys").click();
-    rig.frames(2);
-    rig.harness.get_by_label("SysRq").click();
-    rig.frames(2);
-    rig.harness.get_by_label("Alt+SysRq+S: sync all filesystems").click();
-    rig.frames(2);
+    rig.click("Send keys");
+    rig.click("SysRq");
+    rig.click("Alt+SysRq+S: sync all filesystems");
     let (alt, sysrq) = (0xffe9, 0xff15);
     assert_eq!(rig.keys(), vec![(alt, true), (sysrq, true), (0x73, true), (0x73, false), (sysrq, false), (alt, false)]);
-    rig.harness.get_by_label("Send keys").click();
-    rig.frames(2);
-    rig.harness.get_by_label("SysRq").click();
-    rig.frames(2);
-    rig.harness.get_by_label_contains("Alt+SysRq+B: reboot").click();
-    rig.frames(2);
+    rig.click("Send keys");
+    rig.click("SysRq");
+    rig.click_containing("Alt+SysRq+B: reboot");
     assert!(rig.keys().is_empty(), "reboot waits for a confirmation");
     rig.harness.get_by_label_contains("Send Alt+SysRq+B");
-    rig.harness.get_by_label("Cancel").click();
-    rig.frames(2);
+    rig.click("Cancel");
     assert!(rig.keys().is_empty());
-    rig.harness.get_by_label("Send keys").click();
-    rig.frames(2);
-    rig.harness.get_by_label("SysRq").click();
-    rig.frames(2);
-    rig.harness.get_by_label_contains("Alt+SysRq+B: reboot").click();
-    rig.frames(2);
-    rig.harness.get_by_label("Send it").click();
-    rig.frames(2);
+    rig.click("Send keys");
+    rig.click("SysRq");
+    rig.click_containing("Alt+SysRq+B: reboot");
+    rig.click("Send it");
     assert_eq!(rig.keys()[2], (0x62, true));
 }
 
@@ -81,24 +66,19 @@ fn sysrq_sends_alt_sysrq_key_and_asks_before_reboot() {
 fn paste_as_typing_confirms_the_text_and_refuses_what_cannot_be_typed() {
     let mut rig = Rig::session();
     rig.drain();
-    rig.harness.get_by_label("Send keys").click();
-    rig.frames(2);
-    rig.harness.get_by_label(PASTE_LABEL).click();
-    rig.frames(2);
+    rig.click("Send keys");
+    rig.click(PASTE_LABEL);
     rig.harness.event(egui::Event::Paste("echo hi\n".into()));
     rig.frames(2);
     rig.harness.get_by_label("Type 8 characters into the guest?");
     rig.harness.get_by_label_contains("echo hi\\n");
     assert!(rig.keys().is_empty(), "nothing typed before the confirmation");
-    rig.harness.get_by_label("Type it").click();
-    rig.frames(2);
+    rig.click("Type it");
     let downs: Vec<u32> = rig.keys().into_iter().filter(|(_, d)| *d).map(|(k, _)| k).collect();
     assert_eq!(downs, vec![0x65, 0x63, 0x68, 0x6f, 0x20, 0x68, 0x69, 0xff0d]);
 
-    rig.harness.get_by_label("Send keys").click();
-    rig.frames(2);
-    rig.harness.get_by_label(PASTE_LABEL).click();
-    rig.frames(2);
+    rig.click("Send keys");
+    rig.click(PASTE_LABEL);
     rig.harness.event(egui::Event::Paste("naïve".into()));
     rig.frames(2);
     rig.harness.get_by_label_contains("character 3");
@@ -107,8 +87,7 @@ fn paste_as_typing_confirms_the_text_and_refuses_what_cannot_be_typed() {
     assert!(rig.keys().is_empty());
 
     // An empty clipboard sends no text at all: said so after a few frames, not waited for forever.
-    rig.harness.get_by_label("Send keys").click();
-    rig.frames(2);
+    rig.click("Send keys");
     rig.harness.get_by_label(PASTE_LABEL).click();
     rig.frames(8);
     rig.harness.try_run().unwrap(); // and then it stops repainting
@@ -119,24 +98,20 @@ fn paste_as_typing_confirms_the_text_and_refuses_what_cannot_be_typed() {
 #[test]
 fn view_only_sends_no_input_and_says_so() {
     let mut rig = Rig::session();
-    rig.harness.get_by_label("View only").click();
-    rig.frames(2);
+    rig.click("View only");
     rig.harness.get_by_label(VIEW_ONLY_TEXT);
     rig.drain();
     let screen = rig.harness.get_by_label("Guest screen").rect();
     rig.harness.hover_at(screen.center());
     rig.frames(2);
-    rig.harness.get_by_label("Guest screen").click();
-    rig.frames(2);
-    rig.harness.get_by_label("Send keys").click();
-    rig.frames(2);
+    rig.click("Guest screen");
+    rig.click("Send keys");
     assert!(rig.harness.query_by_label("Ctrl+Alt+Del").is_none(), "the send-keys menu is disabled");
     let sent: Vec<NetCommand> =
         rig.drain().into_iter().filter(|c| matches!(c, NetCommand::Key { .. } | NetCommand::Pointer { .. })).collect();
     assert!(sent.is_empty(), "{sent:?}");
     // Off again: the pointer reaches the guest.
-    rig.harness.get_by_label("View only").click();
-    rig.frames(2);
+    rig.click("View only");
     rig.harness.hover_at(screen.center() + egui::vec2(1.0, 1.0));
     rig.frames(2);
     assert!(rig.drain().iter().any(|c| matches!(c, NetCommand::Pointer { .. })));
@@ -145,8 +120,7 @@ fn view_only_sends_no_input_and_says_so() {
 #[test]
 fn hidpi_one_hundred_percent_is_one_guest_pixel_per_physical_pixel_and_the_pointer_maps_back() {
     let mut rig = Rig::with(|app| app, 2.0).into_session();
-    rig.harness.get_by_label("100%").click();
-    rig.frames(2);
+    rig.click("100%");
     // The 64x32 guest screen on a 2x display: 32x16 points = 64x32 physical pixels.
     let screen = rig.harness.get_by_label("Guest screen").rect();
     assert!((screen.width() - 32.0).abs() < 0.01 && (screen.height() - 16.0).abs() < 0.01, "{screen:?}");
@@ -156,8 +130,7 @@ fn hidpi_one_hundred_percent_is_one_guest_pixel_per_physical_pixel_and_the_point
     let pointer = rig.drain().into_iter().rfind(|c| matches!(c, NetCommand::Pointer { .. }));
     assert_eq!(pointer, Some(NetCommand::Pointer { x: 20, y: 10, buttons: 0 }));
     // Fit: the picture grows to the tab and keeps its 2:1 aspect ratio.
-    rig.harness.get_by_label("Fit").click();
-    rig.frames(2);
+    rig.click("Fit");
     let fitted = rig.harness.get_by_label("Guest screen").rect();
     assert!(fitted.width() > 400.0 && (fitted.width() / fitted.height() - 2.0).abs() < 0.01, "{fitted:?}");
     rig.harness.hover_at(fitted.min + fitted.size() * 0.5);
@@ -215,16 +188,11 @@ fn send_keys_reach_a_recording_rfb_server_as_key_events() {
     use cvm_console::gui::keysym::Chord;
     let mut rig = Rig::session();
     rig.drain();
-    rig.harness.get_by_label("Send keys").click();
-    rig.frames(2);
-    rig.harness.get_by_label("Ctrl+Alt+F3").click();
-    rig.frames(2);
-    rig.harness.get_by_label("Send keys").click();
-    rig.frames(2);
-    rig.harness.get_by_label("SysRq").click();
-    rig.frames(2);
-    rig.harness.get_by_label_contains("Alt+SysRq+U").click();
-    rig.frames(2);
+    rig.click("Send keys");
+    rig.click("Ctrl+Alt+F3");
+    rig.click("Send keys");
+    rig.click("SysRq");
+    rig.click_containing("Alt+SysRq+U");
     let commands = rig.drain();
     let expected: Vec<(u32, bool)> =
         Chord::CtrlAltF(3).events().into_iter().chain(Chord::SysRq('u').events()).collect();

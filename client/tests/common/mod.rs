@@ -74,6 +74,19 @@ impl Rig {
         self.harness.run_steps(n);
     }
 
+    /// Click the widget labelled `label` and let the app react (two frames: the click,
+    /// then what it opened or changed).
+    pub fn click(&mut self, label: &str) {
+        self.harness.get_by_label(label).click();
+        self.frames(2);
+    }
+
+    /// [`Rig::click`] for a widget whose label contains `part`.
+    pub fn click_containing(&mut self, part: &str) {
+        self.harness.get_by_label_contains(part).click();
+        self.frames(2);
+    }
+
     pub fn drain(&mut self) -> Vec<NetCommand> {
         let mut out = Vec::new();
         while let Ok(c) = self.commands.try_recv() {
