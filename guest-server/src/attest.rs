@@ -61,6 +61,32 @@ async fn read_frame<S: AsyncRead + Unpin>(
     Ok((header[0], payload))
 }
 
+/// Refuse the channel before any evidence: read the client's Hello, answer
+/// `Abort { reason }` (so the client can tell the user why, rather than seeing a closed
+/// connection) and close. Nothing is attested or started.
+pub async fn refuse<S>(stream: &mut S, reason: &str) -> Result<(), AttestError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let hello_len = 2 + NONCE_LEN;
+    let (k, payload) = tokio::time::timeout(HELLO_TIMEOUT, read_frame(stream, "Hello", &[kind::HELLO], hello_len))
+        .await
+        .map_err(|_| AttestError::Timeout { what: "Hello", secs: HELLO_TIMEOUT.as_secs() })??;
+    HandshakeMsg::decode_payload(k, &payload)?;
+    let mut reason = reason.to_owned();
+    if reason.len() > MAX_ABORT_REASON {
+        let mut end = MAX_ABORT_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    stream.write_all(&HandshakeMsg::Abort { reason }.encode()?).await?;
+    stream.flush().await?;
+    stream.shutdown().await?;
+    Ok(())
+}
+
 /// What the verdict needs from the TLS layer: the exporter of this connection.
 pub trait Exporter {
     /// RFC 8446 7.5 exporter.

@@ -26,7 +26,7 @@ use tokio_rustls::TlsAcceptor;
 
 use cvmc_protocol::handshake::alpn;
 
-use crate::attest::attest;
+use crate::attest::{attest, refuse as refuse_channel};
 use crate::authorized::{AuthorizedClients, spki_fingerprint};
 use crate::console::{ConsoleConfig, SessionManager};
 use crate::display_channel::DisplayService;
@@ -183,21 +183,26 @@ async fn handle(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Result<(),
     };
     let authorized = client_key.as_deref().is_some_and(|fp| shared.authorized.allows(fp));
     let who = client_key.clone().unwrap_or_else(|| "no client key".into());
-    let allowed = match channel.as_slice() {
-        c if c == alpn::CONSOLE => authorized || shared.allow_unauthenticated_console,
+    let refusal = match channel.as_slice() {
+        c if c == alpn::CONSOLE => (!(authorized || shared.allow_unauthenticated_console))
+            .then_some("this client key may not open the console"),
         // The screen and keyboard always need an authorized key, even where the
         // console may be opened without one (recovery: the login prompt gates that).
-        c if c == alpn::DISPLAY => {
-            if shared.display.is_none() {
-                return Err("no display is configured on this guest (--display none)".into());
-            }
-            authorized
-        }
-        c if c == alpn::VERIFY => true,
-        _ => false,
+        c if c == alpn::DISPLAY && shared.display.is_none() => Some("this guest serves no screen (--display none)"),
+        c if c == alpn::DISPLAY => (!authorized).then_some(
+            "the screen needs a client key listed in the guest's authorized_clients, \
+             even where the console does not",
+        ),
+        c if c == alpn::VERIFY => None,
+        _ => Some("unknown channel"),
     };
-    if !allowed {
-        return Err(format!("client ({who}) is not authorized for {}", String::from_utf8_lossy(&channel)));
+    if let Some(reason) = refusal {
+        // Tell the client why (it is waiting for Evidence), then end: nothing attested.
+        let told = refuse_channel(&mut tls, reason).await;
+        if let Err(e) = told {
+            tracing::debug!(%peer, error = %e, "could not tell the client why its channel was refused");
+        }
+        return Err(format!("refused {} for client ({who}): {reason}", String::from_utf8_lossy(&channel)));
     }
     attest(&mut tls, &shared.provider, &shared.identity).await.map_err(|e| e.to_string())?;
     tracing::info!(%peer, client = %who, channel = %String::from_utf8_lossy(&channel), "attested; channel starts");

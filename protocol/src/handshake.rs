@@ -10,6 +10,10 @@
 //!                                          channel starts only after Proceed
 //! ```
 //!
+//! A server that will not serve the channel the client named (no display configured,
+//! a client key not allowed on it) answers Hello with `Abort { reason }` instead of
+//! Evidence: nothing is attested and the connection ends, but the client can say why.
+//!
 //! Each message is one frame (see [`crate::frame`]); payload fields are
 //! length-prefixed with named maxima and trailing bytes are refused.
 

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use cvm_console::net::connect;
+use cvm_console::net::{ConnectError, connect};
 use cvm_consoled::display::pattern::PatternSource;
 use cvm_consoled::display::source::DisplaySpec;
 use cvmc_protocol::handshake::alpn;
@@ -75,8 +75,32 @@ async fn the_display_needs_an_authorized_key_even_when_the_console_does_not() {
     let mut anonymous = TestClient::new();
     anonymous.opts.client_key = None;
     assert!(connect(&guest.addr.to_string(), alpn::CONSOLE, &anonymous.opts).await.is_ok());
-    assert!(connect(&guest.addr.to_string(), alpn::DISPLAY, &anonymous.opts).await.is_err());
+    let refused = connect(&guest.addr.to_string(), alpn::DISPLAY, &anonymous.opts).await.err();
+    assert_channel_refused(refused, "authorized_clients");
     assert!(connect(&guest.addr.to_string(), alpn::DISPLAY, &authorized.opts).await.is_ok());
+    guest.stop().await;
+}
+
+/// The guest answered Hello with Abort (no evidence), and the client names its reason.
+fn assert_channel_refused(err: Option<ConnectError>, reason_has: &str) {
+    match err {
+        Some(ConnectError::ChannelRefused { channel, reason, .. }) => {
+            assert_eq!(channel, "display");
+            assert!(reason.contains(reason_has), "reason {reason:?} lacks {reason_has:?}");
+        }
+        other => panic!("expected the display channel refused with a reason, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_without_a_screen_says_so_instead_of_closing() {
+    let client = TestClient::new();
+    let guest = TestGuest::start(GuestOptions::default(), std::slice::from_ref(&client.fingerprint)).await;
+    let refused = connect(&guest.addr.to_string(), alpn::DISPLAY, &client.opts).await.err();
+    assert_channel_refused(refused, "no screen");
+    // Nothing was attested or started, and the console is unaffected.
+    assert_eq!(guest.channels.display.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert!(connect(&guest.addr.to_string(), alpn::CONSOLE, &client.opts).await.is_ok());
     guest.stop().await;
 }
 

@@ -34,8 +34,6 @@ pub const REFRESH_EVERY: Duration = Duration::from_millis(40);
 const KEEPALIVE: Duration = Duration::from_secs(5);
 /// First wait before reconnecting; it doubles up to [`MAX_RETRY_DELAY`].
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
-/// Failed first attempts at the screen after which the guest is taken to have none.
-const NO_SCREEN_AFTER: u32 = 3;
 /// Longest wait between reconnection attempts.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
@@ -229,22 +227,15 @@ async fn screen(
     let mut visible = true;
     let mut attempt = 0u32;
     let mut delay = FIRST_RETRY_DELAY;
-    let mut ever_connected = false;
     loop {
         let mut connected = false;
         let result = drive_screen(&address, &opts, &mut commands, &emit, &mut visible, &mut connected).await;
-        ever_connected |= connected;
         let reason = match result {
             Ok(()) => return,
-            // The guest closes the display channel before attesting when it has no display
-            // (or does not let this key see it); after a few tries that is the answer.
-            Err(ScreenError::Connect(e @ (ConnectError::Protocol { .. } | ConnectError::Tls { .. })))
-                if !ever_connected && attempt + 1 >= NO_SCREEN_AFTER =>
-            {
-                emit.emit(NetEvent::Screen(ScreenEvent::Ended(format!(
-                    "no screen: the guest closed the display channel before attesting, {NO_SCREEN_AFTER} times ({e}); \
-                     it has no display configured, or does not authorize this client's key for the screen"
-                ))));
+            // The guest says it will not serve the screen (none configured, or this key may
+            // not see it): retrying would not change that.
+            Err(ScreenError::Connect(e @ ConnectError::ChannelRefused { .. })) => {
+                emit.emit(NetEvent::Screen(ScreenEvent::Ended(format!("no screen: {e}"))));
                 return;
             }
             Err(ScreenError::Connect(e @ (ConnectError::Refused { .. } | ConnectError::IdentityChanged { .. }))) => {

@@ -130,6 +130,10 @@ pub enum ConnectError {
     },
     #[error("{warning}")]
     IdentityChanged { warning: String },
+    /// The guest will not serve this channel (it answered Hello with Abort, before any
+    /// evidence): e.g. no screen configured, or this key may not see it.
+    #[error("{address}: the guest refused the {channel} channel: {reason}")]
+    ChannelRefused { address: String, channel: String, reason: String },
     #[error("{0}")]
     Client(#[from] crate::error::ClientError),
 }
@@ -236,20 +240,25 @@ pub async fn connect_with(
     stream.write_all(&hello).await.map_err(|e| tls_error(address, &e, opts.client_key.as_deref()))?;
     stream.flush().await.map_err(|e| tls_error(address, &e, opts.client_key.as_deref()))?;
     progress(Stage::Evidence);
-    let (k, payload) = match tokio::time::timeout(PHASE_TIMEOUT, read_frame(&mut stream, &[kind::EVIDENCE])).await {
-        Err(_) => {
-            return Err(ConnectError::Timeout {
-                address: address.into(),
-                what: "evidence",
-                secs: PHASE_TIMEOUT.as_secs(),
-            });
-        }
-        Ok(Err(e)) => return Err(tls_error(address, &e, opts.client_key.as_deref())),
-        Ok(Ok(f)) => f,
-    };
+    let (k, payload) =
+        match tokio::time::timeout(PHASE_TIMEOUT, read_frame(&mut stream, &[kind::EVIDENCE, kind::ABORT])).await {
+            Err(_) => {
+                return Err(ConnectError::Timeout {
+                    address: address.into(),
+                    what: "evidence",
+                    secs: PHASE_TIMEOUT.as_secs(),
+                });
+            }
+            Ok(Err(e)) => return Err(tls_error(address, &e, opts.client_key.as_deref())),
+            Ok(Ok(f)) => f,
+        };
     progress(Stage::Checking { bytes: payload.len() });
     let evidence = match HandshakeMsg::decode_payload(k, &payload) {
         Ok(HandshakeMsg::Evidence(ev)) => ev,
+        Ok(HandshakeMsg::Abort { reason }) => {
+            let channel = String::from_utf8_lossy(channel).rsplit('/').next().unwrap_or_default().to_owned();
+            return Err(ConnectError::ChannelRefused { address: address.into(), channel, reason });
+        }
         Ok(_) => return Err(ConnectError::Protocol { address: address.into(), reason: "expected Evidence".into() }),
         Err(e) => return Err(ConnectError::Protocol { address: address.into(), reason: format!("Evidence: {e}") }),
     };
