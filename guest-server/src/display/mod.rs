@@ -3,21 +3,23 @@
 //! and passing keys and the pointer to an [`InputSink`].
 //!
 //! ```text
-//!  FrameSource ─► FrameHub (one per source: rate-limited, captures only on demand,
-//!      ▲            latest frame shared by Arc) ─┬─► serve_rfb (connection 1)
+//!  FrameSource ─► FrameHub (one per source: rate-limited, backs off on a still
+//!      ▲            screen, captures only on demand,
+//!      │            latest frame shared by Arc) ─┬─► serve_rfb (connection 1)
 //!      │                                         └─► serve_rfb (connection 2) …
 //!  capture on a blocking thread
 //!
 //!  serve_rfb: handshake ─► read loop  (ClientMsgDecoder ─► InputSink, requests)
 //!                       └► write loop (wait for a request and a changed frame ─►
-//!                                      damage (64x64 tiles, CopyRect scroll) ─►
+//!                                      damage (64x64 tiles cropped to what changed,
+//!                                      CopyRect bands of a scroll) ─►
 //!                                      encode (Raw / ZRLE / Tight) ─► stream)
 //! ```
 //!
 //! Modules: [`hub`] (sharing one source), [`pattern`] (synthetic screen), `serve`
-//! (handshake and read loop), `update` (write loop), `damage` (what changed), `scroll` (CopyRect bands),
-//! `encode` (pixel encodings with their per-connection zlib streams); [`source`]
-//! (fbdev and the `--display` spec) and [`input`] (uinput) feed it.
+//! (handshake and read loop), `update` (write loop), `damage` (what changed), `scroll`
+//! (CopyRect bands), `encode` (pixel encodings with their per-connection zlib streams);
+//! [`source`] (fbdev and the `--display` spec) and [`input`] (uinput) feed it.
 
 mod damage;
 mod encode;
