@@ -101,6 +101,8 @@ fn host_visible_framebuffers(root: &Path, f: &mut Vec<Finding>) -> bool {
 }
 
 fn gettys(root: &Path, visible_display: bool, f: &mut Vec<Finding>) {
+    // (tty, what starts the getty, how to stop it): configured ones first.
+    let mut found: Vec<(String, String, String)> = Vec::new();
     let mut units = Vec::new();
     for dir in ["/etc/systemd/system/getty.target.wants", "/etc/systemd/system/multi-user.target.wants"] {
         units.extend(list(root, dir).into_iter().map(|(n, _)| n));
@@ -110,24 +112,65 @@ fn gettys(root: &Path, visible_display: bool, f: &mut Vec<Finding>) {
     }
     for unit in units {
         let tty = unit.trim_end_matches(".service").rsplit('@').next().unwrap_or(&unit).to_owned();
+        let fix = format!("systemctl disable --now {unit}; log in through cvm-console instead");
+        found.push((tty, unit, fix));
+    }
+    // Then the ones running now that no configuration above names: e.g. the
+    // serial-getty@ttyS0 that systemd's generator starts for console=ttyS0 without any
+    // wants link, or one started by hand.
+    for (tty, what) in running_gettys(root) {
+        if found.iter().all(|(t, ..)| *t != tty) {
+            let fix = format!(
+                "stop it and what starts it (for a console= argument: remove it from the kernel command line, \
+                 or systemctl mask serial-getty@{tty}.service); log in through cvm-console instead"
+            );
+            found.push((tty, what, fix));
+        }
+    }
+    for (tty, what, fix) in found {
         let serial = tty.starts_with("ttyS") || tty.starts_with("hvc") || tty.starts_with("ttyAMA");
         let vt = tty.starts_with("tty") && tty[3..].chars().all(|c| c.is_ascii_digit()) && tty.len() > 3;
         if serial {
             f.push(Finding {
                 id: "serial-getty",
                 severity: Severity::High,
-                title: format!("a login prompt on {tty} ({unit}): the host reads and types on serial and hvc consoles"),
-                fix: format!("systemctl disable --now {unit}; log in through cvm-console instead"),
+                title: format!("a login prompt on {tty} ({what}): the host reads and types on serial and hvc consoles"),
+                fix,
             });
         } else if vt && visible_display {
             f.push(Finding {
                 id: "vt-getty-on-visible-display",
                 severity: Severity::High,
-                title: format!("a login prompt on {tty} ({unit}) is drawn on a framebuffer the host can see"),
-                fix: format!("remove the emulated display, or systemctl disable --now {unit}"),
+                title: format!("a login prompt on {tty} ({what}) is drawn on a framebuffer the host can see"),
+                fix: format!("remove the emulated display, or {fix}"),
             });
         }
     }
+}
+
+/// Getty processes running now, from /proc/<pid>/cmdline: (tty, "running: NAME, pid N").
+fn running_gettys(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (pid, path) in list(root, "/proc") {
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // A process may exit between listing and reading: skip it.
+        let Ok(raw) = std::fs::read(path.join("cmdline")) else { continue };
+        let argv: Vec<String> =
+            raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let Some((program, args)) = argv.split_first() else { continue };
+        let name = program.rsplit('/').next().unwrap_or(program);
+        if !name.contains("getty") {
+            continue;
+        }
+        let tty =
+            args.iter().map(|a| a.trim_start_matches("/dev/")).find(|a| a.starts_with("tty") || a.starts_with("hvc"));
+        if let Some(tty) = tty {
+            out.push((tty.to_owned(), format!("running: {name}, pid {pid}")));
+        }
+    }
+    out
 }
 
 /// The terminal an inittab line runs a getty on, for sysvinit (`id:runlevels:action:process`)

@@ -62,6 +62,31 @@ fn a_leaky_guest_is_flagged_on_every_path_with_a_fix() {
 }
 
 #[test]
+fn a_running_serial_getty_is_flagged_even_when_no_configuration_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    clean_guest(dir.path());
+    // What systemd's generator starts for console=ttyS0: no wants link, only the process.
+    let argv = |args: &[&str]| args.iter().map(|a| format!("{a}\0")).collect::<String>();
+    let agetty = argv(&["/sbin/agetty", "-o", "-p -- \\u", "--keep-baud", "115200,57600", "ttyS0", "vt220"]);
+    put(dir.path(), "proc/812/cmdline", &agetty);
+    put(dir.path(), "proc/813/cmdline", &argv(&["/sbin/agetty", "--noclear", "-", "linux"])); // no tty argument
+    put(dir.path(), "proc/900/cmdline", &argv(&["bash", "ttyS0"])); // not a getty
+    put(dir.path(), "proc/self/cmdline", &argv(&["/sbin/getty", "ttyS1"])); // not a pid
+    let findings = audit(dir.path());
+    let serial: Vec<_> = findings.iter().filter(|f| f.id == "serial-getty").collect();
+    assert_eq!(serial.len(), 1, "{findings:?}");
+    assert!(serial[0].title.contains("ttyS0") && serial[0].title.contains("agetty, pid 812"), "{}", serial[0].title);
+    assert!(serial[0].fix.contains("serial-getty@ttyS0"), "{}", serial[0].fix);
+
+    // Configured and running: one finding, naming the configuration.
+    put(dir.path(), "etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service", "");
+    let findings = audit(dir.path());
+    let serial: Vec<_> = findings.iter().filter(|f| f.id == "serial-getty").collect();
+    assert_eq!(serial.len(), 1, "{findings:?}");
+    assert!(serial[0].title.contains("serial-getty@ttyS0.service"), "{}", serial[0].title);
+}
+
+#[test]
 fn a_clean_guest_passes() {
     let dir = tempfile::tempdir().unwrap();
     clean_guest(dir.path());
