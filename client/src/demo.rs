@@ -81,7 +81,7 @@ pub async fn start_guest() -> Result<DemoGuest, ClientError> {
         allow_unauthenticated_console: false,
         linger: Duration::from_secs(5),
         identity: None,
-        display: cvm_consoled::display::source::DisplaySpec::Pattern,
+        display: cvm_consoled::display::source::DisplaySpec::PATTERN,
         view_only: false,
     })
     .await

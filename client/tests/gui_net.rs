@@ -23,7 +23,7 @@ struct Guest {
 }
 
 async fn guest() -> Guest {
-    guest_with(cvm_consoled::display::source::DisplaySpec::Pattern).await
+    guest_with(cvm_consoled::display::source::DisplaySpec::PATTERN).await
 }
 
 async fn guest_with(display: cvm_consoled::display::source::DisplaySpec) -> Guest {

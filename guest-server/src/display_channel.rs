@@ -58,7 +58,9 @@ impl DisplayService {
         let source: Box<dyn FrameSource> = match spec {
             DisplaySpec::None => return Ok(None),
             DisplaySpec::Vnc { target } => return Ok(Some(Self::VncProxy(target.clone()))),
-            DisplaySpec::Pattern => Box::new(crate::display::pattern::PatternSource::new(1024, 768)),
+            DisplaySpec::Pattern { width, height } => {
+                Box::new(crate::display::pattern::PatternSource::new(*width, *height))
+            }
             DisplaySpec::Fbdev { path } => {
                 Box::new(FbdevSource::open_device(path, opts.force_host_visible).map_err(|e| e.to_string())?)
             }

@@ -33,7 +33,7 @@ struct Cli {
     /// Directory of a `sim-init` chain, for `--evidence simulated`.
     #[arg(long)]
     simulated_dir: Option<PathBuf>,
-    /// Frame source: fbdev:/dev/fbN, vnc:ADDR, pattern or none.
+    /// Frame source: fbdev:/dev/fbN, vnc:ADDR, pattern[:WxH] (a test screen, 1024x768 by default) or none.
     #[arg(long)]
     display: Option<String>,
     /// Console command and arguments (default: /bin/login as root, else your shell).

@@ -1016,7 +1016,13 @@ struct Row {
     dropped: usize,
 }
 
-fn report(cfg: &Config, rows: &[Row], idle: (Idle, Idle), memory: &[rss::RssRow]) -> String {
+fn report(
+    cfg: &Config,
+    rows: &[Row],
+    idle: (Idle, Idle),
+    memory: &[rss::RssRow],
+    real: &[(usize, rss::Mem, rss::Mem)],
+) -> String {
     let mut md = String::new();
     let w = &mut md;
     summary(w, rows, idle, memory);
@@ -1111,7 +1117,7 @@ fn report(cfg: &Config, rows: &[Row], idle: (Idle, Idle), memory: &[rss::RssRow]
         DisplayConfig::default().max_fps
     )
     .unwrap();
-    memory_table(w, memory);
+    memory_table(w, memory, real);
     writeln!(w, "\nNotes:").unwrap();
     for r in rows {
         let (x, o) = (&r.xvnc, &r.ours);
@@ -1190,6 +1196,10 @@ fn main() {
             let (_, frames) = run_xvnc(big, VncEncoding::Zrle, Mode::Full, 1).await;
             memory = rss::measure(big, &frames[0]).await;
         }
-        print!("{}", report(&cfg, &rows, (idle_x, idle_o), &memory));
+        let real = match std::env::var_os("CVMC_BENCH_SERVER") {
+            Some(server) => rss::measure_real_server(std::path::Path::new(&server)).await,
+            None => Vec::new(),
+        };
+        print!("{}", report(&cfg, &rows, (idle_x, idle_o), &memory, &real));
     });
 }

@@ -187,7 +187,7 @@ struct Result1 {
 
 /// A guest with a console and a (synthetic) display, whose evidence is bent.
 async fn guest(bend: Bend, authorize: &[String]) -> TestGuest {
-    let opts = GuestOptions { display: DisplaySpec::Pattern, ..GuestOptions::default() };
+    let opts = GuestOptions { display: DisplaySpec::PATTERN, ..GuestOptions::default() };
     let provider = Arc::new(BentProvider::new(bend));
     TestGuest::start_with_provider(opts, authorize, provider).await
 }

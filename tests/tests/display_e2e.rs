@@ -35,7 +35,7 @@ fn shows_a_whole_pattern_frame(v: &Viewer, pattern: &PatternSource) -> Result<u6
 }
 
 fn pattern_guest_options() -> GuestOptions {
-    GuestOptions { display: DisplaySpec::Pattern, ..GuestOptions::default() }
+    GuestOptions { display: DisplaySpec::PATTERN, ..GuestOptions::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -155,3 +155,70 @@ pub(crate) fn serve_child(file: &str) {
         }
     });
 }
+
+/// The real `cvm-consoled` (the binary in `CVMC_BENCH_SERVER`): memory with 1 and 10
+/// attested display sessions (TLS, simulated attestation, the real client's `connect`)
+/// on its `pattern:1920x1080` screen. The pattern animates, so this is not Xvnc's still
+/// screen: an absolute figure for the whole server process next to the comparison above.
+pub(crate) async fn measure_real_server(server: &std::path::Path) -> Vec<(usize, Mem, Mem)> {
+    use cvm_console::clientkey::ClientKey;
+    use cvm_console::net::{ConnectOptions, connect};
+    use cvmc_protocol::handshake::alpn;
+
+    let dir = std::env::temp_dir().join(format!("bench-display-real-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir.join("client")).unwrap();
+    let key = std::sync::Arc::new(ClientKey::load_or_create(&dir.join("client")).unwrap());
+    let sim = dir.join("sim");
+    let made = Command::new(server).arg("sim-init").arg(&sim).stdout(Stdio::null()).status().unwrap();
+    assert!(made.success(), "cvm-consoled sim-init failed");
+    let mut authorized =
+        std::fs::OpenOptions::new().create(true).append(true).open(sim.join("authorized_clients")).unwrap();
+    writeln!(authorized, "{}", key.fingerprint()).unwrap();
+    let policy = std::sync::Arc::new(cvm_console::policy_file::load_policy(&sim.join("policy.toml")).unwrap());
+    let opts = ConnectOptions { policy, client_key: Some(key), known_guests: None, pin_new: false };
+
+    let mut rows = Vec::new();
+    for n in SESSIONS {
+        eprintln!("bench-display: memory of cvm-consoled with {n} attested session(s) at 1920x1080");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let address = format!("127.0.0.1:{port}");
+        let mut child = Command::new(server)
+            .arg("--config")
+            .arg(sim.join("server.toml"))
+            .args(["--listen", &address, "--display", "pattern:1920x1080", "--console-command", "true"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(&address).await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "cvm-consoled did not listen on {address}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let idle = Mem::of(child.id());
+        let mut sessions = Vec::new();
+        for _ in 0..n {
+            let attested = connect(&address, alpn::DISPLAY, &opts).await.unwrap();
+            let mut s = Session::connect(attested.stream, VncEncoding::Zrle).await;
+            s.next().await;
+            sessions.push(s);
+        }
+        for _ in 0..FULL_UPDATES {
+            for s in &mut sessions {
+                s.request(false).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let with = Mem::of(child.id());
+        for s in sessions {
+            s.close().await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        rows.push((n, idle, with));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    rows
+}

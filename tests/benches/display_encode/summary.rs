@@ -78,7 +78,7 @@ pub(crate) fn summary(w: &mut String, rows: &[Row], idle: (Idle, Idle), memory: 
 }
 
 /// The memory table.
-pub(crate) fn memory_table(w: &mut String, memory: &[rss::RssRow]) {
+pub(crate) fn memory_table(w: &mut String, memory: &[rss::RssRow], real: &[(usize, rss::Mem, rss::Mem)]) {
     if memory.is_empty() {
         return;
     }
@@ -122,4 +122,17 @@ pub(crate) fn memory_table(w: &mut String, memory: &[rss::RssRow]) {
         "Ours: this benchmark's executable started again as a server process (FrameHub + serve_rfb per TCP connection, two worker threads, as in cvm-consoled but without TLS and the console) over the frame Xvnc shows; a fresh process per session count. Xvnc: the whole X server (its framebuffer included), the same process for both counts."
     )
     .unwrap();
+    if !real.is_empty() {
+        writeln!(
+            w,
+            "\nThe real `cvm-consoled` (release binary, `--display pattern:1920x1080`, an animated screen, so not the same content; sessions attested over TLS with the client's own `connect`, ZRLE, {} full-screen updates each): no peer, absolute figures.\n",
+            3
+        )
+        .unwrap();
+        writeln!(w, "| sessions | VmRSS before / with | VmHWM |").unwrap();
+        writeln!(w, "|---|---|---|").unwrap();
+        for (n, before, with) in real {
+            writeln!(w, "| {n} | {} / {} | {} |", kib_mem(before.rss), kib_mem(with.rss), kib_mem(with.hwm)).unwrap();
+        }
+    }
 }

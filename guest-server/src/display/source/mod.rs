@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! fbdev:/dev/fbN   a guest-private framebuffer (vkms), mmap'd        -> FbdevSource
-//! pattern          an animated synthetic screen (demo, benchmarks)     -> PatternSource
+//! pattern[:WxH]    an animated synthetic screen (demo, benchmarks)     -> PatternSource
 //! vnc:ADDR         an in-guest VNC server, proxied byte for byte       -> (no frames: a proxy)
 //! none             no display channel
 //! ```
@@ -16,8 +16,13 @@ use std::path::PathBuf;
 pub enum DisplaySpec {
     /// No display channel.
     None,
-    /// The synthetic pattern.
-    Pattern,
+    /// The synthetic pattern, at this size (`pattern` is 1024x768).
+    Pattern {
+        /// Width in pixels.
+        width: u16,
+        /// Height in pixels.
+        height: u16,
+    },
     /// A framebuffer device.
     Fbdev {
         /// Device path.
@@ -39,6 +44,13 @@ pub enum VncTarget {
     Tcp(std::net::SocketAddr),
 }
 
+impl DisplaySpec {
+    /// `pattern`: the synthetic screen at 1024x768.
+    pub const PATTERN: Self = Self::Pattern { width: 1024, height: 768 };
+    /// The largest pattern side (a frame is width x height x 4 bytes, held a few times).
+    pub const MAX_PATTERN_SIDE: u16 = 8192;
+}
+
 impl std::str::FromStr for DisplaySpec {
     type Err = String;
 
@@ -48,7 +60,17 @@ impl std::str::FromStr for DisplaySpec {
             return Ok(Self::None);
         }
         if s == "pattern" {
-            return Ok(Self::Pattern);
+            return Ok(Self::PATTERN);
+        }
+        if let Some(size) = s.strip_prefix("pattern:") {
+            let bad = || format!("pattern:{size}: the size must be WIDTHxHEIGHT, e.g. pattern:1920x1080");
+            let (w, h) = size.split_once('x').ok_or_else(bad)?;
+            let (width, height): (u16, u16) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
+            let max = Self::MAX_PATTERN_SIDE;
+            if !(16..=max).contains(&width) || !(16..=max).contains(&height) {
+                return Err(format!("pattern:{size}: each side must be 16 to {max} pixels"));
+            }
+            return Ok(Self::Pattern { width, height });
         }
         if let Some(path) = s.strip_prefix("fbdev:") {
             if path.is_empty() {
@@ -69,7 +91,7 @@ impl std::str::FromStr for DisplaySpec {
             }
             return Ok(Self::Vnc { target: VncTarget::Tcp(addr) });
         }
-        Err(format!("unknown display source {s:?}: use fbdev:/dev/fbN, vnc:ADDR, pattern or none"))
+        Err(format!("unknown display source {s:?}: use fbdev:/dev/fbN, vnc:ADDR, pattern[:WxH] or none"))
     }
 }
 
@@ -80,7 +102,11 @@ mod tests {
     #[test]
     fn display_specs_parse() {
         assert_eq!("none".parse(), Ok(DisplaySpec::None));
-        assert_eq!("pattern".parse(), Ok(DisplaySpec::Pattern));
+        assert_eq!("pattern".parse(), Ok(DisplaySpec::PATTERN));
+        assert_eq!("pattern:1920x1080".parse(), Ok(DisplaySpec::Pattern { width: 1920, height: 1080 }));
+        for bad in ["pattern:", "pattern:1920", "pattern:1920x", "pattern:x1080", "pattern:8x8", "pattern:9000x100"] {
+            assert!(bad.parse::<DisplaySpec>().is_err(), "{bad}");
+        }
         assert_eq!("fbdev:/dev/fb0".parse(), Ok(DisplaySpec::Fbdev { path: "/dev/fb0".into() }));
         assert_eq!(
             "vnc:/run/wayvnc.sock".parse(),
