@@ -70,13 +70,18 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
     first: Captured,
 ) -> Result<(), DisplayError> {
     let mut out = BufWriter::with_capacity(WRITE_BUFFER, wr);
+    // Only the first frame's size and number are needed: holding the `Captured` for the
+    // connection's life would keep that whole frame alive once the screen has changed
+    // (7.9 MiB per connection at 1920x1080).
+    let (geometry, seen) = ((first.frame.width, first.frame.height), first.seq);
+    drop(first);
     let mut conn = Conn {
         px: writer_for(PixelFormat::RGB888)?,
         enc: ClientEncodings::default(),
         encoders: Encoders::new(),
         client: None,
-        geometry: (first.frame.width, first.frame.height),
-        seen: first.seq,
+        geometry,
+        seen,
         qemu_acked: false,
         resize_replies: 0,
         buf: Vec::new(),
