@@ -59,9 +59,16 @@ async fn with_sessions(port: u16, pid: u32, n: usize) -> Mem {
     for _ in 0..n {
         let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         stream.set_nodelay(true).unwrap();
-        let mut s = Session::connect(stream, VncEncoding::Zrle).await;
+        sessions.push(Session::connect(stream, VncEncoding::Zrle).await);
+    }
+    memory_with(sessions, pid).await
+}
+
+/// Take the first update and [`FULL_UPDATES`] full-screen ones on every session, read
+/// `pid`'s memory while they are all connected, then close them.
+async fn memory_with(mut sessions: Vec<Session>, pid: u32) -> Mem {
+    for s in &mut sessions {
         s.next().await;
-        sessions.push(s);
     }
     for _ in 0..FULL_UPDATES {
         for s in &mut sessions {
@@ -201,20 +208,9 @@ pub(crate) async fn measure_real_server(server: &std::path::Path) -> Vec<(usize,
         let mut sessions = Vec::new();
         for _ in 0..n {
             let attested = connect(&address, alpn::DISPLAY, &opts).await.unwrap();
-            let mut s = Session::connect(attested.stream, VncEncoding::Zrle).await;
-            s.next().await;
-            sessions.push(s);
+            sessions.push(Session::connect(attested.stream, VncEncoding::Zrle).await);
         }
-        for _ in 0..FULL_UPDATES {
-            for s in &mut sessions {
-                s.request(false).await;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let with = Mem::of(child.id());
-        for s in sessions {
-            s.close().await;
-        }
+        let with = memory_with(sessions, child.id()).await;
         child.kill().unwrap();
         child.wait().unwrap();
         rows.push((n, idle, with));
