@@ -49,6 +49,20 @@ impl PixelFormat {
         blue_shift: 0,
     };
 
+    /// 16-bit 5-6-5 true colour, little-endian: what low-colour viewers ask for.
+    pub const RGB565: Self = Self {
+        bits_per_pixel: 16,
+        depth: 16,
+        big_endian: false,
+        true_colour: true,
+        red_max: 31,
+        green_max: 63,
+        blue_max: 31,
+        red_shift: 11,
+        green_shift: 5,
+        blue_shift: 0,
+    };
+
     /// The 16 wire bytes; padding is zero.
     pub fn encode(&self) -> [u8; PIXEL_FORMAT_LEN] {
         let [rh, rl] = self.red_max.to_be_bytes();
@@ -197,18 +211,7 @@ mod tests {
 
     #[test]
     fn conversion_to_other_formats() {
-        let rgb565_be = PixelFormat {
-            bits_per_pixel: 16,
-            depth: 16,
-            big_endian: true,
-            red_max: 31,
-            green_max: 63,
-            blue_max: 31,
-            red_shift: 11,
-            green_shift: 5,
-            blue_shift: 0,
-            ..PixelFormat::RGB888
-        };
+        let rgb565_be = PixelFormat { big_endian: true, ..PixelFormat::RGB565 };
         assert_eq!(rgb565_be.validate(), Ok(()));
         let mut out = Vec::new();
         rgb565_be.put_pixel(0x00_ff_00_00, &mut out);

@@ -138,18 +138,7 @@ mod tests {
         w.put_cpixel(0x00_11_22_33, &mut out);
         assert_eq!(out, [0x11, 0x22, 0x33]);
 
-        let rgb565 = PixelFormat {
-            bits_per_pixel: 16,
-            depth: 16,
-            red_max: 31,
-            green_max: 63,
-            blue_max: 31,
-            red_shift: 11,
-            green_shift: 5,
-            blue_shift: 0,
-            ..PixelFormat::RGB888
-        };
-        let w = PixelWriter::new(rgb565);
+        let w = PixelWriter::new(PixelFormat::RGB565);
         assert_eq!((w.cpixel_len(), w.tpixel_len(), w.bytes_per_pixel()), (2, 2, 2));
         let mut out = Vec::new();
         w.put_tpixel(0x00_ff_00_00, &mut out);

@@ -7,18 +7,7 @@ use super::*;
 use crate::display::pattern::PatternSource;
 
 fn formats() -> Vec<PixelFormat> {
-    let rgb565_be = PixelFormat {
-        bits_per_pixel: 16,
-        depth: 16,
-        big_endian: true,
-        red_max: 31,
-        green_max: 63,
-        blue_max: 31,
-        red_shift: 11,
-        green_shift: 5,
-        blue_shift: 0,
-        ..PixelFormat::RGB888
-    };
+    let rgb565_be = PixelFormat { big_endian: true, ..PixelFormat::RGB565 };
     let bgr233 = PixelFormat {
         bits_per_pixel: 8,
         depth: 8,
