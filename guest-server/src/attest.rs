@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use cvmc_protocol::binding::{EKM_LEN, EXPORTER_LABEL, report_data};
 use cvmc_protocol::evidence::Evidence;
 use cvmc_protocol::frame::FRAME_HEADER_LEN;
-use cvmc_protocol::handshake::{HandshakeMsg, MAX_ABORT_REASON, NONCE_LEN, PROTOCOL_VERSION, kind};
+use cvmc_protocol::handshake::{HandshakeMsg, Hello, MAX_ABORT_REASON, NONCE_LEN, PROTOCOL_VERSION, kind};
 
 use crate::evidence::EvidenceProvider;
 use crate::identity::GuestIdentity;
@@ -61,6 +61,18 @@ async fn read_frame<S: AsyncRead + Unpin>(
     Ok((header[0], payload))
 }
 
+/// The client's Hello, within [`HELLO_TIMEOUT`].
+async fn read_hello<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Hello, AttestError> {
+    let hello_len = 2 + NONCE_LEN;
+    let (k, payload) = tokio::time::timeout(HELLO_TIMEOUT, read_frame(stream, "Hello", &[kind::HELLO], hello_len))
+        .await
+        .map_err(|_| AttestError::Timeout { what: "Hello", secs: HELLO_TIMEOUT.as_secs() })??;
+    match HandshakeMsg::decode_payload(k, &payload)? {
+        HandshakeMsg::Hello(hello) => Ok(hello),
+        _ => Err(AttestError::Unexpected { expected: "Hello", kind: k, len: payload.len() }),
+    }
+}
+
 /// Refuse the channel before any evidence: read the client's Hello, answer
 /// `Abort { reason }` (so the client can tell the user why, rather than seeing a closed
 /// connection) and close. Nothing is attested or started.
@@ -68,20 +80,9 @@ pub async fn refuse<S>(stream: &mut S, reason: &str) -> Result<(), AttestError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let hello_len = 2 + NONCE_LEN;
-    let (k, payload) = tokio::time::timeout(HELLO_TIMEOUT, read_frame(stream, "Hello", &[kind::HELLO], hello_len))
-        .await
-        .map_err(|_| AttestError::Timeout { what: "Hello", secs: HELLO_TIMEOUT.as_secs() })??;
-    HandshakeMsg::decode_payload(k, &payload)?;
-    let mut reason = reason.to_owned();
-    if reason.len() > MAX_ABORT_REASON {
-        let mut end = MAX_ABORT_REASON;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        reason.truncate(end);
-    }
-    stream.write_all(&HandshakeMsg::Abort { reason }.encode()?).await?;
+    read_hello(stream).await?;
+    // The encoder caps the reason at MAX_ABORT_REASON bytes.
+    stream.write_all(&HandshakeMsg::Abort { reason: reason.to_owned() }.encode()?).await?;
     stream.flush().await?;
     stream.shutdown().await?;
     Ok(())
@@ -108,13 +109,7 @@ pub async fn attest<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Exporter,
 {
-    let hello_len = 2 + NONCE_LEN;
-    let (k, payload) = tokio::time::timeout(HELLO_TIMEOUT, read_frame(stream, "Hello", &[kind::HELLO], hello_len))
-        .await
-        .map_err(|_| AttestError::Timeout { what: "Hello", secs: HELLO_TIMEOUT.as_secs() })??;
-    let HandshakeMsg::Hello(hello) = HandshakeMsg::decode_payload(k, &payload)? else {
-        return Err(AttestError::Unexpected { expected: "Hello", kind: k, len: payload.len() });
-    };
+    let hello = read_hello(stream).await?;
     if hello.version != PROTOCOL_VERSION {
         return Err(AttestError::Version(hello.version));
     }
