@@ -7,6 +7,16 @@
 
 use crate::error::CodecError;
 
+/// `s` cut to at most `max` bytes on a character boundary: for the reason and name
+/// strings that are capped on the wire rather than refused.
+pub fn truncate_utf8(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// A cursor over a borrowed byte slice.
 #[derive(Debug)]
 pub struct Reader<'a> {

@@ -6,7 +6,7 @@
 //! where its replay starts, so neither side loses or repeats a byte across a cut
 //! connection as long as the gap fits the bounded scrollback.
 
-use crate::codec::{Reader, Writer};
+use crate::codec::{Reader, Writer, truncate_utf8};
 use crate::error::CodecError;
 use crate::frame::{MAX_FRAME_PAYLOAD, decode_frame, encode_frame};
 
@@ -146,11 +146,7 @@ impl ConsoleMsg {
                 kind::ACK
             }
             Self::Error { reason } => {
-                let mut end = reason.len().min(MAX_ERROR_REASON);
-                while !reason.is_char_boundary(end) {
-                    end -= 1;
-                }
-                w.bytes_u16("error reason", &reason.as_bytes()[..end], MAX_ERROR_REASON)?;
+                w.bytes_u16("error reason", truncate_utf8(reason, MAX_ERROR_REASON).as_bytes(), MAX_ERROR_REASON)?;
                 kind::ERROR
             }
         };

@@ -17,7 +17,7 @@
 //! Each message is one frame (see [`crate::frame`]); payload fields are
 //! length-prefixed with named maxima and trailing bytes are refused.
 
-use crate::codec::{Reader, Writer};
+use crate::codec::{Reader, Writer, truncate_utf8};
 use crate::error::CodecError;
 use crate::evidence::{CertEntry, CertKind, Evidence, Tee};
 use crate::frame::{decode_frame, encode_frame};
@@ -170,18 +170,6 @@ fn decode_evidence(r: &mut Reader<'_>) -> Result<Evidence, CodecError> {
     let identity_key = r.bytes_u16("identity key", MAX_IDENTITY_LEN)?.to_vec();
     let identity_sig = r.bytes_u16("identity signature", MAX_IDENTITY_LEN)?.to_vec();
     Ok(Evidence { tee, report, certs, identity_key, identity_sig })
-}
-
-/// Cut a string to at most `max` bytes on a character boundary.
-fn truncate_utf8(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The server side of the RFB 3.8 handshake (RFC 6143 7.1-7.3): version, security
 //! type None, ClientInit, then ServerInit with the size of a fresh frame.
 
+use cvmc_protocol::codec::truncate_utf8;
 use cvmc_protocol::rfb::handshake::{
     MAX_NAME, SECURITY_RESULT_OK, VERSION_LEN, check_security_choice, connection_failed, parse_version,
     security_result_failed, security_types_none,
@@ -39,7 +40,7 @@ where
         width: first.frame.width,
         height: first.frame.height,
         pixel_format: PixelFormat::RGB888,
-        name: truncate(name, MAX_NAME).to_owned(),
+        name: truncate_utf8(name, MAX_NAME).to_owned(),
     };
     send(stream, &server_init.encode()?).await?;
     Ok(first)
@@ -49,13 +50,4 @@ async fn send<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> Result<(),
     stream.write_all(bytes).await?;
     stream.flush().await?;
     Ok(())
-}
-
-/// `s` cut to at most `max` bytes on a character boundary.
-fn truncate(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

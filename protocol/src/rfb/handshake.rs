@@ -3,6 +3,7 @@
 
 use super::error::RfbError;
 use super::pixel::PixelFormat;
+use crate::codec::truncate_utf8;
 
 /// RFC 6143 7.1.1: the only version we speak.
 pub const VERSION_3_8: &[u8; 12] = b"RFB 003.008\n";
@@ -86,13 +87,10 @@ pub fn security_result_failed(reason: &str) -> Vec<u8> {
 
 /// A u32-length-prefixed string, cut at [`MAX_NAME`] bytes (on a char boundary).
 fn put_string(out: &mut Vec<u8>, s: &str) {
-    let mut end = s.len().min(MAX_NAME);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    let len = u32::try_from(end).unwrap_or(0); // MAX_NAME fits
+    let s = truncate_utf8(s, MAX_NAME);
+    let len = u32::try_from(s.len()).unwrap_or(0); // MAX_NAME fits
     out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&s.as_bytes()[..end]);
+    out.extend_from_slice(s.as_bytes());
 }
 
 /// ClientInit (RFC 6143 7.3.1).
