@@ -63,6 +63,21 @@ impl PixelFormat {
         blue_shift: 0,
     };
 
+    /// 8-bit BGR233 true colour (blue in the top two bits), the lowest-colour format
+    /// viewers such as TigerVNC's offer.
+    pub const BGR233: Self = Self {
+        bits_per_pixel: 8,
+        depth: 8,
+        big_endian: false,
+        true_colour: true,
+        red_max: 7,
+        green_max: 7,
+        blue_max: 3,
+        red_shift: 0,
+        green_shift: 3,
+        blue_shift: 6,
+    };
+
     /// The 16 wire bytes; padding is zero.
     pub fn encode(&self) -> [u8; PIXEL_FORMAT_LEN] {
         let [rh, rl] = self.red_max.to_be_bytes();
@@ -219,17 +234,7 @@ mod tests {
         rgb565_be.put_pixel(0x00_00_00_ff, &mut out);
         assert_eq!(out, [0xf8, 0x00, 0x07, 0xe0, 0x00, 0x1f]);
 
-        let bgr233 = PixelFormat {
-            bits_per_pixel: 8,
-            depth: 8,
-            red_max: 7,
-            green_max: 7,
-            blue_max: 3,
-            red_shift: 0,
-            green_shift: 3,
-            blue_shift: 6,
-            ..PixelFormat::RGB888
-        };
+        let bgr233 = PixelFormat::BGR233;
         assert_eq!(bgr233.validate(), Ok(()));
         let mut out = Vec::new();
         bgr233.put_pixel(0x00_ff_ff_ff, &mut out);

@@ -8,20 +8,9 @@ use crate::display::pattern::PatternSource;
 
 fn formats() -> Vec<PixelFormat> {
     let rgb565_be = PixelFormat { big_endian: true, ..PixelFormat::RGB565 };
-    let bgr233 = PixelFormat {
-        bits_per_pixel: 8,
-        depth: 8,
-        red_max: 7,
-        green_max: 7,
-        blue_max: 3,
-        red_shift: 0,
-        green_shift: 3,
-        blue_shift: 6,
-        ..PixelFormat::RGB888
-    };
     let rgbx_be =
         PixelFormat { big_endian: true, red_shift: 24, green_shift: 16, blue_shift: 8, ..PixelFormat::RGB888 };
-    vec![PixelFormat::RGB888, rgb565_be, bgr233, rgbx_be]
+    vec![PixelFormat::RGB888, rgb565_be, PixelFormat::BGR233, rgbx_be]
 }
 
 /// Reads the encoder's output back.
