@@ -164,8 +164,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
         }
         Some(Command::Console { address, policy, no_client_key }) => {
             let opts = connect_options(&policy, no_client_key, true)?;
-            // One thread for the whole session: a keystroke and its echo cross no
-            // thread boundaries but the blocking stdin reader's.
+            // One thread for the whole session: with stdin on the reactor (see
+            // `stdio`), a keystroke and its echo cross no thread boundary.
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -23,6 +23,7 @@ pub mod outcome;
 pub mod policy_file;
 pub mod report_view;
 pub mod rfb_viewer;
+pub mod stdio;
 pub mod term;
 pub mod terminal;
 pub mod verify_report;

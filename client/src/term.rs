@@ -3,15 +3,16 @@
 //! Raw mode for the whole session, restored on every exit path (a guard's Drop
 //! runs on return, error and unwinding panic). Window size changes are sent as
 //! they happen (SIGWINCH on Unix, polling elsewhere). `Enter ~ .` disconnects,
-//! as in ssh.
+//! as in ssh. Stdin and stdout are read and written on the session's runtime
+//! (see [`crate::stdio`]).
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use crate::console_client::{ConsoleCommand, ConsoleEnd, ConsoleEvent, Reconnect, run_console};
 use crate::net::ConnectOptions;
+use crate::stdio::LocalStdio;
 
 /// Puts the terminal in raw mode; restores it when dropped.
 #[derive(Debug)]
@@ -79,58 +80,54 @@ pub async fn run_terminal(address: &str, opts: &ConnectOptions) -> Result<i32, C
         let _ = cmd_tx.send(ConsoleCommand::Resize { cols, rows }).await;
     }
     let guard = RawModeGuard::enter();
+    let mut stdio = LocalStdio::open();
+    tracing::debug!(input = stdio.input_kind(), "console: local terminal");
 
-    // Stdin is read on a plain thread: blocking reads are the portable way to get
-    // raw bytes (escape sequences included) in raw mode.
-    let stdin_tx = cmd_tx.clone();
-    std::thread::spawn(move || {
-        let mut scanner = EscapeScanner { at_line_start: true, tilde: false };
-        let mut buf = [0u8; 4096];
-        let mut stdin = std::io::stdin().lock();
-        loop {
-            let n = match stdin.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            let (bytes, escape) = scanner.scan(&buf[..n]);
-            if !bytes.is_empty() && stdin_tx.blocking_send(ConsoleCommand::Input(bytes)).is_err() {
-                break;
-            }
-            if escape {
-                let _ = stdin_tx.blocking_send(ConsoleCommand::Close);
-                break;
-            }
+    let mut scanner = EscapeScanner { at_line_start: true, tilde: false };
+    let reader = stdio.read_input(cmd_tx.clone(), move |read| {
+        let (bytes, escape) = scanner.scan(read);
+        let mut commands = Vec::with_capacity(2);
+        if !bytes.is_empty() {
+            commands.push(ConsoleCommand::Input(bytes));
         }
+        if escape {
+            commands.push(ConsoleCommand::Close);
+        }
+        commands
     });
     let resize_tx = cmd_tx.clone();
     let resizer = tokio::spawn(watch_resize(resize_tx));
     drop(cmd_tx);
 
     let printer = tokio::spawn(async move {
-        let mut out = std::io::stdout();
         while let Some(ev) = ev_rx.recv().await {
-            match ev {
-                ConsoleEvent::Output(bytes) => {
-                    let _ = out.write_all(&bytes);
-                    let _ = out.flush();
-                }
+            let text = match ev {
+                ConsoleEvent::Output(bytes) => bytes,
                 ConsoleEvent::Reconnecting { attempt, reason, .. } => {
-                    let _ = write!(
-                        out,
-                        "\r\n[cvm-console: connection lost ({reason}); re-attesting, attempt {attempt}]\r\n"
-                    );
-                    let _ = out.flush();
+                    format!("\r\n[cvm-console: connection lost ({reason}); re-attesting, attempt {attempt}]\r\n")
+                        .into_bytes()
                 }
                 ConsoleEvent::OutputGap { bytes } => {
-                    let _ = write!(out, "\r\n[cvm-console: {bytes} bytes of output were lost while disconnected]\r\n");
+                    format!("\r\n[cvm-console: {bytes} bytes of output were lost while disconnected]\r\n").into_bytes()
                 }
-                ConsoleEvent::Attested(_) => {}
-            }
+                ConsoleEvent::Attested(_) => continue,
+            };
+            // A closed stdout ends nothing here: the session ends from the guest or
+            // from typed input, and the guest keeps the output for a re-attach.
+            let _ = stdio.write_all(&text).await;
         }
+        stdio
     });
     let end = run_console(address, opts, cmd_rx, ev_tx, Reconnect::default()).await;
     resizer.abort();
-    let _ = printer.await;
+    if let Some(reader) = reader {
+        reader.abort();
+        let _ = reader.await;
+    }
+    // The printer ends when run_console drops its event sender; dropping the local
+    // stdio then puts stdin and stdout back in their original (blocking) mode, before
+    // raw mode ends and before anything else is printed.
+    drop(printer.await);
     drop(guard);
     match end {
         ConsoleEnd::Exited(status) => Ok(status),

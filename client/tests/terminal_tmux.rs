@@ -47,6 +47,26 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// The pid of the process the pane's shell is running (the client), if any.
+    fn pane_child(&self) -> Option<u32> {
+        let shell: u32 = self.run(&["display-message", "-p", "-t", "t", "#{pane_pid}"]).trim().parse().ok()?;
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).ok()?;
+        children.split_whitespace().next()?.parse().ok()
+    }
+
+    fn pane_shell(&self) -> u32 {
+        self.run(&["display-message", "-p", "-t", "t", "#{pane_pid}"]).trim().parse().unwrap()
+    }
+}
+
+/// Whether `pid`'s file descriptor `fd` is in non-blocking mode (O_NONBLOCK in fdinfo).
+fn non_blocking(pid: u32, fd: u32) -> bool {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap();
+    let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
+    u32::from_str_radix(flags, 8).unwrap() & 0o4000 != 0
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux").arg("-L").arg(&self.socket).arg("kill-server").output();
@@ -89,11 +109,53 @@ async fn console_in_a_real_terminal_resizes_exits_and_restores_the_terminal() {
         shell_quote(&after),
     );
     let tmux = Tmux { socket: format!("cvmc-test-{}", std::process::id()) };
-    tmux.run(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "30", "sh", "-c", &script]);
+    // A history long enough to hold the bulk output below.
+    tmux.run(&[
+        "-f",
+        "/dev/null",
+        "start-server",
+        ";",
+        "set-option",
+        "-g",
+        "history-limit",
+        "300000",
+        ";",
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "sh",
+        "-c",
+        &script,
+    ]);
     let t = tokio::task::spawn_blocking(move || {
         tmux.wait_for("bash");
+        // Stdin and stdout (one terminal) are read and written through the reactor,
+        // in non-blocking mode, while the client runs.
+        let client = tmux.pane_child().expect("the client runs in the pane");
+        assert!(non_blocking(client, 0) && non_blocking(client, 1), "stdin/stdout of the client are blocking");
         tmux.run(&["send-keys", "-t", "t", "echo tmux-ok-$((2+3))", "Enter"]);
         tmux.wait_for("tmux-ok-5");
+        // Output faster than the terminal takes it: with stdout non-blocking, every
+        // write that would block must wait, not drop bytes. All 200,000 lines, in order.
+        tmux.run(&["send-keys", "-t", "t", "clear; seq 1 200000; echo seq-$((1+1))-done", "Enter"]);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !tmux.screen().lines().any(|l| l == "seq-2-done") {
+            assert!(Instant::now() < deadline, "seq never finished:\n{}", tmux.screen());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let history = tmux.run(&["capture-pane", "-p", "-J", "-S", "-", "-E", "-", "-t", "t"]);
+        let numbers: Vec<u32> = history.lines().filter_map(|l| l.trim_end().parse().ok()).collect();
+        let expected: Vec<u32> = (1..=200_000).collect();
+        if numbers != expected {
+            let first_bad = numbers.iter().zip(&expected).position(|(a, b)| a != b);
+            panic!("{} numbered lines arrived, first difference at {first_bad:?}", numbers.len());
+        }
+        tmux.run(&["send-keys", "-t", "t", "clear", "Enter"]);
         tmux.run(&["send-keys", "-t", "t", "stty size", "Enter"]);
         tmux.wait_for("30 100");
         tmux.run(&["resize-window", "-t", "t", "-x", "90", "-y", "20"]);
@@ -103,9 +165,12 @@ async fn console_in_a_real_terminal_resizes_exits_and_restores_the_terminal() {
         // ssh's escape: Enter ~ . detaches and the client exits 0.
         tmux.run(&["send-keys", "-t", "t", "Enter"]);
         tmux.run(&["send-keys", "-t", "t", "~."]);
-        tmux.wait_for("CLIENT-EXIT=0")
+        let screen = tmux.wait_for("CLIENT-EXIT=0");
+        // The terminal the client shared with its shell is blocking again.
+        assert!(!non_blocking(tmux.pane_shell(), 0), "the client left the terminal non-blocking");
+        (tmux, screen)
     });
-    let screen = t.await.unwrap();
+    let (_tmux, screen) = t.await.unwrap();
     assert!(screen.contains("disconnected"), "{screen}");
     // The terminal is back in cooked mode with echo after the client exits.
     let deadline = Instant::now() + Duration::from_secs(10);
