@@ -89,6 +89,11 @@ impl PixelWriter {
         out.extend_from_slice(&bytes[self.cpixel.0..self.cpixel.1.min(len)]);
     }
 
+    /// TPIXELs are the three bytes R, G, B (8-bit channels in 32-bit pixels).
+    pub(crate) fn tpixel_is_rgb(&self) -> bool {
+        self.tpixel_rgb
+    }
+
     /// Bytes of one TPIXEL.
     #[cfg(test)]
     pub(crate) fn tpixel_len(&self) -> usize {

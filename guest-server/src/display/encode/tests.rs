@@ -169,7 +169,26 @@ fn tight(r: &mut Reader<'_>, zs: &mut [Decompress; 4], rect: Rect, px: &PixelWri
                 let raw = data(r, stream, n * tl);
                 return Some(raw.chunks(tl).map(tpixel).collect());
             }
-            assert_eq!(r.u8(), 1, "palette filter");
+            if r.u8() == 2 {
+                // GradientFilter, decoded as rfbproto describes it.
+                assert_eq!(tl, 3, "gradient only with RGB TPIXELs");
+                let (w, h) = (usize::from(rect.w), usize::from(rect.h));
+                let res = data(r, stream, n * 3);
+                let mut rgb = vec![0u8; n * 3];
+                for y in 0..h {
+                    for x in 0..w {
+                        for c in 0..3 {
+                            let at = |x: usize, y: usize| i32::from(rgb[(y * w + x) * 3 + c]);
+                            let left = if x > 0 { at(x - 1, y) } else { 0 };
+                            let up = if y > 0 { at(x, y - 1) } else { 0 };
+                            let up_left = if x > 0 && y > 0 { at(x - 1, y - 1) } else { 0 };
+                            let p = u8::try_from((left + up - up_left).clamp(0, 255)).unwrap();
+                            rgb[(y * w + x) * 3 + c] = p.wrapping_add(res[(y * w + x) * 3 + c]);
+                        }
+                    }
+                }
+                return Some(rgb.chunks(3).map(tpixel).collect());
+            }
             let colours = usize::from(r.u8()) + 1;
             let palette: Vec<u32> = (0..colours).map(|_| tpixel(r.take(tl))).collect();
             let w = usize::from(rect.w);
@@ -257,7 +276,7 @@ fn tight_jpeg_only_when_asked_and_for_many_colours() {
     let mut out = Vec::new();
     let lossless = ClientEncodings::from_list(&[encoding::TIGHT]);
     enc.encode(&frame, photo, &px, &lossless, &mut out).unwrap();
-    assert_eq!(out[12] >> 4, 0, "copy filter on stream 0");
+    assert_eq!(out[12] & 0x80, 0, "basic compression, not JPEG");
     out.clear();
     let jpeg = ClientEncodings::from_list(&[encoding::TIGHT, encoding::JPEG_QUALITY_LEVEL_0 + 8]);
     enc.encode(&frame, photo, &px, &jpeg, &mut out).unwrap();
@@ -285,4 +304,79 @@ fn preferences_follow_the_client_order() {
     assert_eq!(ps.len(), 9);
     assert_eq!(ps[2], Rect::new(4096, 10, 904, 64));
     assert_eq!(ps[8], Rect::new(4096, 138, 904, 2));
+}
+
+/// A smooth, photograph-like picture: shading plus a little deterministic noise, with
+/// more than 256 colours in every rectangle.
+fn smooth(width: u16, height: u16) -> Frame {
+    let mut f = Frame::filled(width, height, 0);
+    let mut seed = 0x2545_f491_u32;
+    for y in 0..height {
+        for (x, px) in f.pixels[usize::from(y) * usize::from(width)..][..usize::from(width)].iter_mut().enumerate() {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let noise = (seed >> 16) % 7;
+            let x = u32::try_from(x).unwrap();
+            let (r, g, b) =
+                ((x / 3 + noise) & 0xff, (u32::from(y) / 2 + noise) & 0xff, ((x + u32::from(y)) / 5) & 0xff);
+            *px = (r << 16) | (g << 8) | b;
+        }
+    }
+    f
+}
+
+#[test]
+fn tight_uses_the_gradient_filter_where_it_pays_and_round_trips() {
+    let px = writer_for(PixelFormat::RGB888).unwrap();
+    let lossless = ClientEncodings::from_list(&[encoding::TIGHT]);
+    let mut enc = Encoders::new();
+    let mut zs = [Decompress::new(true), Decompress::new(true), Decompress::new(true), Decompress::new(true)];
+    // Smooth shading: gradient residuals (stream 3, explicit filter 2), and smaller
+    // than the same rectangle with the CopyFilter.
+    let photo = smooth(256, 96);
+    let rect = Rect::of(&photo);
+    let mut out = Vec::new();
+    enc.encode(&photo, rect, &px, &lossless, &mut out).unwrap();
+    assert_eq!((out[12], out[13]), (0x70, 2), "stream 3, gradient filter");
+    let mut r = Reader { buf: &out[12..], pos: 0 };
+    assert!(tight(&mut r, &mut zs, rect, &px).unwrap() == expected(&photo, rect, px.format()));
+    assert_eq!(r.pos, out.len() - 12);
+    let mut rgb = Vec::new();
+    for y in 0..rect.h {
+        photo.row(y).iter().for_each(|&c| px.put_tpixel(c, &mut rgb));
+    }
+    let copy = zlib_len(&rgb);
+    assert!(out.len() - 12 < copy * 9 / 10, "gradient {} B vs copy {copy} B", out.len() - 12);
+    // Whatever the filter, never clearly worse than the CopyFilter alone: the pattern's
+    // photo-like, text and flat regions and the whole frame, each with fresh streams.
+    let pattern = PatternSource::new(640, 480).frame_at(0);
+    for rect in
+        [Rect::of(&pattern), Rect::new(320, 0, 320, 240), Rect::new(40, 160, 256, 64), Rect::new(0, 0, 320, 240)]
+    {
+        let (mut enc, mut out) = (Encoders::new(), Vec::new());
+        enc.encode(&pattern, rect, &px, &lossless, &mut out).unwrap();
+        let mut zs = [Decompress::new(true), Decompress::new(true), Decompress::new(true), Decompress::new(true)];
+        let mut r = Reader { buf: &out[12..], pos: 0 };
+        assert!(tight(&mut r, &mut zs, rect, &px).unwrap() == expected(&pattern, rect, px.format()));
+        let mut rgb = Vec::new();
+        for y in rect.y..rect.y + rect.h {
+            let row = &pattern.row(y)[usize::from(rect.x)..usize::from(rect.x + rect.w)];
+            row.iter().for_each(|&c| px.put_tpixel(c, &mut rgb));
+        }
+        let copy = zlib_len(&rgb);
+        assert!(out.len() - 12 <= copy + 8, "{rect:?}: {} B chosen vs copy filter {copy} B", out.len() - 12);
+    }
+    // Formats whose TPIXELs are not R, G, B bytes never get the gradient filter.
+    for pf in formats().into_iter().filter(|pf| !writer_for(*pf).unwrap().tpixel_is_rgb()) {
+        let px = writer_for(pf).unwrap();
+        out.clear();
+        Encoders::new().encode(&photo, rect, &px, &lossless, &mut out).unwrap();
+        assert!(!(out[12] & 0x40 != 0 && out[13] == 2), "{pf:?}: gradient filter");
+    }
+}
+
+fn zlib_len(data: &[u8]) -> usize {
+    let mut z = flate2::Compress::new(flate2::Compression::new(2), true);
+    let mut out = Vec::with_capacity(data.len() + 1024);
+    z.compress_vec(data, &mut out, flate2::FlushCompress::Sync).unwrap();
+    out.len()
 }
