@@ -112,14 +112,12 @@ impl TightEncoder {
             let row = &frame.row(y)[usize::from(rect.x)..usize::from(rect.x) + usize::from(rect.w)];
             row.iter().for_each(|&c| px.put_tpixel(c, &mut self.data));
         }
-        if px.tpixel_is_rgb() {
+        if px.tpixel_is_rgb() && gradient_pays(&self.data, usize::from(rect.w)) {
             gradient_residuals(&self.data, usize::from(rect.w), &mut self.residuals);
-            if entropy_bits(&self.residuals) < GRADIENT_ENTROPY_SHARE * entropy_bits(&self.data) {
-                std::mem::swap(&mut self.data, &mut self.residuals);
-                let ctrl = self.ctrl(STREAM_GRADIENT, opts.level) | READ_FILTER;
-                out.extend_from_slice(&[ctrl, GRADIENT_FILTER]);
-                return self.put_data(STREAM_GRADIENT, opts.level, out);
-            }
+            std::mem::swap(&mut self.data, &mut self.residuals);
+            let ctrl = self.ctrl(STREAM_GRADIENT, opts.level) | READ_FILTER;
+            out.extend_from_slice(&[ctrl, GRADIENT_FILTER]);
+            return self.put_data(STREAM_GRADIENT, opts.level, out);
         }
         out.push(self.ctrl(STREAM_FULL, opts.level));
         self.put_data(STREAM_FULL, opts.level, out)
@@ -193,6 +191,13 @@ impl TightEncoder {
     }
 }
 
+/// The GradientFilter's prediction of a component from its left, upper and upper-left
+/// neighbours.
+fn predict(left: u8, up: u8, up_left: u8) -> u8 {
+    let p = (i16::from(left) + i16::from(up) - i16::from(up_left)).clamp(0, 255);
+    u8::try_from(p).unwrap_or(u8::MAX)
+}
+
 /// The GradientFilter (rfbproto): each colour component minus its prediction
 /// `left + above - above-left`, clamped to 0..=255, modulo 256; neighbours outside the
 /// rectangle count as 0. `rgb` holds the rectangle's 3-byte TPIXELs row by row.
@@ -200,24 +205,44 @@ fn gradient_residuals(rgb: &[u8], width: usize, out: &mut Vec<u8>) {
     out.clear();
     out.reserve(rgb.len());
     let stride = width * 3;
-    for (y, row) in rgb.chunks_exact(stride).enumerate() {
-        let above = if y == 0 { None } else { Some(&rgb[(y - 1) * stride..y * stride]) };
-        for (i, &v) in row.iter().enumerate() {
-            let left = if i >= 3 { i16::from(row[i - 3]) } else { 0 };
-            let (up, up_left) = match above {
-                Some(a) => (i16::from(a[i]), if i >= 3 { i16::from(a[i - 3]) } else { 0 }),
-                None => (0, 0),
-            };
-            let predicted = u8::try_from((left + up - up_left).clamp(0, 255)).unwrap_or(u8::MAX);
-            out.push(v.wrapping_sub(predicted));
-        }
+    let zeros = vec![0u8; stride];
+    let mut above: &[u8] = &zeros;
+    for row in rgb.chunks_exact(stride) {
+        residual_row(row, above, |r| out.push(r));
+        above = row;
     }
 }
 
-/// Order-0 entropy of `data` in bits: the size Huffman coding alone would approach.
-fn entropy_bits(data: &[u8]) -> f64 {
-    let mut counts = [0u32; 256];
-    data.iter().for_each(|&b| counts[usize::from(b)] += 1);
+/// One row's residuals, in order, to `put`.
+fn residual_row(row: &[u8], above: &[u8], mut put: impl FnMut(u8)) {
+    for i in 0..row.len().min(3) {
+        put(row[i].wrapping_sub(above[i]));
+    }
+    for i in 3..row.len() {
+        put(row[i].wrapping_sub(predict(row[i - 3], above[i], above[i - 3])));
+    }
+}
+
+/// Whether the GradientFilter promises clearly fewer bytes than the CopyFilter: the
+/// order-0 entropy of both on every fourth row (the rest costs only when it pays).
+fn gradient_pays(rgb: &[u8], width: usize) -> bool {
+    let stride = width * 3;
+    let rows = rgb.len() / stride.max(1);
+    if rows < 2 {
+        return false;
+    }
+    let (mut raw, mut res) = ([0u32; 256], [0u32; 256]);
+    for y in (1..rows).step_by(4) {
+        let row = &rgb[y * stride..(y + 1) * stride];
+        row.iter().for_each(|&b| raw[usize::from(b)] += 1);
+        residual_row(row, &rgb[(y - 1) * stride..y * stride], |r| res[usize::from(r)] += 1);
+    }
+    entropy_bits(&res) < GRADIENT_ENTROPY_SHARE * entropy_bits(&raw)
+}
+
+/// Order-0 entropy in bits of data with these byte counts: the size Huffman coding
+/// alone would approach.
+fn entropy_bits(counts: &[u32; 256]) -> f64 {
     let total = counts.iter().map(|&c| f64::from(c)).sum::<f64>();
     counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c)).map(|c| -c * (c / total).log2()).sum()
 }
