@@ -40,6 +40,10 @@ const STREAM_GRADIENT: usize = 3;
 /// from Huffman coding, which this estimates; the margin keeps synthetic content, where
 /// zlib's repeats matter more, on the CopyFilter unless the gain is plain.
 const GRADIENT_ENTROPY_SHARE: f64 = 0.9;
+/// Smaller many-colour rectangles (a few lines of coloured, anti-aliased text, the usual
+/// case on a terminal) keep the CopyFilter without the estimate: it would cost more CPU
+/// than the few bytes it could save there.
+const MIN_GRADIENT_PIXELS: usize = 64 * 64;
 
 /// The per-connection Tight state: four zlib streams and scratch buffers.
 #[derive(Debug, Default)]
@@ -112,7 +116,10 @@ impl TightEncoder {
             let row = &frame.row(y)[usize::from(rect.x)..usize::from(rect.x) + usize::from(rect.w)];
             row.iter().for_each(|&c| px.put_tpixel(c, &mut self.data));
         }
-        if px.tpixel_is_rgb() && gradient_pays(&self.data, usize::from(rect.w)) {
+        if px.tpixel_is_rgb()
+            && rect.pixels() >= MIN_GRADIENT_PIXELS
+            && gradient_pays(&self.data, usize::from(rect.w), &mut self.residuals)
+        {
             gradient_residuals(&self.data, usize::from(rect.w), &mut self.residuals);
             std::mem::swap(&mut self.data, &mut self.residuals);
             let ctrl = self.ctrl(STREAM_GRADIENT, opts.level) | READ_FILTER;
@@ -203,39 +210,48 @@ fn predict(left: u8, up: u8, up_left: u8) -> u8 {
 /// rectangle count as 0. `rgb` holds the rectangle's 3-byte TPIXELs row by row.
 fn gradient_residuals(rgb: &[u8], width: usize, out: &mut Vec<u8>) {
     out.clear();
-    out.reserve(rgb.len());
+    out.resize(rgb.len(), 0);
     let stride = width * 3;
     let zeros = vec![0u8; stride];
     let mut above: &[u8] = &zeros;
-    for row in rgb.chunks_exact(stride) {
-        residual_row(row, above, |r| out.push(r));
+    for (row, dst) in rgb.chunks_exact(stride).zip(out.chunks_exact_mut(stride)) {
+        residual_row(row, above, dst);
         above = row;
     }
 }
 
-/// One row's residuals, in order, to `put`.
-fn residual_row(row: &[u8], above: &[u8], mut put: impl FnMut(u8)) {
-    for i in 0..row.len().min(3) {
-        put(row[i].wrapping_sub(above[i]));
+/// One row's residuals into `dst` (all three the same length, a multiple of 3). Written
+/// as zipped slices so that the compiler vectorises it.
+fn residual_row(row: &[u8], above: &[u8], dst: &mut [u8]) {
+    let n = row.len().min(3);
+    for ((d, &v), &u) in dst[..n].iter_mut().zip(&row[..n]).zip(&above[..n]) {
+        *d = v.wrapping_sub(u);
     }
-    for i in 3..row.len() {
-        put(row[i].wrapping_sub(predict(row[i - 3], above[i], above[i - 3])));
+    if row.len() <= 3 {
+        return;
+    }
+    let (left, up, up_left) = (&row[..row.len() - 3], &above[3..], &above[..above.len() - 3]);
+    for ((((d, &v), &l), &u), &ul) in dst[3..].iter_mut().zip(&row[3..]).zip(left).zip(up).zip(up_left) {
+        *d = v.wrapping_sub(predict(l, u, ul));
     }
 }
 
 /// Whether the GradientFilter promises clearly fewer bytes than the CopyFilter: the
 /// order-0 entropy of both on every fourth row (the rest costs only when it pays).
-fn gradient_pays(rgb: &[u8], width: usize) -> bool {
+fn gradient_pays(rgb: &[u8], width: usize, scratch: &mut Vec<u8>) -> bool {
     let stride = width * 3;
     let rows = rgb.len() / stride.max(1);
     if rows < 2 {
         return false;
     }
+    scratch.clear();
+    scratch.resize(stride, 0);
     let (mut raw, mut res) = ([0u32; 256], [0u32; 256]);
     for y in (1..rows).step_by(4) {
         let row = &rgb[y * stride..(y + 1) * stride];
+        residual_row(row, &rgb[(y - 1) * stride..y * stride], scratch);
         row.iter().for_each(|&b| raw[usize::from(b)] += 1);
-        residual_row(row, &rgb[(y - 1) * stride..y * stride], |r| res[usize::from(r)] += 1);
+        scratch.iter().for_each(|&b| res[usize::from(b)] += 1);
     }
     entropy_bits(&res) < GRADIENT_ENTROPY_SHARE * entropy_bits(&raw)
 }
