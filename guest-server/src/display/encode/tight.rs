@@ -171,10 +171,16 @@ impl TightEncoder {
             return Ok(());
         }
         let z = self.streams[stream].get_or_insert_with(|| ZStream::new(level, "Tight"));
-        let mut packed = Vec::with_capacity(self.data.len() / 2 + 64);
-        z.compress(&self.data, &mut packed)?;
-        put_compact_len(packed.len(), out)?;
-        out.extend_from_slice(&packed);
+        // Compress straight into `out` behind room for the longest compact length, then
+        // close the gap: no buffer per rectangle.
+        let at = out.len();
+        out.extend_from_slice(&[0; 3]);
+        z.compress(&self.data, out)?;
+        let packed = out.len() - at - 3;
+        let (len, n) = compact_len(packed)?;
+        out.copy_within(at + 3.., at + n);
+        out.truncate(at + n + packed);
+        out[at..at + n].copy_from_slice(&len[..n]);
         Ok(())
     }
 
@@ -270,6 +276,13 @@ pub(crate) fn jpeg_quality(level: u8) -> u8 {
 
 /// Tight's compact length: 7 bits per byte, at most three bytes.
 fn put_compact_len(len: usize, out: &mut Vec<u8>) -> Result<(), DisplayError> {
+    let (bytes, n) = compact_len(len)?;
+    out.extend_from_slice(&bytes[..n]);
+    Ok(())
+}
+
+/// Tight's compact length as bytes, and how many of them are used.
+fn compact_len(len: usize) -> Result<([u8; 3], usize), DisplayError> {
     if len > MAX_COMPACT {
         return Err(DisplayError::Encoder {
             encoding: "Tight",
@@ -277,14 +290,13 @@ fn put_compact_len(len: usize, out: &mut Vec<u8>) -> Result<(), DisplayError> {
         });
     }
     let byte = |v: usize| u8::try_from(v & 0xff).unwrap_or(0);
-    if len < 0x80 {
-        out.push(byte(len));
+    Ok(if len < 0x80 {
+        ([byte(len), 0, 0], 1)
     } else if len < 0x4000 {
-        out.extend_from_slice(&[byte(len & 0x7f) | 0x80, byte(len >> 7)]);
+        ([byte(len & 0x7f) | 0x80, byte(len >> 7), 0], 2)
     } else {
-        out.extend_from_slice(&[byte(len & 0x7f) | 0x80, byte((len >> 7) & 0x7f) | 0x80, byte(len >> 14)]);
-    }
-    Ok(())
+        ([byte(len & 0x7f) | 0x80, byte((len >> 7) & 0x7f) | 0x80, byte(len >> 14)], 3)
+    })
 }
 
 #[cfg(test)]
