@@ -557,3 +557,32 @@ async fn fifty_concurrent_sessions_each_echo_their_own_token() {
     }
     assert_eq!(mgr.session_count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_for_a_console_that_is_not_reading_waits_and_arrives_whole() {
+    let mgr = SessionManager::new(bash_config());
+    let mut term = Term::open(&mgr).await;
+    // Raw and silent, then two seconds of not reading: far more than the terminal's
+    // buffers hold is typed meanwhile, so writes to the PTY must wait, not fail.
+    term.type_str("stty raw -echo; echo RE$((1))ADY; sleep 2; head -c 300000 | cksum; stty sane\r").await;
+    term.wait_for("RE1ADY").await;
+    let payload: Vec<u8> =
+        (0..300_000u32).map(|i| b'a' + u8::try_from(i.wrapping_mul(2_654_435_761) >> 27).unwrap() % 26).collect();
+    let typing = std::time::Instant::now();
+    for chunk in payload.chunks(8 * 1024) {
+        term.type_str(std::str::from_utf8(chunk).unwrap()).await;
+    }
+    assert!(typing.elapsed() > Duration::from_millis(500), "the PTY took all input while its console slept");
+    let mut cksum = std::process::Command::new("cksum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut cksum.stdin.take().unwrap(), &payload).unwrap();
+    let expected = String::from_utf8(cksum.wait_with_output().unwrap().stdout).unwrap();
+    let expected = expected.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    term.wait_for(&expected).await;
+    term.wait_input_acked().await;
+    term.check_echo("after").await;
+    mgr.shutdown().await;
+}

@@ -12,7 +12,7 @@ use cvmc_protocol::console::SessionToken;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use pty_process::{OwnedReadPty, Size};
+use pty_process::Size;
 use tokio::io::AsyncReadExt as _;
 use tokio::process::Child;
 use tokio::sync::watch;
@@ -49,14 +49,14 @@ pub(super) fn spawn_session(
         .spawn(pts)
         .map_err(|source| ConsoleError::Spawn { program: program.clone(), source })?;
     tracing::info!(session = %token_hint(&token), pid = ?child.id(), program, "console session started");
-    let (reader, writer) = pty.into_split();
+    let (reader, writer) = super::pty::split(pty).map_err(ConsoleError::PtyIo)?;
     let session = Arc::new(Session::new(token, writer, cfg.scrollback, cfg.max_unacked));
     let task = tokio::spawn(drive(Arc::clone(&session), reader, child, registry));
     session.set_driver(task);
     Ok(session)
 }
 
-async fn drive(session: Arc<Session>, mut reader: OwnedReadPty, mut child: Child, registry: Weak<Inner>) {
+async fn drive(session: Arc<Session>, mut reader: super::pty::PtyReader, mut child: Child, registry: Weak<Inner>) {
     let mut changes = session.subscribe_changes();
     let mut linger = session.subscribe_linger();
     let mut buf = vec![0u8; READ_CHUNK];
@@ -122,7 +122,7 @@ async fn drive(session: Arc<Session>, mut reader: OwnedReadPty, mut child: Child
 /// pushed before the next await.
 async fn read_output(
     session: &Session,
-    reader: &mut OwnedReadPty,
+    reader: &mut super::pty::PtyReader,
     buf: &mut [u8],
     changes: &mut watch::Receiver<()>,
 ) -> io::Result<usize> {

@@ -23,6 +23,7 @@
 //! wire protocol of one connection).
 
 mod driver;
+mod pty;
 mod ring;
 mod serve;
 mod session;
@@ -117,6 +118,9 @@ pub enum ConsoleError {
     /// Allocating or sizing the PTY failed.
     #[error("pty: {0}")]
     Pty(#[source] pty_process::Error),
+    /// Taking the PTY master over for reading and writing failed.
+    #[error("pty: {0}")]
+    PtyIo(#[source] std::io::Error),
     /// The console process could not be started.
     #[error("cannot start console command {program:?}: {source}")]
     Spawn { program: String, source: pty_process::Error },

@@ -8,8 +8,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use cvmc_protocol::console::SessionToken;
-use pty_process::{OwnedWritePty, Size};
-use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{Notify, futures::Notified, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -29,7 +27,7 @@ pub(super) enum InputItem {
 /// before another's starts; the count itself lives in the state.
 #[derive(Debug)]
 struct Input {
-    pty: OwnedWritePty,
+    pty: super::pty::PtyWriter,
 }
 
 /// A live or finished console session.
@@ -59,7 +57,7 @@ pub(super) fn token_hint(token: &SessionToken) -> String {
 }
 
 impl Session {
-    pub(super) fn new(token: SessionToken, pty: OwnedWritePty, scrollback: usize, max_unacked: usize) -> Self {
+    pub(super) fn new(token: SessionToken, pty: super::pty::PtyWriter, scrollback: usize, max_unacked: usize) -> Self {
         Self {
             token,
             state: Mutex::new(SessionState::new(token_hint(&token), scrollback, max_unacked)),
@@ -162,7 +160,7 @@ impl Session {
                 }
             }
             InputItem::Resize { cols, rows } => {
-                if let Err(err) = input.pty.resize(Size::new(rows, cols)) {
+                if let Err(err) = input.pty.resize(rows, cols) {
                     tracing::debug!(session = %token_hint(&self.token), %err, cols, rows, "resize failed");
                 }
             }
