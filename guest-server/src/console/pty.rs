@@ -56,6 +56,19 @@ impl PtyWriter {
         }
     }
 
+    /// Write some of `buf` if the PTY takes it without waiting; `Ok(None)` if it would
+    /// have to wait.
+    pub(super) fn try_write(&self, buf: &[u8]) -> io::Result<Option<usize>> {
+        loop {
+            match rustix::io::write(&self.fd, buf) {
+                Ok(n) => return Ok(Some(n)),
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Set the terminal's size (TIOCSWINSZ); the kernel sends SIGWINCH.
     pub(super) fn resize(&self, rows: u16, cols: u16) -> io::Result<()> {
         let size = rustix::termios::Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };

@@ -67,7 +67,13 @@ where
             return Err(err);
         }
     };
-    let link = Link { inner, session: &session, generation, sent: AtomicU64::new(output_start) };
+    let link = Link {
+        inner,
+        session: &session,
+        generation,
+        sent: AtomicU64::new(output_start),
+        acked_input: AtomicU64::new(0),
+    };
     let result = link.run(&mut rd, &mut wr, &mut decoder, &mut buf).await;
     session.release(generation, inner.cfg.linger);
     let _closed = timeout(CLOSE_GRACE, wr.shutdown()).await;
@@ -130,6 +136,8 @@ struct Link<'a> {
     generation: u64,
     /// Output offset up to which frames were handed to the socket; acks may not pass it.
     sent: AtomicU64,
+    /// The input count of the last input Ack sent (or of SessionInfo).
+    acked_input: AtomicU64,
 }
 
 impl Link<'_> {
@@ -145,6 +153,7 @@ impl Link<'_> {
         W: AsyncWrite + Unpin,
     {
         let input_received = self.session.input_received().await;
+        self.acked_input.store(input_received, Ordering::SeqCst);
         let output_start = self.sent.load(Ordering::SeqCst);
         write_msg(wr, &ConsoleMsg::SessionInfo { token: self.session.token, input_received, output_start }).await?;
 
@@ -155,7 +164,7 @@ impl Link<'_> {
             let writer = self.write_input(queue_rx, &ack_tx);
             tokio::pin!(writer);
             tokio::select! {
-                received = self.receive(rd, decoder, buf, queue_tx) => received?,
+                received = self.receive(rd, decoder, buf, queue_tx, &ack_tx) => received?,
                 end = &mut writer => return Ok(end),
             }
             // The client closed its side: let the input it sent reach the console.
@@ -168,20 +177,39 @@ impl Link<'_> {
         }
     }
 
-    /// Decode client frames: input goes to the queue in order, acks to the ring.
-    /// `Ok` when the client closed cleanly.
+    /// Decode client frames: input goes to the PTY at once when it can (nothing queued,
+    /// no other write under way, the PTY not full), else to the queue in order; acks go
+    /// to the ring. `Ok` when the client closed cleanly.
+    ///
+    /// Writing at once is not only shorter: handing a keystroke to `write_input`, a
+    /// branch of this same task, woke the task from inside itself, and the runtime
+    /// answers such a wake-up by waking an idle worker to take the task over, one more
+    /// thread hop per keystroke.
     async fn receive<R: AsyncRead + Unpin>(
         &self,
         rd: &mut R,
         decoder: &mut FrameDecoder,
         buf: &mut [u8],
         queue: mpsc::Sender<InputItem>,
+        acks: &watch::Sender<u64>,
     ) -> Result<(), ConsoleError> {
         loop {
             while let Some(frame) = decoder.next_frame().map_err(ConsoleError::Malformed)? {
                 let item =
                     match ConsoleMsg::decode_payload(frame.kind, &frame.payload).map_err(ConsoleError::Malformed)? {
                         ConsoleMsg::Data(bytes) if bytes.is_empty() => continue,
+                        ConsoleMsg::Data(bytes) if queue.capacity() == queue.max_capacity() => {
+                            match self.session.try_input_now(self.generation, &bytes) {
+                                Some((written, received)) => {
+                                    self.publish_input(acks, received);
+                                    if written == bytes.len() {
+                                        continue;
+                                    }
+                                    InputItem::Data(bytes[written..].to_vec())
+                                }
+                                None => InputItem::Data(bytes),
+                            }
+                        }
                         ConsoleMsg::Data(bytes) => InputItem::Data(bytes),
                         ConsoleMsg::Resize { cols, rows } => InputItem::Resize { cols, rows },
                         ConsoleMsg::Ack { received } => {
@@ -213,10 +241,26 @@ impl Link<'_> {
             };
             if queue.is_empty() {
                 // At most one Ack per batch; the pump coalesces further.
-                acks.send_if_modified(|acked| std::mem::replace(acked, received) != received);
+                self.publish_input(acks, received);
             }
         }
         End::ClientClosed
+    }
+
+    /// Tell the pump the console has consumed input up to `received`. It is woken only
+    /// when it has no Ack pending (it then sets the Ack's timer) or much is unacked;
+    /// otherwise it takes the new count when it next wakes anyway, for the echo or for
+    /// that timer, instead of being woken for every keystroke.
+    fn publish_input(&self, acks: &watch::Sender<u64>, received: u64) {
+        let acked = self.acked_input.load(Ordering::SeqCst);
+        acks.send_if_modified(|published| {
+            if *published == received {
+                return false;
+            }
+            let wake = *published == acked || received.saturating_sub(acked) >= INPUT_ACK_EVERY;
+            *published = received;
+            wake
+        });
     }
 
     /// Send held output from the replay start on, input Acks, and Exit once all output
@@ -246,6 +290,7 @@ impl Link<'_> {
                     input_acked = received;
                     ack_due = None;
                     write_msg(wr, &ConsoleMsg::Ack { received }).await?;
+                    self.acked_input.store(received, Ordering::SeqCst);
                 }
             }
             let sent = self.sent.load(Ordering::SeqCst);

@@ -168,6 +168,38 @@ impl Session {
         Some(lock(&self.state).input().received())
     }
 
+    /// Write input at once when nothing stands in the way: connection `generation` owns
+    /// the session, no other write to the PTY is under way, and the PTY takes bytes
+    /// without waiting. Returns how many bytes of `bytes` were written (possibly 0: queue
+    /// the rest, in order) and the input count afterwards; `None` when it could not try
+    /// (queue all of it). Never waits.
+    pub(super) fn try_input_now(&self, generation: u64, bytes: &[u8]) -> Option<(usize, u64)> {
+        let input = self.input.try_lock().ok()?;
+        if !self.is_owner(generation) {
+            return None;
+        }
+        let mut done = 0;
+        while done < bytes.len() && !lock(&self.state).input().is_broken() {
+            let written = match input.pty.try_write(&bytes[done..]) {
+                Ok(None) => break, // the PTY is full: the rest waits in the queue
+                Ok(Some(n)) => Ok(n),
+                Err(err) => {
+                    tracing::debug!(session = %token_hint(&self.token), %err, "console input refused");
+                    Err(err)
+                }
+            };
+            match lock(&self.state).input_mut().wrote(&written) {
+                Some(n) => done += n,
+                None => done = bytes.len(), // broken: the rest is dropped, as apply_input does
+            }
+        }
+        let state = lock(&self.state);
+        if state.input().is_broken() {
+            done = bytes.len(); // the console is gone: input is dropped, as apply_input does
+        }
+        Some((done, state.input().received()))
+    }
+
     pub(super) fn subscribe_owner(&self) -> watch::Receiver<u64> {
         self.owner.subscribe()
     }
