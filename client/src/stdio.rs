@@ -5,10 +5,11 @@
 //! non-blocking mode and driven by the runtime's reactor, as ssh does: a keystroke wakes
 //! the thread that encrypts and sends it, instead of a blocking reader thread handing it
 //! over (one cross-thread wake-up less per keystroke). [`LocalStdio`] puts the original
-//! modes back when it drops. A terminal's stdin and stdout are usually one open file
-//! description, so once stdin is non-blocking stdout is too; that is why stdout is then
+//! mode back when it drops. A terminal's stdin and stdout are usually one open file
+//! description, so once stdin is non-blocking stdout is too; such a stdout is then
 //! written through the reactor as well: a blocking `write_all` would fail with
-//! `WouldBlock` whenever the terminal is slower than the guest and lose output.
+//! `WouldBlock` whenever the terminal is slower than the guest and lose output. A stdout
+//! of its own (a pipe, a file) keeps its blocking writes.
 //! Anything else (a regular file, /dev/null, a platform without the reactor path) falls
 //! back to a blocking reader thread and blocking writes.
 
@@ -166,17 +167,18 @@ mod reactor {
         // Registration does not depend on the mode, so register first and change the
         // mode only for what the reactor took.
         let rx = pipe::Receiver::from_owned_fd_unchecked(stdin.try_clone().ok()?).ok()?;
-        let mut restore = vec![non_blocking(&stdin)?];
-        let output = match pipe::Sender::from_owned_fd_unchecked(stdout.try_clone().ok()?) {
-            Ok(tx) => {
-                // Guards drop first to last and this one goes first: when stdout shares
-                // stdin's description it reads the flags already made non-blocking, so
-                // stdin's guard, holding the true original, must be the last to write.
-                restore.insert(0, non_blocking(&stdout)?);
-                Output::Reactor(tx)
-            }
-            // A regular file: a separate description, never non-blocking by us.
-            Err(_) => Output::Blocking,
+        let restore = vec![non_blocking(&stdin)?];
+        // Stdout goes through the reactor only when it is non-blocking now: when it is
+        // stdin's own description (a terminal), whose original flags stdin's guard puts
+        // back. Any other stdout (a pipe, a file) keeps blocking writes, which move bulk
+        // output about a tenth faster than waiting for readiness (measured on a pipe).
+        let stdout_non_blocking = fcntl(&stdout, FcntlArg::F_GETFL)
+            .map(|f| OFlag::from_bits_truncate(f).contains(OFlag::O_NONBLOCK))
+            .unwrap_or(true);
+        let output = if stdout_non_blocking {
+            Output::Reactor(pipe::Sender::from_owned_fd_unchecked(stdout).ok()?)
+        } else {
+            Output::Blocking
         };
         Some(LocalStdio { input: Some(Input::Reactor(rx)), output, _restore: restore })
     }
