@@ -212,3 +212,53 @@ fn send_keys_reach_a_recording_rfb_server_as_key_events() {
     });
     assert_eq!(recorded, expected);
 }
+
+#[test]
+fn a_guest_saved_as_view_only_opens_its_screen_view_only() {
+    use cvm_console::gui::app::GuiApp;
+    use cvm_console::gui::guests::{SavedGuest, SavedGuests};
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    let guest = |name: &str, view_only| SavedGuest {
+        name: name.into(),
+        address: "127.0.0.1:9".into(),
+        policy: dir.path().join("policy.toml"),
+        view_only,
+    };
+    let saved = SavedGuests {
+        path: dir.path().join("guests.toml"),
+        guests: vec![guest("watch-me", true), guest("drive-me", false)],
+    };
+    saved.save().unwrap();
+    // What the file says after a round trip: only the view-only guest carries the key.
+    let text = std::fs::read_to_string(dir.path().join("guests.toml")).unwrap();
+    assert_eq!(text.matches("view_only = true").count(), 1, "{text}");
+    assert!(!text.contains("view_only = false"), "{text}");
+
+    for (row, (name, view_only)) in [("watch-me", true), ("drive-me", false)].into_iter().enumerate() {
+        let ends = Arc::new(Mutex::new(Vec::new()));
+        let links = Arc::clone(&ends);
+        let connector: cvm_console::gui::app::Connector = Box::new(move |_guest, _wake| {
+            let (link, end) = common::link();
+            links.lock().unwrap().push(end);
+            Ok(link)
+        });
+        let saved = SavedGuests::load(dir.path()).unwrap();
+        let mut rig = Rig::with(|_| GuiApp::with_guests(saved, connector), 1.0);
+        rig.frames(1);
+        rig.harness.query_all_by_label("Connect").nth(row).expect("a Connect button per guest").click();
+        rig.frames(2);
+        let (events, commands) = ends.lock().unwrap().pop().expect("the guest was dialled");
+        (rig.events, rig.commands) = (events, commands);
+        rig = rig.into_session();
+        assert_eq!(rig.has(VIEW_ONLY_TEXT), view_only, "{name}");
+        // In view-only mode the pointer over the screen reaches nothing.
+        let screen = rig.harness.get_by_label("Guest screen").rect();
+        rig.drain();
+        rig.harness.hover_at(screen.center());
+        rig.frames(2);
+        let pointer = rig.drain().iter().any(|c| matches!(c, NetCommand::Pointer { .. }));
+        assert_eq!(pointer, !view_only, "{name}");
+    }
+}

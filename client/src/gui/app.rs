@@ -320,6 +320,9 @@ impl GuiApp {
                 self.state.phase = Phase::Connecting;
                 self.link = Some(link);
                 self.policy_path = Some(guest.policy.clone());
+                // The saved choice applies from the first frame; reconnects keep whatever
+                // the user has switched it to since.
+                self.screen.view_only = guest.view_only;
                 self.chosen = Some(guest);
             }
             Err(e) => self.state.status = Some(e),

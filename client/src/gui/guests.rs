@@ -27,6 +27,10 @@ pub struct SavedGuest {
     pub address: String,
     /// The trust policy file.
     pub policy: PathBuf,
+    /// Open the screen in view-only mode (no keyboard or pointer is sent until the
+    /// user turns it off): for watching a guest, as support staff do.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub view_only: bool,
 }
 
 /// The list and where it is stored.
@@ -85,8 +89,13 @@ mod tests {
     #[test]
     fn round_trip_and_errors() {
         let guests = vec![
-            SavedGuest { name: "db \"1\"".into(), address: "10.0.0.5:7443".into(), policy: "C:\\p\\db.toml".into() },
-            SavedGuest { name: "web".into(), address: "h:1".into(), policy: "/p.toml".into() },
+            SavedGuest {
+                name: "db \"1\"".into(),
+                address: "10.0.0.5:7443".into(),
+                policy: "C:\\p\\db.toml".into(),
+                view_only: false,
+            },
+            SavedGuest { name: "web".into(), address: "h:1".into(), policy: "/p.toml".into(), view_only: true },
         ];
         assert_eq!(parse(&render(&guests)).unwrap(), guests);
         assert!(parse("name = \"x\"").unwrap_err().contains("unknown field `name`"));
@@ -102,7 +111,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut list = SavedGuests::load(dir.path()).unwrap();
         assert!(list.guests.is_empty());
-        list.guests.push(SavedGuest { name: "a".into(), address: "h:1".into(), policy: "p.toml".into() });
+        list.guests.push(SavedGuest {
+            name: "a".into(),
+            address: "h:1".into(),
+            policy: "p.toml".into(),
+            view_only: false,
+        });
         list.save().unwrap();
         assert_eq!(SavedGuests::load(dir.path()).unwrap().guests, list.guests);
     }

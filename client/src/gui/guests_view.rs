@@ -40,7 +40,12 @@ impl GuestsView {
         }
         egui::Grid::new("guests").num_columns(5).striped(true).spacing([12.0, 4.0]).show(ui, |ui| {
             for (i, g) in self.list.guests.iter().enumerate() {
-                ui.strong(&g.name);
+                ui.horizontal(|ui| {
+                    ui.strong(&g.name);
+                    if g.view_only {
+                        ui.weak("view only");
+                    }
+                });
                 ui.monospace(&g.address);
                 ui.label(g.policy.display().to_string());
                 if ui.button("Connect").on_hover_text(format!("Connect to {}", g.name)).clicked() {
@@ -67,6 +72,9 @@ impl GuestsView {
             ui.end_row();
             ui.label("Trust policy");
             ui.add(egui::TextEdit::singleline(&mut self.policy_text).hint_text("/path/to/policy.toml"));
+            ui.end_row();
+            ui.label("Screen");
+            ui.checkbox(&mut self.form.view_only, "View only: send no keys or pointer until I turn it off");
             ui.end_row();
         });
         if ui.button("Add").clicked() {
