@@ -37,22 +37,32 @@ fn free_port() -> u16 {
 impl XvncWithXterm {
     /// Start them (800x600, depth 24) and wait until Xvnc accepts connections.
     pub fn start() -> Self {
-        let port = free_port();
-        let display = format!(":{}", 40 + port % 50);
-        let xvnc = Killed(
-            Command::new("Xvnc")
-                .args([display.as_str(), "-SecurityTypes", "None", "-localhost", "-rfbport", &port.to_string()])
-                .args(["-geometry", "800x600", "-depth", "24"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvnc is installed (scripts/test installs tigervnc-standalone-server)"),
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "Xvnc did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        // Tests run in parallel and the display number is ours to pick: one that another
+        // X server holds makes Xvnc exit at once, so try another until one starts.
+        let (port, display, xvnc) = (0..20)
+            .find_map(|attempt| {
+                let port = free_port();
+                let display = format!(":{}", 40 + (usize::from(port) + attempt * 7) % 400);
+                let mut xvnc = Killed(
+                    Command::new("Xvnc")
+                        .args([display.as_str(), "-SecurityTypes", "None", "-localhost", "-rfbport", &port.to_string()])
+                        .args(["-geometry", "800x600", "-depth", "24"])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .expect("Xvnc is installed (scripts/test installs tigervnc-standalone-server)"),
+                );
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                    if xvnc.0.try_wait().ok().flatten().is_some() {
+                        return None; // display taken (or port): next attempt
+                    }
+                    assert!(Instant::now() < deadline, "Xvnc did not start");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Some((port, display, xvnc))
+            })
+            .expect("Xvnc did not start on any of 20 displays");
         let dir = tempfile::tempdir().unwrap();
         let typed = dir.path().join("typed");
         let xterm = Killed(

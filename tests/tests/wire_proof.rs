@@ -71,19 +71,36 @@ impl Capture {
     }
 }
 
-/// Frames on `port` with TCP payload, and those of them that are not TLS.
-fn tls_census(file: &Path, port: u16) -> (usize, usize) {
-    let count = |filter: &str| {
-        let out = Command::new("tshark")
-            .arg("-r")
-            .arg(file)
-            .args(["-d", &format!("tcp.port=={port},tls"), "-Y", filter, "-T", "fields", "-e", "frame.number"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
-    };
-    (count("tcp.len > 0"), count("tcp.len > 0 && !tls"))
+/// Frames on `port` with TCP payload (to show the capture saw the traffic).
+fn payload_frames(file: &Path, port: u16) -> usize {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(["-Y", &format!("tcp.port == {port} && tcp.len > 0"), "-T", "fields", "-e", "frame.number"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+}
+
+/// Where `stream` (one direction's TCP payload, in order) stops being a sequence of
+/// well-formed TLS records, or `None` if it is nothing else (a last record cut short
+/// by the end of the capture counts as well-formed). Read as RFC 8446 section 5.1
+/// frames them: content type 20..=24, legacy version 3.1..=3.3, a length of at most
+/// 2^14 + 256. Checked on the reassembled streams, not per frame: where TCP cuts a
+/// record is up to the kernel, and a frame holding only a record's middle is still TLS.
+fn first_non_tls_byte(stream: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while at < stream.len() {
+        let header = stream.get(at..at + 5)?;
+        let (kind, major, minor) = (header[0], header[1], header[2]);
+        let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+        if !(20..=24).contains(&kind) || major != 3 || !(1..=3).contains(&minor) || len > (1 << 14) + 256 {
+            return Some(at);
+        }
+        at += 5 + len;
+    }
+    None
 }
 
 /// The TCP payload sent to `port` and from it, each reassembled in capture order,
@@ -184,9 +201,12 @@ async fn the_attested_channels_carry_tls_records_only_and_no_trace_of_the_secret
     let _ = console.finish(20).await;
 
     let (file, _keep) = capture.stop();
-    let (payload_frames, not_tls) = tls_census(&file, guest.addr.port());
-    assert!(payload_frames > 20, "the capture saw the traffic ({payload_frames} frames)");
-    assert_eq!(not_tls, 0, "{not_tls} of {payload_frames} frames carry something other than TLS");
+    let frames = payload_frames(&file, guest.addr.port());
+    assert!(frames > 20, "the capture saw the traffic ({frames} frames)");
+    let [up, down] = payload_streams(&file, guest.addr.port());
+    for (name, stream) in [("client to guest", &up), ("guest to client", &down)] {
+        assert_eq!(first_non_tls_byte(stream), None, "{name}: {} bytes, not all TLS records", stream.len());
+    }
     assert_eq!(leaks_in_capture(&file, guest.addr.port(), SECRET), Vec::<&str>::new(), "the secret crossed the wire");
     guest.stop().await;
 }
@@ -207,11 +227,26 @@ async fn control_the_check_finds_the_secret_in_plain_rfb() {
     type_secret(&viewer).await;
     x.wait_typed(SECRET, 20).await;
     let (file, _keep) = capture.stop();
-    let (payload_frames, not_tls) = tls_census(&file, port);
-    assert!(not_tls > 0 && not_tls == payload_frames, "plain RFB is not TLS ({not_tls} of {payload_frames})");
+    let [up, down] = payload_streams(&file, port);
+    // Both sides open with "RFB 003.008\n": the check sees at once that this is not TLS.
+    assert_eq!((first_non_tls_byte(&up), first_non_tls_byte(&down)), (Some(0), Some(0)), "plain RFB is not TLS");
     let found = leaks_in_capture(&file, port, SECRET);
     assert!(found.contains(&"keysym sequence"), "the check must find typed keys in plain RFB: {found:?}");
     guest.stop().await;
+}
+
+#[test]
+fn the_record_check_accepts_records_and_finds_anything_else() {
+    let record = |kind: u8, len: usize| {
+        [&[kind, 3, 3][..], &u16::try_from(len).unwrap().to_be_bytes(), &vec![0xaa; len]].concat()
+    };
+    let tls = [record(22, 40), record(23, 16 * 1024), record(21, 2)].concat();
+    assert_eq!(first_non_tls_byte(&tls), None);
+    assert_eq!(first_non_tls_byte(&tls[..tls.len() - 1]), None, "a record cut by the end of the capture");
+    assert_eq!(first_non_tls_byte(b"RFB 003.008\n"), Some(0));
+    let spliced = [record(23, 10), b"hunter2".to_vec(), record(23, 10)].concat();
+    assert_eq!(first_non_tls_byte(&spliced), Some(15), "plain bytes between records");
+    assert_eq!(first_non_tls_byte(&record(23, (1 << 14) + 257)), Some(0), "over-long record");
 }
 
 #[test]
