@@ -15,7 +15,7 @@
 //! session's bounded ring, and the socket is written directly from it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use cvmc_protocol::console::ConsoleMsg;
@@ -73,6 +73,7 @@ where
         generation,
         sent: AtomicU64::new(output_start),
         acked_input: AtomicU64::new(0),
+        input_in_flight: AtomicBool::new(false),
     };
     let result = link.run(&mut rd, &mut wr, &mut decoder, &mut buf).await;
     session.release(generation, inner.cfg.linger);
@@ -138,6 +139,9 @@ struct Link<'a> {
     sent: AtomicU64,
     /// The input count of the last input Ack sent (or of SessionInfo).
     acked_input: AtomicU64,
+    /// `write_input` holds an item it took from the queue and has not applied yet (it
+    /// may be waiting for the PTY, the input lock, or its turn on the runtime).
+    input_in_flight: AtomicBool,
 }
 
 impl Link<'_> {
@@ -195,29 +199,40 @@ impl Link<'_> {
     ) -> Result<(), ConsoleError> {
         loop {
             while let Some(frame) = decoder.next_frame().map_err(ConsoleError::Malformed)? {
-                let item =
-                    match ConsoleMsg::decode_payload(frame.kind, &frame.payload).map_err(ConsoleError::Malformed)? {
-                        ConsoleMsg::Data(bytes) if bytes.is_empty() => continue,
-                        ConsoleMsg::Data(bytes) if queue.capacity() == queue.max_capacity() => {
-                            match self.session.try_input_now(self.generation, &bytes) {
-                                Some((written, received)) => {
-                                    self.publish_input(acks, received);
-                                    if written == bytes.len() {
-                                        continue;
-                                    }
-                                    InputItem::Data(bytes[written..].to_vec())
+                let item = match ConsoleMsg::decode_payload(frame.kind, &frame.payload)
+                    .map_err(ConsoleError::Malformed)?
+                {
+                    ConsoleMsg::Data(bytes) if bytes.is_empty() => continue,
+                    ConsoleMsg::Data(bytes)
+                        if queue.capacity() == queue.max_capacity() && !self.input_in_flight.load(Ordering::SeqCst) =>
+                    {
+                        match self.session.try_input_now(self.generation, &bytes) {
+                            Some((written, received)) => {
+                                self.publish_input(acks, received);
+                                if written == bytes.len() {
+                                    continue;
                                 }
-                                None => InputItem::Data(bytes),
+                                InputItem::Data(bytes[written..].to_vec())
                             }
+                            None => InputItem::Data(bytes),
                         }
-                        ConsoleMsg::Data(bytes) => InputItem::Data(bytes),
-                        ConsoleMsg::Resize { cols, rows } => InputItem::Resize { cols, rows },
-                        ConsoleMsg::Ack { received } => {
-                            self.session.ack(self.generation, received, self.sent.load(Ordering::SeqCst))?;
-                            continue;
-                        }
-                        _ => return Err(ConsoleError::UnexpectedMessage { kind: frame.kind, phase: "after attach" }),
-                    };
+                    }
+                    ConsoleMsg::Data(bytes) => InputItem::Data(bytes),
+                    // A resize between two keystrokes keeps its place the same way.
+                    ConsoleMsg::Resize { cols, rows }
+                        if queue.capacity() == queue.max_capacity()
+                            && !self.input_in_flight.load(Ordering::SeqCst)
+                            && self.session.try_resize_now(self.generation, cols, rows) =>
+                    {
+                        continue;
+                    }
+                    ConsoleMsg::Resize { cols, rows } => InputItem::Resize { cols, rows },
+                    ConsoleMsg::Ack { received } => {
+                        self.session.ack(self.generation, received, self.sent.load(Ordering::SeqCst))?;
+                        continue;
+                    }
+                    _ => return Err(ConsoleError::UnexpectedMessage { kind: frame.kind, phase: "after attach" }),
+                };
                 if queue.send(item).await.is_err() {
                     return Ok(()); // the writer stopped: this connection was replaced
                 }
@@ -236,9 +251,13 @@ impl Link<'_> {
     /// Write queued input to the PTY in order and publish the input count for Acks.
     async fn write_input(&self, mut queue: mpsc::Receiver<InputItem>, acks: &watch::Sender<u64>) -> End {
         while let Some(item) = queue.recv().await {
+            // Taken from the queue but not yet applied: `receive` must not write past it.
+            // Left set if this future is dropped mid-item, which only disables that path.
+            self.input_in_flight.store(true, Ordering::SeqCst);
             let Some(received) = self.session.apply_input(self.generation, item).await else {
                 return End::Replaced;
             };
+            self.input_in_flight.store(false, Ordering::SeqCst);
             if queue.is_empty() {
                 // At most one Ack per batch; the pump coalesces further.
                 self.publish_input(acks, received);

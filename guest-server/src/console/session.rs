@@ -200,6 +200,19 @@ impl Session {
         Some((done, state.input().received()))
     }
 
+    /// Resize the terminal at once when nothing stands in the way (as
+    /// [`Session::try_input_now`]); `false`: queue it.
+    pub(super) fn try_resize_now(&self, generation: u64, cols: u16, rows: u16) -> bool {
+        let Ok(input) = self.input.try_lock() else { return false };
+        if !self.is_owner(generation) {
+            return false;
+        }
+        if let Err(err) = input.pty.resize(rows, cols) {
+            tracing::debug!(session = %token_hint(&self.token), %err, cols, rows, "resize failed");
+        }
+        true
+    }
+
     pub(super) fn subscribe_owner(&self) -> watch::Receiver<u64> {
         self.owner.subscribe()
     }
