@@ -43,16 +43,12 @@ impl PtyWriter {
     /// Cancel-safe: when it returns nothing was written unless it says so.
     pub(super) async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
-            match rustix::io::write(&self.fd, buf) {
-                Ok(n) => return Ok(n),
-                Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => {
-                    // A registration for this one wait: write interest only while blocked.
-                    let waiter = pipe::Sender::from_owned_fd_unchecked(self.fd.try_clone()?)?;
-                    waiter.writable().await?;
-                }
-                Err(e) => return Err(e.into()),
+            if let Some(n) = self.try_write(buf)? {
+                return Ok(n);
             }
+            // A registration for this one wait: write interest only while blocked.
+            let waiter = pipe::Sender::from_owned_fd_unchecked(self.fd.try_clone()?)?;
+            waiter.writable().await?;
         }
     }
 

@@ -203,9 +203,7 @@ impl Link<'_> {
                     .map_err(ConsoleError::Malformed)?
                 {
                     ConsoleMsg::Data(bytes) if bytes.is_empty() => continue,
-                    ConsoleMsg::Data(bytes)
-                        if queue.capacity() == queue.max_capacity() && !self.input_in_flight.load(Ordering::SeqCst) =>
-                    {
+                    ConsoleMsg::Data(bytes) if self.nothing_pending(&queue) => {
                         match self.session.try_input_now(self.generation, &bytes) {
                             Some((written, received)) => {
                                 self.publish_input(acks, received);
@@ -220,9 +218,7 @@ impl Link<'_> {
                     ConsoleMsg::Data(bytes) => InputItem::Data(bytes),
                     // A resize between two keystrokes keeps its place the same way.
                     ConsoleMsg::Resize { cols, rows }
-                        if queue.capacity() == queue.max_capacity()
-                            && !self.input_in_flight.load(Ordering::SeqCst)
-                            && self.session.try_resize_now(self.generation, cols, rows) =>
+                        if self.nothing_pending(&queue) && self.session.try_resize_now(self.generation, cols, rows) =>
                     {
                         continue;
                     }
@@ -264,6 +260,12 @@ impl Link<'_> {
             }
         }
         End::ClientClosed
+    }
+
+    /// No earlier input waits: the queue is empty and the writer holds no item it took
+    /// from it (mpsc gives a slot back on receive, before the item is applied).
+    fn nothing_pending(&self, queue: &mpsc::Sender<InputItem>) -> bool {
+        queue.capacity() == queue.max_capacity() && !self.input_in_flight.load(Ordering::SeqCst)
     }
 
     /// Tell the pump the console has consumed input up to `received`. It is woken only

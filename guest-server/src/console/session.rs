@@ -150,22 +150,31 @@ impl Session {
                 let mut rest = bytes.as_slice();
                 while !rest.is_empty() && !lock(&self.state).input().is_broken() {
                     let written = input.pty.write(rest).await;
-                    if let Err(err) = &written {
-                        tracing::debug!(session = %token_hint(&self.token), %err, "console input refused");
-                    }
-                    match lock(&self.state).input_mut().wrote(&written) {
+                    match self.count_written(&written) {
                         Some(n) => rest = &rest[n..],
                         None => break,
                     }
                 }
             }
-            InputItem::Resize { cols, rows } => {
-                if let Err(err) = input.pty.resize(rows, cols) {
-                    tracing::debug!(session = %token_hint(&self.token), %err, cols, rows, "resize failed");
-                }
-            }
+            InputItem::Resize { cols, rows } => self.resize(&input, cols, rows),
         }
         Some(lock(&self.state).input().received())
+    }
+
+    /// Account one PTY write in the input count; `None`: the PTY refused it and the
+    /// console's input is broken from here on (later input is dropped uncounted).
+    fn count_written(&self, written: &std::io::Result<usize>) -> Option<usize> {
+        if let Err(err) = written {
+            tracing::debug!(session = %token_hint(&self.token), %err, "console input refused");
+        }
+        lock(&self.state).input_mut().wrote(written)
+    }
+
+    /// Set the terminal's size; a failure is logged, not fatal.
+    fn resize(&self, input: &Input, cols: u16, rows: u16) {
+        if let Err(err) = input.pty.resize(rows, cols) {
+            tracing::debug!(session = %token_hint(&self.token), %err, cols, rows, "resize failed");
+        }
     }
 
     /// Write input at once when nothing stands in the way: connection `generation` owns
@@ -180,17 +189,11 @@ impl Session {
         }
         let mut done = 0;
         while done < bytes.len() && !lock(&self.state).input().is_broken() {
-            let written = match input.pty.try_write(&bytes[done..]) {
-                Ok(None) => break, // the PTY is full: the rest waits in the queue
-                Ok(Some(n)) => Ok(n),
-                Err(err) => {
-                    tracing::debug!(session = %token_hint(&self.token), %err, "console input refused");
-                    Err(err)
-                }
-            };
-            match lock(&self.state).input_mut().wrote(&written) {
+            // None: the PTY is full, the rest waits in the queue.
+            let Some(written) = input.pty.try_write(&bytes[done..]).transpose() else { break };
+            match self.count_written(&written) {
                 Some(n) => done += n,
-                None => done = bytes.len(), // broken: the rest is dropped, as apply_input does
+                None => break,
             }
         }
         let state = lock(&self.state);
@@ -207,9 +210,7 @@ impl Session {
         if !self.is_owner(generation) {
             return false;
         }
-        if let Err(err) = input.pty.resize(rows, cols) {
-            tracing::debug!(session = %token_hint(&self.token), %err, cols, rows, "resize failed");
-        }
+        self.resize(&input, cols, rows);
         true
     }
 
