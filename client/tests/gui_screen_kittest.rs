@@ -62,14 +62,19 @@ fn sysrq_sends_alt_sysrq_key_and_asks_before_reboot() {
     assert_eq!(rig.keys()[2], (0x62, true));
 }
 
+/// Send keys > Paste as typing, with `text` on the clipboard.
+fn paste(rig: &mut Rig, text: &str) {
+    rig.click("Send keys");
+    rig.click(PASTE_LABEL);
+    rig.harness.event(egui::Event::Paste(text.into()));
+    rig.frames(2);
+}
+
 #[test]
 fn paste_as_typing_confirms_the_text_and_refuses_what_cannot_be_typed() {
     let mut rig = Rig::session();
     rig.drain();
-    rig.click("Send keys");
-    rig.click(PASTE_LABEL);
-    rig.harness.event(egui::Event::Paste("echo hi\n".into()));
-    rig.frames(2);
+    paste(&mut rig, "echo hi\n");
     rig.harness.get_by_label("Type 8 characters into the guest?");
     rig.harness.get_by_label_contains("echo hi\\n");
     assert!(rig.keys().is_empty(), "nothing typed before the confirmation");
@@ -77,10 +82,7 @@ fn paste_as_typing_confirms_the_text_and_refuses_what_cannot_be_typed() {
     let downs: Vec<u32> = rig.keys().into_iter().filter(|(_, d)| *d).map(|(k, _)| k).collect();
     assert_eq!(downs, vec![0x65, 0x63, 0x68, 0x6f, 0x20, 0x68, 0x69, 0xff0d]);
 
-    rig.click("Send keys");
-    rig.click(PASTE_LABEL);
-    rig.harness.event(egui::Event::Paste("naïve".into()));
-    rig.frames(2);
+    paste(&mut rig, "naïve");
     rig.harness.get_by_label_contains("character 3");
     rig.harness.get_by_label_contains("U+00EF");
     assert!(rig.harness.query_by_label("Type it").is_none());

@@ -71,16 +71,17 @@ impl Capture {
     }
 }
 
+/// One field of every frame in `file` that matches the display `filter`, a line each.
+fn tshark_field(file: &Path, filter: &str, field: &str) -> Vec<String> {
+    let out =
+        Command::new("tshark").arg("-r").arg(file).args(["-Y", filter, "-T", "fields", "-e", field]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect()
+}
+
 /// Frames on `port` with TCP payload (to show the capture saw the traffic).
 fn payload_frames(file: &Path, port: u16) -> usize {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(["-Y", &format!("tcp.port == {port} && tcp.len > 0"), "-T", "fields", "-e", "frame.number"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+    tshark_field(file, &format!("tcp.port == {port} && tcp.len > 0"), "frame.number").len()
 }
 
 /// Where `stream` (one direction's TCP payload, in order) stops being a sequence of
@@ -107,14 +108,8 @@ fn first_non_tls_byte(stream: &[u8]) -> Option<usize> {
 /// so that a secret split over many small segments is still found.
 fn payload_streams(file: &Path, port: u16) -> [Vec<u8>; 2] {
     [format!("tcp.dstport == {port}"), format!("tcp.srcport == {port}")].map(|filter| {
-        let out = Command::new("tshark")
-            .arg("-r")
-            .arg(file)
-            .args(["-Y", &format!("{filter} && tcp.len > 0"), "-T", "fields", "-e", "tcp.payload"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
+        tshark_field(file, &format!("{filter} && tcp.len > 0"), "tcp.payload")
+            .iter()
             .flat_map(|l| hex::decode(l.trim().replace(':', "")).unwrap_or_default())
             .collect()
     })
