@@ -68,3 +68,37 @@ fn a_host_visible_device_is_refused_unless_forced() {
     let err = FbdevSource::open_device(std::path::Path::new("/dev/fb9"), false).unwrap_err().to_string();
     assert!(err.contains("/dev/fb9"), "{err}");
 }
+
+#[test]
+fn capture_changed_finds_a_change_on_any_line_and_nothing_on_a_still_screen() {
+    use std::io::{Seek, SeekFrom, Write};
+    let (w, h) = (96usize, 40usize);
+    let stride = w * 4 + 16;
+    // XRGB8888 (the fast path) and a BGR layout (the general one).
+    for rgb in [[(16, 8), (8, 8), (0, 8)], [(0, 8), (8, 8), (16, 8)]] {
+        let g = Geometry { rgb, ..Geometry::xrgb8888(96, 40, u32::try_from(stride).unwrap()) };
+        let bytes: Vec<u8> = (0..stride * h).map(|i| u8::try_from(i * 7 % 251).unwrap()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fb");
+        std::fs::write(&path, &bytes).unwrap();
+        let mut source = FbdevSource::open_file(&path, g).unwrap();
+        let first = source.capture_changed(None).unwrap().expect("no previous frame: a frame");
+        assert_eq!(first, source.capture().unwrap());
+        assert_eq!(source.capture_changed(Some(&first)).unwrap(), None, "{rgb:?}: still screen");
+        // A previous frame of another size: a whole new frame.
+        let small = cvm_consoled::display::Frame::filled(8, 8, 0);
+        assert_eq!(source.capture_changed(Some(&small)).unwrap().as_ref(), Some(&first));
+        let mut previous = first;
+        for y in [0, h / 2, h - 1] {
+            // One byte of one pixel changes in place, under the mapping.
+            let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            file.seek(SeekFrom::Start(u64::try_from(y * stride + 5 * 4 + 1).unwrap())).unwrap();
+            file.write_all(&[u8::try_from(y).unwrap() ^ 0x5a]).unwrap();
+            drop(file);
+            let changed = source.capture_changed(Some(&previous)).unwrap().expect("a changed line");
+            assert_eq!(changed, source.capture().unwrap(), "{rgb:?}: line {y}");
+            assert_ne!(changed.pixels[y * w..(y + 1) * w], previous.pixels[y * w..(y + 1) * w]);
+            previous = changed;
+        }
+    }
+}

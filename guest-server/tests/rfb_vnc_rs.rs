@@ -287,8 +287,10 @@ async fn an_idle_screen_sends_no_update_bytes() {
         }
     }
     assert_eq!(written.load(Ordering::SeqCst), bytes, "update bytes while idle");
+    // A still screen is captured every half second (the hub's idle back-off): the
+    // server looked at the screen again and found nothing to send.
     let looked = screen.captures.load(Ordering::SeqCst) - captures;
-    assert!(requests > 20 && looked >= 10, "{requests} requests, {looked} captures compared");
+    assert!(requests > 20 && looked >= 2, "{requests} requests, {looked} captures compared");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

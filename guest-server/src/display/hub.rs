@@ -4,14 +4,17 @@
 //! has seen, at most `max_fps` times a second, one at a time, on a blocking thread.
 //! While the screen stays still the rate backs off (see `Backoff`): after
 //! [`IDLE_AFTER`] without a change the interval doubles with every unchanged capture
-//! up to [`MAX_IDLE_INTERVAL`], and snaps back on a change, on keyboard or pointer
-//! input ([`FrameHub::poke`]) and on a request for the whole screen. The trade-off: a
-//! change nobody typed or pointed for, after half a second of stillness, is seen up to
-//! [`MAX_IDLE_INTERVAL`] late instead of one frame interval; an idle screen costs
-//! two captures a second instead of `max_fps`.
+//! up to [`MAX_IDLE_INTERVAL`], and snaps back on a change and on keyboard or pointer
+//! input ([`FrameHub::poke`]). A new hub starts backed off (nothing has changed yet),
+//! and a request for the whole screen gets one prompt capture, not the full rate: a
+//! client connecting to a still screen costs one capture, not half a second of them.
+//! The trade-off: a change nobody typed or pointed for, after half a second of
+//! stillness, is seen up to [`MAX_IDLE_INTERVAL`] late instead of one frame interval;
+//! an idle screen costs two captures a second instead of `max_fps`.
 //! Every connection gets the latest frame by `Arc`: a slow client skips frames, it
 //! never queues them. A capture identical to the previous one keeps the previous
-//! `Arc`, so connections recognise an unchanged screen without comparing pixels.
+//! `Arc`, so connections recognise an unchanged screen without comparing pixels (the
+//! source compares while it reads, [`FrameSource::capture_changed`]).
 //! Captures run in their own task: a connection that stops waiting (it got a new
 //! request, or it closed) never cancels a capture others wait for.
 
@@ -33,38 +36,48 @@ pub const MAX_IDLE_INTERVAL: Duration = Duration::from_millis(500);
 /// The capture interval: the hub's own while the screen changes, doubling with every
 /// unchanged capture once nothing changed for [`IDLE_AFTER`], up to
 /// [`MAX_IDLE_INTERVAL`] (never below the hub's own); back to the hub's own on a
-/// change or a [`Backoff::poke`].
+/// change or a [`Backoff::poke`]. Starts backed off: nothing has changed yet.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Backoff {
     base: Duration,
     current: Duration,
-    /// The last change or poke.
-    active_at: Instant,
+    /// The last change or poke; `None` before the first.
+    active_at: Option<Instant>,
+    /// The next capture is wanted now ([`Backoff::hurry`]): one base interval after
+    /// the previous, whatever the current interval.
+    hurried: bool,
 }
 
 impl Backoff {
-    pub(crate) fn new(base: Duration, now: Instant) -> Self {
-        Self { base, current: base, active_at: now }
+    pub(crate) fn new(base: Duration) -> Self {
+        Self { base, current: MAX_IDLE_INTERVAL.max(base), active_at: None, hurried: false }
     }
 
     /// The interval from one capture's start to the next.
     pub(crate) fn interval(&self) -> Duration {
-        self.current
+        if self.hurried { self.base } else { self.current }
     }
 
     /// A capture at `now` ended; `changed`: its frame differs from the previous one.
     pub(crate) fn captured(&mut self, changed: bool, now: Instant) {
+        self.hurried = false;
         if changed {
             self.poke(now);
-        } else if now.saturating_duration_since(self.active_at) >= IDLE_AFTER {
+        } else if self.active_at.is_none_or(|at| now.saturating_duration_since(at) >= IDLE_AFTER) {
             self.current = (self.current * 2).min(MAX_IDLE_INTERVAL).max(self.base);
         }
     }
 
-    /// Input or a full-screen request: expect a change, capture at the full rate.
+    /// Input: expect a change, capture at the full rate.
     pub(crate) fn poke(&mut self, now: Instant) {
         self.current = self.base;
-        self.active_at = now;
+        self.active_at = Some(now);
+    }
+
+    /// A request for the whole screen: one capture soon, the rate as it was (asking
+    /// to see the screen does not change it).
+    pub(crate) fn hurry(&mut self) {
+        self.hurried = true;
     }
 }
 
@@ -137,7 +150,7 @@ impl FrameHub {
                 attempts: 0,
                 failure: None,
                 last_start: None,
-                backoff: Backoff::new(interval, Instant::now()),
+                backoff: Backoff::new(interval),
             }),
             done: watch::Sender::new(()),
             poked: Notify::new(),
@@ -156,7 +169,7 @@ impl FrameHub {
     }
 
     /// Like [`FrameHub::frame`], with its sequence number. Someone wants the whole
-    /// screen now: captures go back to the full rate.
+    /// screen now: a stale frame is captured again promptly (once; see `Backoff::hurry`).
     pub(crate) async fn fresh(&self) -> Result<Captured, DisplayError> {
         let seen = {
             let mut state = lock(&self.inner.state);
@@ -164,7 +177,7 @@ impl FrameHub {
                 Some(latest) if latest.at.elapsed() <= self.inner.interval => return Ok(latest.clone()),
                 Some(latest) => {
                     let seen = latest.seq;
-                    state.backoff.poke(Instant::now());
+                    state.backoff.hurry();
                     seen
                 }
                 None => 0,
@@ -231,23 +244,31 @@ async fn capture(inner: Arc<Inner>, attempt: u64) {
         }
     }
     let at = Instant::now();
-    lock(&inner.state).last_start = Some(at);
+    let previous = {
+        let mut state = lock(&inner.state);
+        state.last_start = Some(at);
+        state.latest.as_ref().map(|l| Arc::clone(&l.frame))
+    };
     let task = Arc::clone(&inner);
     let result = tokio::task::spawn_blocking(move || {
-        let frame = lock(&task.source).capture()?;
-        check_frame(&task.name, &frame)?;
+        let frame = lock(&task.source).capture_changed(previous.as_deref())?;
+        if let Some(frame) = &frame {
+            check_frame(&task.name, frame)?;
+        }
         Ok::<_, DisplayError>(frame)
     })
     .await
     .unwrap_or_else(|e| Err(DisplayError::CaptureTask { name: inner.name.clone(), reason: e.to_string() }));
     let mut state = lock(&inner.state);
-    match result {
-        Ok(frame) => {
-            let (seq, frame, changed) = match &state.latest {
-                Some(prev) if *prev.frame == frame => (prev.seq + 1, Arc::clone(&prev.frame), false),
-                Some(prev) => (prev.seq + 1, Arc::new(frame), true),
-                None => (1, Arc::new(frame), true),
-            };
+    let outcome = result.and_then(|frame| match (&state.latest, frame) {
+        (Some(prev), None) => Ok((prev.seq + 1, Arc::clone(&prev.frame), false)),
+        (Some(prev), Some(frame)) => Ok((prev.seq + 1, Arc::new(frame), true)),
+        // The first frame is no change: nobody saw the screen before it.
+        (None, Some(frame)) => Ok((1, Arc::new(frame), false)),
+        (None, None) => Err(DisplayError::Source(format!("{}: the first capture returned no frame", inner.name))),
+    });
+    match outcome {
+        Ok((seq, frame, changed)) => {
             state.latest = Some(Captured { seq, frame, at });
             state.backoff.captured(changed, Instant::now());
         }
@@ -334,23 +355,63 @@ mod tests {
         assert_eq!(first.seq, 1);
         // A fresh frame is shared, not re-captured.
         assert_eq!(hub.fresh().await.unwrap().seq, 1);
+        // Input: the full rate.
+        hub.poke();
         let started = Instant::now();
         let (a, b) = tokio::join!(hub.next_after(1), hub.next_after(1));
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!((a.seq, b.seq), (2, 2), "two waiters share one capture");
-        assert!(started.elapsed() >= Duration::from_millis(40), "rate limited to 20 fps");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(40), "rate limited to 20 fps: {waited:?}");
+        assert!(waited < MAX_IDLE_INTERVAL, "input brought the full rate back: {waited:?}");
         assert!(Arc::ptr_eq(&first.frame, &a.frame), "an identical capture keeps its Arc");
         assert_eq!(count.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_new_hub_and_a_full_screen_request_capture_once_not_at_the_full_rate() {
+        let count = Arc::new(AtomicU32::new(0));
+        let hub = FrameHub::new(Box::new(Counting(Arc::clone(&count), Frame::filled(4, 4, 7))), 50);
+        // A client connects (its first frame) and waits for a change for a second.
+        let first = hub.fresh().await.unwrap();
+        let t0 = Instant::now();
+        let mut seen = first.seq;
+        while t0.elapsed() < Duration::from_secs(1) {
+            seen = hub.next_after(seen).await.unwrap().seq;
+        }
+        let captures = count.load(Ordering::SeqCst);
+        // Backed off from the start: the first capture, then one every half second;
+        // at the full rate it would be 50.
+        assert!((2..=4).contains(&captures), "{captures} captures of a still screen in its first second");
+        // A stale frame and a full-screen request: one prompt capture...
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let asked = Instant::now();
+        let fresh = hub.fresh().await.unwrap();
+        assert!(fresh.seq > seen && asked.elapsed() < Duration::from_millis(200), "{:?}", asked.elapsed());
+        // ...and the rate stays backed off.
+        assert_eq!(lock(&hub.inner.state).backoff.interval(), MAX_IDLE_INTERVAL);
     }
 
     #[test]
     fn the_interval_backs_off_on_a_still_screen_and_snaps_back() {
         let base = Duration::from_millis(33);
         let t0 = Instant::now();
-        let mut b = Backoff::new(base, t0);
+        let mut b = Backoff::new(base);
         let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // Nothing changed yet: backed off.
+        assert_eq!(b.interval(), MAX_IDLE_INTERVAL);
+        b.captured(false, at(0));
+        assert_eq!(b.interval(), MAX_IDLE_INTERVAL);
+        // A full-screen request: the next capture at the base interval, once.
+        b.hurry();
+        assert_eq!(b.interval(), base);
+        b.captured(false, at(40));
+        assert_eq!(b.interval(), MAX_IDLE_INTERVAL);
+        // A change: the full rate.
+        b.captured(true, at(100));
+        assert_eq!(b.interval(), base);
         // Unchanged captures within IDLE_AFTER of the last change: full rate.
-        b.captured(false, at(300));
+        b.captured(false, at(400));
         assert_eq!(b.interval(), base);
         // Still for longer: doubling per unchanged capture, up to the maximum.
         let mut seen = Vec::new();
@@ -371,7 +432,7 @@ mod tests {
         b.poke(at(5100));
         assert_eq!(b.interval(), base);
         // A hub slower than the maximum keeps its own interval.
-        let mut slow = Backoff::new(Duration::from_secs(1), t0);
+        let mut slow = Backoff::new(Duration::from_secs(1));
         slow.captured(false, at(2000));
         assert_eq!(slow.interval(), Duration::from_secs(1));
     }

@@ -73,6 +73,16 @@ pub trait FrameSource: Send + 'static {
     fn name(&self) -> String;
     /// Take the current screen. Called on a blocking thread, never concurrently.
     fn capture(&mut self) -> Result<Frame, DisplayError>;
+
+    /// Take the current screen, or `None` if it equals `previous` (the frame the last
+    /// capture returned). The hub calls this; a source that reads its pixels from
+    /// somewhere can compare as it reads and skip building a frame for a still screen
+    /// (the common case of an idle display). By default: [`FrameSource::capture`],
+    /// then a comparison.
+    fn capture_changed(&mut self, previous: Option<&Frame>) -> Result<Option<Frame>, DisplayError> {
+        let frame = self.capture()?;
+        Ok(if previous == Some(&frame) { None } else { Some(frame) })
+    }
 }
 
 /// Where keys and the pointer go (a uinput device in the guest; a recorder in tests).

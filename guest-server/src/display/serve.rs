@@ -41,6 +41,10 @@ impl Request {
 #[derive(Debug, Default)]
 pub(super) struct Control {
     pub request: Option<Request>,
+    /// The incremental request the write loop is waiting on a change for. A request
+    /// it covers would merge into the same request, so the read loop drops it without
+    /// waking the writer (an idle client repeating its request costs no wake-up).
+    pub waiting: Option<Request>,
     pub pixel_format: Option<PixelFormat>,
     pub encodings: Option<Vec<i32>>,
     pub resize_replies: usize,
@@ -167,6 +171,9 @@ fn handle(msg: ClientMsg, shared: &Shared, sink: Option<&dyn InputSink>) -> Resu
         ClientMsg::FramebufferUpdateRequest { incremental, x, y, width, height } => {
             let request = Request { incremental, area: Rect::new(x, y, width, height) };
             let mut control = shared.control();
+            if control.waiting.is_some_and(|w| w.merge(request) == w) {
+                return Ok(());
+            }
             control.request = Some(control.request.map_or(request, |r| r.merge(request)));
             drop(control);
             shared.wake.notify_one();

@@ -99,9 +99,17 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
         let captured = if !request.incremental || conn.client.is_none() {
             hub.fresh().await?
         } else {
-            tokio::select! {
-                captured = hub.next_after(conn.seen) => captured?,
-                () = shared.wake.notified() => continue,
+            // The read and write loops run in one task: between setting and clearing
+            // `waiting` the read loop runs only while this waits.
+            shared.control().waiting = Some(request);
+            let captured = tokio::select! {
+                captured = hub.next_after(conn.seen) => Some(captured),
+                () = shared.wake.notified() => None,
+            };
+            shared.control().waiting = None;
+            match captured {
+                Some(captured) => captured?,
+                None => continue,
             }
         };
         conn.seen = conn.seen.max(captured.seq);

@@ -80,7 +80,7 @@ pub(crate) fn summary(w: &mut String, rows: &[Row], idle: (Idle, Idle), memory: 
     }
     writeln!(
         w,
-        "\nCPU: ours is the server thread, Xvnc its whole process (see the notes). Idle CPU: ours is the server thread; Xvnc its process. Memory: see below.\n"
+        "\nCPU: ours is the server thread, Xvnc its whole process (see the notes). Idle CPU: ours is the server thread and the capture threads reading the framebuffer; Xvnc its process. Memory: see below.\n"
     )
     .unwrap();
 }

@@ -108,6 +108,8 @@ pub struct FbdevSource {
     device: bool,
     geometry: Geometry,
     map: memmap2::Mmap,
+    /// One line, read for comparing with the previous frame.
+    row: Vec<u32>,
 }
 
 impl FbdevSource {
@@ -154,7 +156,7 @@ impl FbdevSource {
         }
         let map =
             map_readonly(&file, len).map_err(|e| DisplayError::Source(format!("{}: mmap: {e}", path.display())))?;
-        Ok(Self { path: path.to_path_buf(), file, device, geometry, map })
+        Ok(Self { path: path.to_path_buf(), file, device, geometry, map, row: Vec::new() })
     }
 
     /// The current geometry.
@@ -195,6 +197,51 @@ fn to8(v: u32, len: u32) -> u32 {
     if len >= 8 { v >> (len - 8) } else { (v << (8 - len)) | (v >> (2 * len).saturating_sub(8).min(len)) }
 }
 
+impl FbdevSource {
+    /// The frame size, checked against the wire's limits.
+    fn size(&self) -> Result<(u16, u16), DisplayError> {
+        let width =
+            u16::try_from(self.geometry.width).map_err(|_| DisplayError::Source("width out of range".into()))?;
+        let height =
+            u16::try_from(self.geometry.height).map_err(|_| DisplayError::Source("height out of range".into()))?;
+        Ok((width, height))
+    }
+
+    /// Visible line `y` as 0x00RRGGBB pixels into `out` (`width` of them).
+    fn read_row(&self, y: usize, out: &mut [u32]) {
+        let g = &self.geometry;
+        let bytes_pp = (g.bpp / 8) as usize;
+        let start = (g.offset.1 as usize + y) * g.stride as usize + g.offset.0 as usize * bytes_pp;
+        let line = &self.map[start..start + out.len() * bytes_pp];
+        if g.bpp == 32 && g.rgb == [(16, 8), (8, 8), (0, 8)] {
+            // XRGB8888, what vkms and most framebuffers use: a mask per pixel, which
+            // the compiler vectorises.
+            for (px, raw) in out.iter_mut().zip(line.as_chunks::<4>().0) {
+                *px = u32::from_le_bytes(*raw) & 0x00ff_ffff;
+            }
+            return;
+        }
+        for (px, raw) in out.iter_mut().zip(line.chunks_exact(bytes_pp)) {
+            let raw = match *raw {
+                [a, b] => u32::from(u16::from_le_bytes([a, b])),
+                [a, b, c] => u32::from_le_bytes([a, b, c, 0]),
+                [a, b, c, d, ..] => u32::from_le_bytes([a, b, c, d]),
+                _ => 0,
+            };
+            let [r, gr, b] = g.rgb.map(|(off, len)| to8((raw >> off) & ((1 << len) - 1), len));
+            *px = (r << 16) | (gr << 8) | b;
+        }
+    }
+
+    /// Lines `from..` of the visible area into `pixels` (whole lines of `width`).
+    fn read_rows(&self, from: usize, pixels: &mut [u32]) {
+        let w = self.geometry.width as usize;
+        for (i, row) in pixels.chunks_exact_mut(w).enumerate() {
+            self.read_row(from + i, row);
+        }
+    }
+}
+
 impl FrameSource for FbdevSource {
     fn name(&self) -> String {
         format!("fbdev:{}", self.path.display())
@@ -202,27 +249,38 @@ impl FrameSource for FbdevSource {
 
     fn capture(&mut self) -> Result<Frame, DisplayError> {
         self.follow_mode_change()?;
-        let g = self.geometry;
-        let bytes_pp = (g.bpp / 8) as usize;
-        let (w, h) = (g.width as usize, g.height as usize);
-        let mut pixels = Vec::with_capacity(w * h);
-        let mem: &[u8] = &self.map;
-        for y in 0..h {
-            let line = (g.offset.1 as usize + y) * g.stride as usize + g.offset.0 as usize * bytes_pp;
-            for x in 0..w {
-                let at = line + x * bytes_pp;
-                let raw = match bytes_pp {
-                    2 => u32::from(u16::from_le_bytes([mem[at], mem[at + 1]])),
-                    3 => u32::from_le_bytes([mem[at], mem[at + 1], mem[at + 2], 0]),
-                    _ => u32::from_le_bytes([mem[at], mem[at + 1], mem[at + 2], mem[at + 3]]),
-                };
-                let [r, gr, b] = g.rgb.map(|(off, len)| to8((raw >> off) & ((1 << len) - 1), len));
-                pixels.push((r << 16) | (gr << 8) | b);
-            }
-        }
-        let width = u16::try_from(g.width).map_err(|_| DisplayError::Source("width out of range".into()))?;
-        let height = u16::try_from(g.height).map_err(|_| DisplayError::Source("height out of range".into()))?;
+        let (width, height) = self.size()?;
+        let mut pixels = vec![0; usize::from(width) * usize::from(height)];
+        self.read_rows(0, &mut pixels);
         Ok(Frame { width, height, pixels })
+    }
+
+    /// Compares line by line as it reads: a still screen costs one pass over the
+    /// framebuffer and the previous frame, and no new frame.
+    fn capture_changed(&mut self, previous: Option<&Frame>) -> Result<Option<Frame>, DisplayError> {
+        self.follow_mode_change()?;
+        let (width, height) = self.size()?;
+        let Some(previous) = previous.filter(|p| (p.width, p.height) == (width, height)) else {
+            return self.capture().map(Some);
+        };
+        let w = usize::from(width);
+        self.row.resize(w, 0);
+        let mut row = std::mem::take(&mut self.row);
+        let changed = (0..usize::from(height)).find(|&y| {
+            self.read_row(y, &mut row);
+            row[..] != previous.pixels[y * w..(y + 1) * w]
+        });
+        let frame = changed.map(|y| {
+            // The lines above `y` were just read equal to the previous frame's.
+            let mut pixels = Vec::with_capacity(w * usize::from(height));
+            pixels.extend_from_slice(&previous.pixels[..y * w]);
+            pixels.extend_from_slice(&row);
+            pixels.resize(w * usize::from(height), 0);
+            self.read_rows(y + 1, &mut pixels[(y + 1) * w..]);
+            Frame { width, height, pixels }
+        });
+        self.row = row;
+        Ok(frame)
     }
 }
 
