@@ -188,6 +188,47 @@ fn dirty_runs(old: &Frame, new: &Frame, band: Rect, clean: &[Range<u16>]) -> Vec
     runs
 }
 
+/// The smallest rectangle of `area` that holds every pixel differing between the two
+/// frames, its columns widened to [`COLUMN_GRAIN`] within `area` as
+/// [`changed_rects`] widens its rectangles (so `changed_rects` over it equals
+/// `changed_rects` over `area`); empty if nothing differs. One pass: whole rows
+/// compared, and in a row that differs only the columns outside the bounds found so
+/// far are scanned, from each end.
+pub(crate) fn changed_bounds(old: &Frame, new: &Frame, area: Rect) -> Rect {
+    let area = area.intersect(&Rect::of(new)).intersect(&Rect::of(old));
+    if area.is_empty() {
+        return Rect::new(0, 0, 0, 0);
+    }
+    let cols = area.cols();
+    // Rows and columns (within the area's columns) that differ, once one does.
+    let mut found: Option<((u16, u16), (usize, usize))> = None;
+    for y in area.y..area.y + area.h {
+        let (o, n) = (&old.row(y)[cols.clone()], &new.row(y)[cols.clone()]);
+        if o == n {
+            continue;
+        }
+        let (left, right) = found.map_or((o.len(), 0), |(_, c)| c);
+        // A difference left of the known columns, or the first one in the row; the
+        // last one right of them. Most rows have none there: one memcmp each side.
+        let first =
+            if o[..left] == n[..left] { left } else { o.iter().zip(n).position(|(a, b)| a != b).unwrap_or(left) };
+        let last =
+            if o[right..] == n[right..] { right } else { o.iter().zip(n).rposition(|(a, b)| a != b).unwrap_or(right) };
+        found = Some(match found {
+            None => ((y, y), (first, last)),
+            Some(((top, _), (l, r))) => ((top, y), (l.min(first), r.max(last))),
+        });
+    }
+    let Some(((top, bottom), (left, right))) = found else {
+        return Rect::new(0, 0, 0, 0);
+    };
+    let grain = usize::from(COLUMN_GRAIN);
+    let x0 = (cols.start + left) / grain * grain;
+    let x1 = (cols.start + right + 1).div_ceil(grain) * grain;
+    let (x0, x1) = (u16::try_from(x0).unwrap_or(area.x), u16::try_from(x1).unwrap_or(u16::MAX));
+    Rect::new(x0, top, x1.saturating_sub(x0), bottom - top + 1).intersect(&area)
+}
+
 /// `base` with `area` taken from `new` (same size).
 pub(crate) fn patch(base: &Frame, new: &Frame, area: Rect) -> Frame {
     let mut out = base.clone();

@@ -80,3 +80,48 @@ fn pattern_damage_is_small() {
     let back = rects.iter().fold(a.clone(), |f, r| patch(&f, &b, *r));
     assert_eq!(back, b);
 }
+
+#[test]
+fn changed_bounds_hold_every_change_and_give_the_same_rectangles() {
+    // Scattered changes of random size and place, several per frame, in random areas.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        u16::try_from(seed % n).unwrap()
+    };
+    let old = frame(333, 201, |x, y| (u32::from(x) * 7) ^ (u32::from(y) << 9));
+    assert!(changed_bounds(&old, &old, Rect::of(&old)).is_empty());
+    for _ in 0..300 {
+        let mut new = old.clone();
+        for _ in 0..1 + next(4) {
+            let (x, y) = (next(333), next(201));
+            let (w, h) = (1 + next(333 - u64::from(x)), 1 + next((201 - u64::from(y)).min(40)));
+            for yy in y..y + h {
+                for xx in x..x + w {
+                    new.pixels[usize::from(yy) * 333 + usize::from(xx)] ^= 0x0001_0101;
+                }
+            }
+        }
+        let area = if next(3) == 0 {
+            let (x, y) = (next(300), next(180));
+            Rect::new(x, y, 1 + next(333 - u64::from(x)), 1 + next(201 - u64::from(y)))
+        } else {
+            Rect::of(&new)
+        };
+        let bounds = changed_bounds(&old, &new, area);
+        let rects = changed_rects(&old, &new, area);
+        assert_eq!(changed_rects(&old, &new, bounds), rects, "area {area:?} bounds {bounds:?}");
+        let union = rects.iter().fold(Rect::new(0, 0, 0, 0), |u, r| u.union(r));
+        assert_eq!(bounds, union, "the bounds are the rectangles' bounding box");
+        // Nothing differs in the area outside the bounds.
+        for y in area.y..area.y + area.h {
+            for x in area.x..area.x + area.w {
+                let i = usize::from(y) * 333 + usize::from(x);
+                let inside = bounds.intersect(&Rect::new(x, y, 1, 1)) == Rect::new(x, y, 1, 1);
+                assert!(inside || old.pixels[i] == new.pixels[i], "({x}, {y}) changed outside {bounds:?}");
+            }
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //! pixel for pixel, and ordered so that applying them one after another, as the
 //! client does, equals applying them all to the old frame at once.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::Frame;
@@ -36,22 +37,54 @@ pub(crate) struct Scroll {
 /// If the changed `region` (same columns) moved vertically between `old` and `new`:
 /// the bands of rows, one shift for all, in the order the client must apply them.
 /// Empty when no shift explains at least [`MIN_SCROLL_ROWS`] rows.
-pub(crate) fn detect_scroll(old: &Frame, new: &Frame, region: Rect) -> Vec<Scroll> {
+///
+/// `known`: row hashes of `old` from the previous detection, used if they cover the
+/// same columns. Returns with the scrolls the row hashes of `new` over the region's
+/// columns, for the next detection; they hold for `new` only if every change between
+/// the two frames lies within `region` (the caller keeps them only then).
+pub(crate) fn detect_scroll(
+    old: &Frame,
+    new: &Frame,
+    region: Rect,
+    known: Option<&RowHashes>,
+) -> (Vec<Scroll>, Option<RowHashes>) {
     if region.h < MIN_SCROLL_ROWS || old.width != new.width || old.height != new.height || region.is_empty() {
-        return Vec::new();
+        return (Vec::new(), None);
     }
     let cols = region.cols();
-    let old_hash: Vec<u64> = (0..old.height).map(|y| row_hash(&old.row(y)[cols.clone()])).collect();
+    let old_hash: Cow<'_, [u64]> = match known {
+        Some(k) if k.cols == cols && k.hashes.len() == usize::from(old.height) => Cow::Borrowed(&k.hashes),
+        _ => Cow::Owned((0..old.height).map(|y| row_hash(&old.row(y)[cols.clone()])).collect()),
+    };
     let new_hash: Vec<u64> = (region.y..region.y + region.h).map(|y| row_hash(&new.row(y)[cols.clone()])).collect();
+    // The rows outside the region did not change.
+    let mut next = old_hash.to_vec();
+    next[usize::from(region.y)..usize::from(region.y) + new_hash.len()].copy_from_slice(&new_hash);
+    let next = Some(RowHashes { cols: cols.clone(), hashes: next });
+    let scrolls = find_bands(old, new, region, &old_hash, &new_hash);
+    (scrolls, next)
+}
+
+/// Row hashes of a frame over some columns (see [`detect_scroll`]).
+#[derive(Debug, Clone)]
+pub(crate) struct RowHashes {
+    cols: std::ops::Range<usize>,
+    hashes: Vec<u64>,
+}
+
+/// The scroll bands of `region`, given the row hashes of all of `old` and of the
+/// region's rows of `new`.
+fn find_bands(old: &Frame, new: &Frame, region: Rect, old_hash: &[u64], new_hash: &[u64]) -> Vec<Scroll> {
+    let cols = region.cols();
     let mut by_hash: HashMap<u64, Vec<u16>> = HashMap::with_capacity(old_hash.len());
-    for (y, &h) in (0u16..).zip(&old_hash) {
+    for (y, &h) in (0u16..).zip(old_hash) {
         let rows = by_hash.entry(h).or_default();
         if rows.len() <= ROWS_PER_HASH {
             rows.push(y);
         }
     }
     let mut votes: HashMap<i32, u32> = HashMap::new();
-    for (y, h) in (region.y..).zip(&new_hash) {
+    for (y, h) in (region.y..).zip(new_hash) {
         let Some(rows) = by_hash.get(h).filter(|rows| rows.len() <= ROWS_PER_HASH) else { continue };
         for &src in rows.iter().filter(|&&src| src != y) {
             *votes.entry(i32::from(src) - i32::from(y)).or_default() += 1;

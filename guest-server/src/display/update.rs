@@ -19,10 +19,10 @@ use cvmc_protocol::rfb::server::{extended_desktop_size, update_header};
 use cvmc_protocol::rfb::{PixelFormat, RectHeader, Screen, encoding};
 use tokio::io::{AsyncWrite, AsyncWriteExt as _, BufWriter};
 
-use super::damage::{Rect, TILE, changed_rects, changed_rects_outside, patch};
+use super::damage::{Rect, TILE, changed_bounds, changed_rects, changed_rects_outside, patch};
 use super::encode::{ClientEncodings, Encoders, PixelWriter, pieces, writer_for};
 use super::hub::{Captured, FrameHub};
-use super::scroll::{Scroll, apply_scrolls, detect_scroll};
+use super::scroll::{RowHashes, Scroll, apply_scrolls, detect_scroll};
 use super::serve::{Request, Shared};
 use super::{DisplayError, Frame};
 
@@ -44,6 +44,8 @@ struct Plan {
     scrolls: Vec<Scroll>,
     rects: Vec<Rect>,
     base: Option<Arc<Frame>>,
+    /// Row hashes of the new frame, if the scroll search made them.
+    hashes: Option<RowHashes>,
 }
 
 /// What the write loop knows about its client.
@@ -53,6 +55,8 @@ struct Conn {
     encoders: Encoders,
     /// What the client's framebuffer holds, if we know.
     client: Option<Arc<Frame>>,
+    /// Row hashes of `client` from the last scroll search, if it made them for it.
+    client_hashes: Option<RowHashes>,
     /// The framebuffer size the client knows.
     geometry: (u16, u16),
     /// The newest hub frame this connection has looked at.
@@ -80,6 +84,7 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
         enc: ClientEncodings::default(),
         encoders: Encoders::new(),
         client: None,
+        client_hashes: None,
         geometry,
         seen,
         qemu_acked: false,
@@ -160,7 +165,7 @@ impl Conn {
                 shared.set_geometry(frame.width, frame.height);
                 self.send_size(REASON_SERVER, STATUS_OK, out).await?;
                 tracing::info!(width = frame.width, height = frame.height, "display: desktop size changed");
-                (full, area, self.client) = (true, Rect::of(&frame), None);
+                (full, area, self.client, self.client_hashes) = (true, Rect::of(&frame), None, None);
             } else {
                 frame = Arc::new(fit(&frame, self.geometry));
             }
@@ -170,24 +175,27 @@ impl Conn {
         }
         let screen = Rect::of(&frame);
         let area = area.intersect(&screen);
-        let Plan { scrolls, rects, base } = match (&self.client, full) {
+        let Plan { scrolls, rects, base, hashes } = match (&self.client, full) {
             (Some(client), false) => {
                 if Arc::ptr_eq(client, &frame) {
                     return Ok(false);
                 }
-                let rects = changed_rects(client, &frame, area);
-                if rects.is_empty() {
+                let region = changed_bounds(client, &frame, area);
+                if region.is_empty() {
                     return Ok(false);
                 }
-                self.with_scroll(client, &frame, area, rects)
+                self.plan(client, &frame, area, region)
             }
             (client, _) => Plan {
                 scrolls: Vec::new(),
                 rects: if area.is_empty() { vec![] } else { vec![area] },
                 base: client.clone(),
+                hashes: None,
             },
         };
         self.send_update(&frame, &scrolls, &rects, out).await?;
+        // The hashes hold for the new frame only if the client gets all of it.
+        self.client_hashes = hashes.filter(|_| area == screen);
         self.client = Some(if area == screen {
             frame
         } else {
@@ -197,23 +205,25 @@ impl Conn {
         Ok(true)
     }
 
-    /// Replace the rectangles by CopyRects and what they do not explain, if a vertical
-    /// scroll explains enough of them.
-    fn with_scroll(&self, client: &Arc<Frame>, frame: &Frame, area: Rect, rects: Vec<Rect>) -> Plan {
-        let region = rects.iter().fold(Rect::new(0, 0, 0, 0), |acc, r| acc.union(r));
+    /// What to send for the changes, all of which lie in `region`: CopyRects where a
+    /// vertical scroll explains enough of them, and the rectangles that differ.
+    fn plan(&self, client: &Arc<Frame>, frame: &Frame, area: Rect, region: Rect) -> Plan {
+        let mut hashes = None;
         if self.enc.copy_rect && region.pixels() >= MIN_SCROLL_SEARCH {
-            let scrolls = detect_scroll(client, frame, region);
+            let scrolls;
+            (scrolls, hashes) = detect_scroll(client, frame, region, self.client_hashes.as_ref());
             if !scrolls.is_empty() {
-                // The copied rows equal the new frame across the region, which holds
-                // every change: look only at the rows no band covers, and build the
-                // client's copied framebuffer only when part of it stays.
+                // The copied rows equal the new frame across the region: look only at
+                // the rows no band covers, and build the client's copied framebuffer
+                // only when part of it stays.
                 let clean: Vec<_> = scrolls.iter().map(|s| s.dest.y..s.dest.y + s.dest.h).collect();
-                let rects = changed_rects_outside(client, frame, area, &clean);
+                let rects = changed_rects_outside(client, frame, region, &clean);
                 let base = (area != Rect::of(frame)).then(|| Arc::new(apply_scrolls(client, &scrolls)));
-                return Plan { scrolls, rects, base };
+                return Plan { scrolls, rects, base, hashes };
             }
         }
-        Plan { scrolls: Vec::new(), rects, base: Some(Arc::clone(client)) }
+        let rects = changed_rects(client, frame, region);
+        Plan { scrolls: Vec::new(), rects, base: Some(Arc::clone(client)), hashes }
     }
 
     /// One FramebufferUpdate: the CopyRects, the rectangles (in pieces), and the QEMU

@@ -100,6 +100,20 @@ impl PixelWriter {
         if self.tpixel_rgb { 3 } else { self.bytes_per_pixel() }
     }
 
+    /// Append a row of TPIXELs.
+    pub(crate) fn put_tpixel_row(&self, row: &[u32], out: &mut Vec<u8>) {
+        if self.tpixel_rgb {
+            let start = out.len();
+            out.resize(start + row.len() * 3, 0);
+            for (dst, &rgb) in out[start..].chunks_exact_mut(3).zip(row) {
+                let [_, r, g, b] = rgb.to_be_bytes();
+                dst.copy_from_slice(&[r, g, b]);
+            }
+        } else {
+            row.iter().for_each(|&c| self.put_tpixel(c, out));
+        }
+    }
+
     /// Append one TPIXEL.
     pub(crate) fn put_tpixel(&self, rgb: u32, out: &mut Vec<u8>) {
         if self.tpixel_rgb {
@@ -148,5 +162,17 @@ mod tests {
         let mut out = Vec::new();
         w.put_tpixel(0x00_ff_00_00, &mut out);
         assert_eq!(out, [0x00, 0xf8]);
+    }
+
+    #[test]
+    fn a_row_of_tpixels_is_the_pixels_one_by_one() {
+        let row: Vec<u32> = (0..37u32).map(|i| i.wrapping_mul(0x0012_3457) & 0x00ff_ffff).collect();
+        for pf in [PixelFormat::RGB888, PixelFormat::RGB565] {
+            let w = PixelWriter::new(pf);
+            let (mut whole, mut single) = (vec![9u8], vec![9u8]);
+            w.put_tpixel_row(&row, &mut whole);
+            row.iter().for_each(|&c| w.put_tpixel(c, &mut single));
+            assert_eq!(whole, single, "{pf:?}");
+        }
     }
 }

@@ -94,16 +94,24 @@ impl TightEncoder {
             let ctrl = self.ctrl(stream, opts.level) | READ_FILTER;
             out.extend_from_slice(&[ctrl, PALETTE_FILTER, u8::try_from(n - 1).unwrap_or(u8::MAX)]);
             self.palette.iter().for_each(|&c| px.put_tpixel(c, out));
+            let first = self.palette[0];
+            // Text is runs of one colour: look a colour up only when it changes.
+            let mut last = (first, 0u8);
             for y in rect.y..rect.y + rect.h {
                 let row = &frame.row(y)[usize::from(rect.x)..usize::from(rect.x) + usize::from(rect.w)];
-                let idx = |c: &u32| self.index.get(c).copied().unwrap_or(0);
                 if mono {
+                    // Two colours: index 0 is the first, 1 the other.
                     for chunk in row.chunks(8) {
-                        let bits = chunk.iter().fold(0u8, |acc, c| (acc << 1) | idx(c));
+                        let bits = chunk.iter().fold(0u8, |acc, &c| (acc << 1) | u8::from(c != first));
                         self.data.push(bits << (8 - chunk.len()));
                     }
                 } else {
-                    self.data.extend(row.iter().map(idx));
+                    self.data.extend(row.iter().map(|&c| {
+                        if c != last.0 {
+                            last = (c, self.index.get(&c).copied().unwrap_or(0));
+                        }
+                        last.1
+                    }));
                 }
             }
             return self.put_data(stream, opts.level, out);
@@ -114,7 +122,7 @@ impl TightEncoder {
         }
         for y in rect.y..rect.y + rect.h {
             let row = &frame.row(y)[usize::from(rect.x)..usize::from(rect.x) + usize::from(rect.w)];
-            row.iter().for_each(|&c| px.put_tpixel(c, &mut self.data));
+            px.put_tpixel_row(row, &mut self.data);
         }
         if px.tpixel_is_rgb()
             && rect.pixels() >= MIN_GRADIENT_PIXELS
