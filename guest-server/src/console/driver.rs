@@ -25,6 +25,8 @@ use super::{ConsoleConfig, ConsoleError, Inner};
 const INITIAL_SIZE: (u16, u16) = (24, 80);
 /// Largest single read from the PTY.
 const READ_CHUNK: usize = 16 * 1024;
+/// A piece of PTY output this large suggests more is on its way.
+const BURST_PIECE: usize = 1024;
 /// Time between SIGHUP and SIGKILL when hanging up.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 /// After the console process exited, how long the PTY may stay silent (while we could
@@ -137,7 +139,17 @@ async fn read_output(
         }
     };
     let limit = room.min(buf.len());
-    let n = reader.read(&mut buf[..limit]).await?;
+    let mut n = reader.read(&mut buf[..limit]).await?;
+    // In a burst, take what else is ready before waking the connection: the terminal
+    // hands output over in pieces of at most 4 KiB, and each push wakes the pump (a
+    // `cat` of 200 MB: half the socket writes). A small piece (an echo) is sent at once
+    // without another read.
+    let mut piece = n;
+    while piece >= BURST_PIECE && n < limit {
+        // Nothing ready, or an error the next read reports: 0.
+        piece = reader.try_read(&mut buf[n..limit]).unwrap_or_default();
+        n += piece;
+    }
     session.push_output(&buf[..n]);
     Ok(n)
 }
