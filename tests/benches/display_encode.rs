@@ -796,9 +796,7 @@ impl OurServer {
     /// On-CPU time of the server thread and the capture threads (the source's reads).
     fn cpu_with_captures(&self) -> Duration {
         let me = std::process::id();
-        let captures: Duration = std::fs::read_dir(format!("/proc/{me}/task"))
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        let captures: Duration = task_ids(me)
             .filter(|tid| {
                 std::fs::read_to_string(format!("/proc/{me}/task/{tid}/comm")).is_ok_and(|c| c.trim() == CAPTURE_THREAD)
             })
@@ -851,11 +849,16 @@ fn task_cpu(pid: u32, tid: u32) -> Duration {
     Duration::from_nanos(text.split_whitespace().next().unwrap().parse().unwrap())
 }
 
-/// On-CPU time of all threads of a process.
-fn process_cpu(pid: u32) -> Duration {
+/// The thread ids of a process.
+fn task_ids(pid: u32) -> impl Iterator<Item = u32> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+}
+
+/// On-CPU time of all threads of a process.
+fn process_cpu(pid: u32) -> Duration {
+    task_ids(pid)
         .filter_map(|tid| std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat")).ok())
         .map(|text| Duration::from_nanos(text.split_whitespace().next().unwrap().parse().unwrap()))
         .sum()

@@ -233,6 +233,14 @@ impl FbdevSource {
         }
     }
 
+    /// The whole visible area, at the current geometry.
+    fn read_frame(&self) -> Result<Frame, DisplayError> {
+        let (width, height) = self.size()?;
+        let mut pixels = vec![0; usize::from(width) * usize::from(height)];
+        self.read_rows(0, &mut pixels);
+        Ok(Frame { width, height, pixels })
+    }
+
     /// Lines `from..` of the visible area into `pixels` (whole lines of `width`).
     fn read_rows(&self, from: usize, pixels: &mut [u32]) {
         let w = self.geometry.width as usize;
@@ -249,10 +257,7 @@ impl FrameSource for FbdevSource {
 
     fn capture(&mut self) -> Result<Frame, DisplayError> {
         self.follow_mode_change()?;
-        let (width, height) = self.size()?;
-        let mut pixels = vec![0; usize::from(width) * usize::from(height)];
-        self.read_rows(0, &mut pixels);
-        Ok(Frame { width, height, pixels })
+        self.read_frame()
     }
 
     /// Compares line by line as it reads: a still screen costs one pass over the
@@ -261,7 +266,7 @@ impl FrameSource for FbdevSource {
         self.follow_mode_change()?;
         let (width, height) = self.size()?;
         let Some(previous) = previous.filter(|p| (p.width, p.height) == (width, height)) else {
-            return self.capture().map(Some);
+            return self.read_frame().map(Some);
         };
         let w = usize::from(width);
         self.row.resize(w, 0);
