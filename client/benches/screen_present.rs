@@ -53,7 +53,7 @@ mod bench {
         fn name(&self) -> String {
             "bench".into()
         }
-        fn capture(&mut self) -> Result<Frame, cvm_consoled::display::DisplayError> {
+        fn capture(&mut self) -> Result<Frame, cvm_consoled::display::SourceError> {
             Ok(self.0.lock().unwrap().clone())
         }
     }

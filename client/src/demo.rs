@@ -9,9 +9,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use cvm_consoled::local::{LocalGuest, LocalGuestOptions};
+use cvm_consoled::builder::ServerBuilder;
+use cvm_consoled::config::{CommandLine, ServerConfig};
+use cvm_consoled::local::LocalGuest;
 use cvm_consoled::siminit;
 use cvmc_protocol::snp::product::Product;
 
@@ -72,20 +73,17 @@ pub async fn start_guest() -> Result<DemoGuest, ClientError> {
     prepare(&dir, &key)?;
     let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
     let term = std::env::var("TERM").unwrap_or_else(|_| "xterm-256color".into());
-    let guest = LocalGuest::start(LocalGuestOptions {
-        listen: "127.0.0.1:0".into(),
-        sim_dir: dir.clone(),
-        argv: vec![shell],
-        term,
-        authorized_clients: Some(dir.join(siminit::files::AUTHORIZED)),
-        allow_unauthenticated_console: false,
-        linger: Duration::from_secs(5),
-        identity: None,
-        display: cvm_consoled::display::source::DisplaySpec::PATTERN,
-        view_only: false,
-    })
-    .await
-    .map_err(|reason| ClientError::BadInput { path: dir.clone(), reason })?;
+    let mut config = ServerConfig::simulated("127.0.0.1:0", dir.clone());
+    config.console_command = Some(CommandLine::Argv(vec![shell]));
+    config.console_term = term;
+    config.authorized_clients = Some(dir.join(siminit::files::AUTHORIZED));
+    config.linger_secs = 5;
+    config.display = "pattern".into();
+    // The demo guest gets a new identity every run: nothing to pin, nothing to keep.
+    config.ephemeral_identity = true;
+    let guest = LocalGuest::start(ServerBuilder::new(config))
+        .await
+        .map_err(|e| ClientError::BadInput { path: dir.clone(), reason: e.to_string() })?;
     let address = guest.addr.to_string();
     let opts = ConnectOptions {
         policy: Arc::new(load_policy(&dir.join(siminit::files::POLICY))?),

@@ -14,7 +14,9 @@ use cvm_console::gui::net::{Link, spawn};
 use cvm_console::gui::state::{NetCommand, NetEvent};
 use cvm_console::known_guests::KnownGuests;
 use cvm_console::net::{ConnectOptions, Stage};
-use cvm_consoled::local::{LocalGuest, LocalGuestOptions};
+use cvm_consoled::builder::ServerBuilder;
+use cvm_consoled::config::{CommandLine, ServerConfig};
+use cvm_consoled::local::LocalGuest;
 
 struct Guest {
     guest: LocalGuest,
@@ -31,20 +33,12 @@ async fn guest_with(display: cvm_consoled::display::source::DisplaySpec) -> Gues
     let key = Arc::new(ClientKey::load_or_create(dir.path()).unwrap());
     let sim = dir.path().join("sim");
     cvm_console::demo::prepare(&sim, &key).unwrap();
-    let guest = LocalGuest::start(LocalGuestOptions {
-        listen: "127.0.0.1:0".into(),
-        sim_dir: sim.clone(),
-        argv: vec!["/bin/sh".into()],
-        term: "xterm-256color".into(),
-        authorized_clients: Some(sim.join(cvm_consoled::siminit::files::AUTHORIZED)),
-        allow_unauthenticated_console: false,
-        linger: Duration::from_secs(5),
-        identity: None,
-        display,
-        view_only: false,
-    })
-    .await
-    .unwrap();
+    let mut config = ServerConfig::simulated("127.0.0.1:0", sim.clone());
+    config.console_command = Some(CommandLine::Argv(vec!["/bin/sh".into()]));
+    config.authorized_clients = Some(sim.join(cvm_consoled::siminit::files::AUTHORIZED));
+    config.linger_secs = 5;
+    config.display = display.to_string();
+    let guest = LocalGuest::start(ServerBuilder::new(config)).await.unwrap();
     let policy = cvm_console::policy_file::load_policy(&sim.join(cvm_consoled::siminit::files::POLICY)).unwrap();
     let opts = ConnectOptions { policy: Arc::new(policy), client_key: Some(key), known_guests: None, pin_new: false };
     Guest { guest, opts, _dir: dir }

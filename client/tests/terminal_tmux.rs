@@ -11,7 +11,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cvm_console::clientkey::ClientKey;
-use cvm_consoled::local::{LocalGuest, LocalGuestOptions};
+use cvm_consoled::builder::ServerBuilder;
+use cvm_consoled::config::{CommandLine, ServerConfig};
+use cvm_consoled::local::LocalGuest;
 use cvmc_protocol::binding::CONFIG_DIR_NAME;
 use cvmc_protocol::snp::product::Product;
 
@@ -84,20 +86,12 @@ async fn console_in_a_real_terminal_resizes_exits_and_restores_the_terminal() {
     let key = ClientKey::load_or_create(&config_home.join(CONFIG_DIR_NAME)).unwrap();
     let sim = dir.path().join("sim");
     cvm_consoled::siminit::sim_init(&sim, Product::Milan, &[key.fingerprint()]).unwrap();
-    let guest = LocalGuest::start(LocalGuestOptions {
-        listen: "127.0.0.1:0".into(),
-        sim_dir: sim.clone(),
-        argv: vec!["bash".into(), "--norc".into(), "--noprofile".into()],
-        term: "xterm-256color".into(),
-        authorized_clients: Some(sim.join("authorized_clients")),
-        allow_unauthenticated_console: false,
-        linger: Duration::from_secs(5),
-        identity: None,
-        display: cvm_consoled::display::source::DisplaySpec::None,
-        view_only: false,
-    })
-    .await
-    .unwrap();
+    let mut config = ServerConfig::simulated("127.0.0.1:0", sim.clone());
+    config.console_command = Some(CommandLine::Argv(vec!["bash".into(), "--norc".into(), "--noprofile".into()]));
+    config.authorized_clients = Some(sim.join("authorized_clients"));
+    config.linger_secs = 5;
+    config.display = "none".into();
+    let guest = LocalGuest::start(ServerBuilder::new(config)).await.unwrap();
 
     let after = dir.path().join("stty-after");
     let script = format!(

@@ -70,18 +70,34 @@ impl AuthorizedClients {
     }
 }
 
-/// Parse the file's text into lowercase `sha256:<hex>` fingerprints.
+/// Who a connection is, once its TLS handshake is done.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClientAuth {
+    /// A client key listed in authorized_clients (`sha256:<hex>`, lowercase).
+    Key(String),
+    /// No authorized key (only where the console may be opened without one).
+    Unauthenticated {
+        /// The address it connected from.
+        source: std::net::IpAddr,
+    },
+}
+
+/// A fingerprint as the file writes it, lowercase: `sha256:` and 64 hex digits. `None`
+/// for anything else (other text, other lengths, non-ASCII).
+pub fn parse_fingerprint(word: &str) -> Option<String> {
+    let (scheme, digest) = word.split_once(':')?;
+    (scheme.eq_ignore_ascii_case("sha256") && digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| format!("sha256:{}", digest.to_ascii_lowercase()))
+}
+
+/// Parse the file's text into lowercase `sha256:<hex>` fingerprints; lines that are
+/// not one (comments, blank lines, anything else) are skipped.
 pub fn parse(text: &str) -> HashSet<String> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|fp| {
-            fp.len() == 7 + 64
-                && fp[..7].eq_ignore_ascii_case("sha256:")
-                && fp[7..].chars().all(|c| c.is_ascii_hexdigit())
-        })
-        .map(str::to_ascii_lowercase)
+        .filter_map(parse_fingerprint)
         .collect()
 }
 
@@ -96,5 +112,21 @@ mod tests {
         let set = parse(&text);
         assert_eq!(set.len(), 1);
         assert!(set.contains(&fp.to_ascii_lowercase()));
+    }
+
+    #[test]
+    fn lines_that_are_not_fingerprints_never_panic() {
+        // A multi-byte character where the prefix ends made the old slicing panic.
+        let hostile = format!(
+            "SHA256é{}\nSHA25é:{}\n\x1b[2J\nsha256:{}é\n:\n\0\n",
+            "a".repeat(63),
+            "a".repeat(64),
+            "b".repeat(63)
+        );
+        assert!(parse(&hostile).is_empty());
+        assert_eq!(
+            parse_fingerprint(&format!("Sha256:{}", "AB".repeat(32))),
+            Some(format!("sha256:{}", "ab".repeat(32)))
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! `server.toml`: the cvm-consoled configuration file. Unknown keys are an error;
-//! command-line flags override the file.
+//! command-line flags override the file. [`crate::builder::ServerBuilder`] turns it into
+//! a running server, the same way for `cvm-consoled`, the demo and the tests.
 
 use std::path::{Path, PathBuf};
 
+use cvmc_protocol::text::escape;
 use serde::{Deserialize, Serialize};
 
 /// Default port for every channel.
@@ -18,6 +20,28 @@ pub enum EvidenceKind {
     Tsm,
     /// A locally made TEST chain: development only, NOT CONFIDENTIAL.
     Simulated,
+}
+
+/// The console command: one line split at white space (`"/bin/login -p"`), or the
+/// argument vector itself (`["/bin/sh", "-c", "exec login"]`) when an argument holds
+/// spaces.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum CommandLine {
+    /// Split at white space.
+    Line(String),
+    /// Taken as it is.
+    Argv(Vec<String>),
+}
+
+impl CommandLine {
+    /// The program and its arguments.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Self::Line(line) => line.split_whitespace().map(str::to_owned).collect(),
+            Self::Argv(argv) => argv.clone(),
+        }
+    }
 }
 
 /// The server configuration.
@@ -36,7 +60,15 @@ pub struct ServerConfig {
     pub display: String,
     /// Console command; default `/bin/login` as root, else the user's shell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub console_command: Option<String>,
+    pub console_command: Option<CommandLine>,
+    /// `TERM` of the console process.
+    #[serde(default = "default_term")]
+    pub console_term: String,
+    /// Variables of the server's own environment that the console process inherits.
+    /// It starts with a clean environment otherwise (TERM, PATH, HOME, USER, LOGNAME,
+    /// SHELL, LANG): a secret in the service's environment stays out of the console.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_environment: Vec<String>,
     /// Serve the console without client authentication (recovery: the login
     /// prompt is the gate).
     #[serde(default)]
@@ -44,10 +76,15 @@ pub struct ServerConfig {
     /// File of authorized client key fingerprints (on the guest's own disk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorized_clients: Option<PathBuf>,
-    /// Guest identity key (Ed25519 PKCS#8 PEM, created 0600 if missing);
-    /// ephemeral when unset.
+    /// Guest identity key (Ed25519 PKCS#8 PEM, created 0600 if missing). Unset:
+    /// `$STATE_DIRECTORY/identity.pem` under systemd (the unit's StateDirectory), else
+    /// ephemeral.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_key: Option<PathBuf>,
+    /// A new identity every start even where a state directory exists (a stateless
+    /// image or an initramfs, whose disk the host can read).
+    #[serde(default)]
+    pub ephemeral_identity: bool,
     /// sev-snp provider: directory with vcek.pem and ask.pem to send with reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certs_dir: Option<PathBuf>,
@@ -60,9 +97,25 @@ pub struct ServerConfig {
     /// Most console sessions at once.
     #[serde(default = "default_max_sessions")]
     pub max_sessions: usize,
-    /// Most connections at once (all channels).
+    /// Most authenticated connections at once (all channels). Peers without an
+    /// authorized key never take these.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Most connections still in the TLS handshake (sshd's MaxStartups). When full, a
+    /// new connection evicts the oldest one that has sent nothing yet, of the source
+    /// holding the most.
+    #[serde(default = "default_max_startups")]
+    pub max_startups: usize,
+    /// Most connections in the TLS handshake from one address.
+    #[serde(default = "default_max_startups_per_source")]
+    pub max_startups_per_source: usize,
+    /// With `allow_unauthenticated_console`: most connections (and so console
+    /// sessions, which live no longer than their connection) without an authorized key.
+    #[serde(default = "default_max_unauthenticated")]
+    pub max_unauthenticated: usize,
+    /// The same, from one address.
+    #[serde(default = "default_max_unauthenticated_per_source")]
+    pub max_unauthenticated_per_source: usize,
     /// Serve the screen without ever injecting keys or pointer events.
     #[serde(default)]
     pub view_only: bool,
@@ -74,6 +127,10 @@ pub struct ServerConfig {
 
 fn default_display() -> String {
     "none".into()
+}
+
+fn default_term() -> String {
+    "xterm-256color".into()
 }
 
 fn default_linger() -> u64 {
@@ -88,6 +145,22 @@ fn default_max_connections() -> usize {
     512
 }
 
+fn default_max_startups() -> usize {
+    4096
+}
+
+fn default_max_startups_per_source() -> usize {
+    2048
+}
+
+fn default_max_unauthenticated() -> usize {
+    16
+}
+
+fn default_max_unauthenticated_per_source() -> usize {
+    3
+}
+
 impl ServerConfig {
     /// A config with every default and the given listen address and provider.
     pub fn new(listen: impl Into<String>, evidence: EvidenceKind) -> Self {
@@ -97,17 +170,76 @@ impl ServerConfig {
             simulated_dir: None,
             display: default_display(),
             console_command: None,
+            console_term: default_term(),
+            pass_environment: Vec::new(),
             allow_unauthenticated_console: false,
             authorized_clients: None,
             identity_key: None,
+            ephemeral_identity: false,
             certs_dir: None,
             vmpl: 0,
             linger_secs: default_linger(),
             max_sessions: default_max_sessions(),
             max_connections: default_max_connections(),
+            max_startups: default_max_startups(),
+            max_startups_per_source: default_max_startups_per_source(),
+            max_unauthenticated: default_max_unauthenticated(),
+            max_unauthenticated_per_source: default_max_unauthenticated_per_source(),
             view_only: false,
             allow_host_visible_framebuffer: false,
         }
+    }
+
+    /// A simulated guest on `listen` whose chain is the `sim-init` directory `sim_dir`.
+    pub fn simulated(listen: impl Into<String>, sim_dir: impl Into<PathBuf>) -> Self {
+        let mut config = Self::new(listen, EvidenceKind::Simulated);
+        config.simulated_dir = Some(sim_dir.into());
+        config
+    }
+
+    /// Parse a config file's text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse(e.to_string().lines().next().unwrap_or_default().to_owned()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Read and parse a config file; relative paths in it are taken from its directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::File { path: path.to_path_buf(), reason: e.to_string() })?;
+        let mut config = Self::from_toml(&text)
+            .map_err(|e| ConfigError::File { path: path.to_path_buf(), reason: e.to_string() })?;
+        config.resolve_paths(path);
+        Ok(config)
+    }
+
+    /// Values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &'static str, reason: String| Err(ConfigError::Invalid { field, reason });
+        if let Some(cmd) = &self.console_command
+            && cmd.argv().is_empty()
+        {
+            return invalid("console_command", "is empty".into());
+        }
+        for (field, value) in [
+            ("max_sessions", self.max_sessions),
+            ("max_connections", self.max_connections),
+            ("max_startups", self.max_startups),
+            ("max_startups_per_source", self.max_startups_per_source),
+        ] {
+            if value == 0 {
+                return invalid(field, "must be at least 1".into());
+            }
+        }
+        if let Some(name) = self.pass_environment.iter().find(|n| !valid_env_name(n)) {
+            return invalid("pass_environment", format!("\"{}\" is not a variable name", escape(name)));
+        }
+        if self.console_term.is_empty() || !self.console_term.bytes().all(|b| b.is_ascii_graphic()) {
+            return invalid("console_term", "must be a terminal name of printable ASCII".into());
+        }
+        Ok(())
     }
 
     /// Make relative paths absolute against the config file's directory.
@@ -119,16 +251,67 @@ impl ServerConfig {
             *p = Self::resolve(config_path, p);
         }
     }
-}
-
-impl ServerConfig {
-    /// Parse a config file's text.
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string().lines().next().unwrap_or_default().to_owned())
-    }
 
     /// Resolve a path in the config relative to the config file's directory.
     pub fn resolve(config_path: &Path, p: &Path) -> PathBuf {
         if p.is_absolute() { p.to_path_buf() } else { config_path.parent().unwrap_or(Path::new(".")).join(p) }
+    }
+}
+
+/// A POSIX-style environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+fn valid_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// TOML syntax, an unknown key or a wrong type (the message names the key).
+    #[error("{0}")]
+    Parse(String),
+    /// A value that parses but cannot work.
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// The file could not be read, or its content is not a configuration.
+    #[error("{}: {reason}", path.display())]
+    File { path: PathBuf, reason: String },
+    /// A setting the command line or the file must give.
+    #[error("{0}")]
+    Missing(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_console_command_is_a_line_or_a_vector() {
+        let c =
+            ServerConfig::from_toml("listen = \"a\"\nevidence = \"tsm\"\nconsole_command = \"/bin/login -p\"").unwrap();
+        assert_eq!(c.console_command.unwrap().argv(), ["/bin/login", "-p"]);
+        let c =
+            ServerConfig::from_toml("listen = \"a\"\nevidence = \"tsm\"\nconsole_command = [\"sh\", \"-c\", \"a b\"]")
+                .unwrap();
+        assert_eq!(c.console_command.unwrap().argv(), ["sh", "-c", "a b"]);
+    }
+
+    #[test]
+    fn values_that_cannot_work_are_refused_by_name() {
+        let base = "listen = \"a\"\nevidence = \"tsm\"\n";
+        for (line, field) in [
+            ("console_command = \"  \"", "console_command"),
+            ("max_startups = 0", "max_startups"),
+            ("pass_environment = [\"A=B\"]", "pass_environment"),
+            ("pass_environment = [\"\\u001b[2J\"]", "pass_environment"),
+            ("console_term = \"xterm\\u001b\"", "console_term"),
+        ] {
+            let e = ServerConfig::from_toml(&format!("{base}{line}")).unwrap_err();
+            assert!(matches!(&e, ConfigError::Invalid { field: f, .. } if *f == field), "{line}: {e}");
+            assert!(!e.to_string().contains('\u{1b}'), "{e}");
+        }
+        assert!(ServerConfig::from_toml(&format!("{base}pass_environment = [\"TZ\", \"LC_ALL\"]")).is_ok());
     }
 }

@@ -14,7 +14,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::display::input::uinput::UinputSink;
 use crate::display::source::fbdev::FbdevSource;
 use crate::display::source::{DisplaySpec, VncTarget};
-use crate::display::{DisplayConfig, FrameHub, FrameSource, InputSink, serve_rfb};
+use crate::display::{DisplayConfig, DisplayError, FrameHub, FrameSource, InputSink, SourceError, serve_rfb};
+
+/// Most keys one connection may hold down at once. A keyboard holds a handful; a
+/// client pressing ever new keysym/keycode pairs without releasing them is refused
+/// past this, so the set of keys to release at the end stays bounded.
+pub const MAX_HELD_KEYS: usize = 64;
 
 /// How display connections are served.
 #[derive(Clone)]
@@ -54,16 +59,14 @@ pub struct DisplayOptions {
 
 impl DisplayService {
     /// Build the service for `--display`; `Ok(None)` for `none`.
-    pub fn from_spec(spec: &DisplaySpec, opts: DisplayOptions) -> Result<Option<Self>, String> {
+    pub fn from_spec(spec: &DisplaySpec, opts: DisplayOptions) -> Result<Option<Self>, SourceError> {
         let source: Box<dyn FrameSource> = match spec {
             DisplaySpec::None => return Ok(None),
             DisplaySpec::Vnc { target } => return Ok(Some(Self::VncProxy(target.clone()))),
             DisplaySpec::Pattern { width, height } => {
                 Box::new(crate::display::pattern::PatternSource::new(*width, *height))
             }
-            DisplaySpec::Fbdev { path } => {
-                Box::new(FbdevSource::open_device(path, opts.force_host_visible).map_err(|e| e.to_string())?)
-            }
+            DisplaySpec::Fbdev { path } => Box::new(FbdevSource::open_device(path, opts.force_host_visible)?),
         };
         let input: Option<Arc<dyn InputSink>> = if opts.view_only {
             None
@@ -81,31 +84,33 @@ impl DisplayService {
     }
 
     /// Serve one attested display connection.
-    pub async fn serve<S>(&self, mut stream: S) -> Result<(), String>
+    pub async fn serve<S>(&self, mut stream: S) -> Result<(), DisplayError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
         match self {
             Self::Frames { hub, input, config } => {
                 let input = input.as_ref().map(|i| Arc::new(ConnectionInput::new(Arc::clone(i))) as Arc<dyn InputSink>);
-                serve_rfb(stream, hub.clone(), input, config).await.map_err(|e| e.to_string())
+                serve_rfb(stream, hub.clone(), input, config).await
             }
             Self::VncProxy(VncTarget::Tcp(addr)) => {
-                let mut vnc = tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| format!("in-guest VNC server at {addr}: {e}"))?;
+                let vnc_error = |source| DisplayError::VncServer { target: addr.to_string(), source };
+                let mut vnc = tokio::net::TcpStream::connect(addr).await.map_err(vnc_error)?;
                 let _ = vnc.set_nodelay(true);
-                tokio::io::copy_bidirectional(&mut stream, &mut vnc).await.map(|_| ()).map_err(|e| e.to_string())
+                tokio::io::copy_bidirectional(&mut stream, &mut vnc).await.map(|_| ()).map_err(DisplayError::Io)
             }
             #[cfg(unix)]
             Self::VncProxy(VncTarget::Unix(path)) => {
                 let mut vnc = tokio::net::UnixStream::connect(path)
                     .await
-                    .map_err(|e| format!("in-guest VNC server at {}: {e}", path.display()))?;
-                tokio::io::copy_bidirectional(&mut stream, &mut vnc).await.map(|_| ()).map_err(|e| e.to_string())
+                    .map_err(|source| DisplayError::VncServer { target: path.display().to_string(), source })?;
+                tokio::io::copy_bidirectional(&mut stream, &mut vnc).await.map(|_| ()).map_err(DisplayError::Io)
             }
             #[cfg(not(unix))]
-            Self::VncProxy(VncTarget::Unix(path)) => Err(format!("{}: unix sockets need a Unix guest", path.display())),
+            Self::VncProxy(VncTarget::Unix(path)) => Err(DisplayError::VncServer {
+                target: path.display().to_string(),
+                source: std::io::Error::other("unix sockets need a Unix guest"),
+            }),
         }
     }
 }
@@ -132,13 +137,19 @@ impl ConnectionInput {
 
 impl InputSink for ConnectionInput {
     fn key(&self, down: bool, keysym: u32, xt_keycode: Option<u32>) {
-        if let Ok(mut p) = self.pressed.lock() {
-            if down {
-                p.insert((keysym, xt_keycode));
-            } else {
-                p.remove(&(keysym, xt_keycode));
-            }
+        let Ok(mut held) = self.pressed.lock() else { return };
+        let key = (keysym, xt_keycode);
+        if down && !held.contains(&key) && held.len() >= MAX_HELD_KEYS {
+            tracing::warn!(keysym, held = held.len(), "display: too many keys held at once; key press dropped");
+            return;
         }
+        if down {
+            held.insert(key);
+        } else {
+            held.remove(&key);
+        }
+        // Passed on with the set locked, so a press and its release keep their order
+        // across the connection's tasks.
         self.inner.key(down, keysym, xt_keycode);
     }
 
@@ -182,5 +193,25 @@ mod tests {
         let log = rec.0.lock().unwrap().clone();
         assert_eq!(log.last(), Some(&(false, 0xffe3)));
         assert_eq!(log.len(), 4);
+    }
+
+    #[test]
+    fn keys_held_at_once_are_bounded_and_all_released() {
+        let rec = Arc::new(Recorder::default());
+        let conn = ConnectionInput::new(Arc::clone(&rec) as Arc<dyn InputSink>);
+        for k in 0..10_000u32 {
+            conn.key(true, 0x100 + k, Some(k));
+        }
+        assert_eq!(conn.pressed.lock().unwrap().len(), MAX_HELD_KEYS);
+        // A key already held and a release always pass; a held key can be pressed again.
+        conn.key(true, 0x100, Some(0));
+        conn.key(false, 0x101, Some(1));
+        conn.key(true, 0x5000, Some(9_999_999));
+        let presses = rec.0.lock().unwrap().iter().filter(|(down, _)| *down).count();
+        assert_eq!(presses, MAX_HELD_KEYS + 2, "presses past the bound are dropped, one freed slot is reused");
+        drop(conn);
+        let log = rec.0.lock().unwrap().clone();
+        let releases = log.iter().filter(|(down, _)| !*down).count();
+        assert_eq!(releases, MAX_HELD_KEYS + 1, "everything held is released at the end");
     }
 }

@@ -12,6 +12,16 @@ use rand_core::OsRng;
 
 use cvmc_protocol::binding::{identity_fingerprint, identity_message};
 
+/// The identity key file cannot be read, parsed or created.
+#[derive(Debug, thiserror::Error)]
+#[error("identity key {}: {reason}", path.display())]
+pub struct IdentityError {
+    /// The key file.
+    pub path: std::path::PathBuf,
+    /// What went wrong.
+    pub reason: String,
+}
+
 /// The guest's identity.
 pub struct GuestIdentity {
     key: SigningKey,
@@ -31,23 +41,34 @@ impl GuestIdentity {
     }
 
     /// Load the key at `path`, or create it there (0600) if it does not exist.
-    pub fn load_or_create(path: &Path) -> Result<Self, String> {
-        let err = |e: &dyn std::fmt::Display| format!("identity key {}: {e}", path.display());
+    pub fn load_or_create(path: &Path) -> Result<Self, IdentityError> {
+        let err = |reason: String| IdentityError { path: path.to_path_buf(), reason };
         match std::fs::read_to_string(path) {
             Ok(pem) => {
-                let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| err(&e))?;
+                let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| err(e.to_string()))?;
                 Ok(Self { key, persistent: true })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = SigningKey::generate(&mut OsRng);
-                let pem =
-                    key.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF).map_err(|e| err(&e))?;
-                write_private(path, pem.as_bytes()).map_err(|e| err(&e))?;
+                let pem = key
+                    .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+                    .map_err(|e| err(e.to_string()))?;
+                match write_private(path, pem.as_bytes()) {
+                    Ok(()) => {}
+                    // Another process made it first: use that one.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Self::load_or_create(path),
+                    Err(e) => return Err(err(e.to_string())),
+                }
                 tracing::info!(path = %path.display(), "created a new guest identity key");
                 Ok(Self { key, persistent: true })
             }
-            Err(e) => Err(err(&e)),
+            Err(e) => Err(err(e.to_string())),
         }
+    }
+
+    /// Whether the key outlives this process (it was loaded from or written to a file).
+    pub fn is_persistent(&self) -> bool {
+        self.persistent
     }
 
     /// The public key (32 bytes), as sent in Evidence.
@@ -66,20 +87,22 @@ impl GuestIdentity {
     }
 }
 
-/// Write a file readable by its owner only.
+/// Create a file readable by its owner only, whole or not at all: the contents go to a
+/// private temporary file first, which is then linked to `path` (failing with
+/// `AlreadyExists` if `path` exists), so no reader ever sees a partial key.
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)?.write_all(contents)
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").permissions(private_mode()).tempfile_in(dir)?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    std::fs::hard_link(tmp.path(), path)
+}
+
+fn private_mode() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o600)
 }
 
 #[cfg(test)]

@@ -8,8 +8,10 @@
 //!
 //! `sim` and `siminit` make the SIMULATED test chain for development and tests.
 
+pub mod admission;
 pub mod attest;
 pub mod authorized;
+pub mod builder;
 pub mod config;
 pub mod console;
 pub mod display;

@@ -2,18 +2,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use cvm_consoled::authorized::{AuthorizedClients, local_client_fingerprint};
-use cvm_consoled::config::{DEFAULT_PORT, EvidenceKind, ServerConfig};
-use cvm_consoled::console::ConsoleConfig;
-use cvm_consoled::display::source::DisplaySpec;
-use cvm_consoled::display_channel::{DisplayOptions, DisplayService};
-use cvm_consoled::evidence::EvidenceProvider;
-use cvm_consoled::identity::GuestIdentity;
-use cvm_consoled::server::{Server, ServerParts};
+use cvm_consoled::authorized::local_client_fingerprint;
+use cvm_consoled::builder::ServerBuilder;
+use cvm_consoled::config::{CommandLine, ConfigError, DEFAULT_PORT, EvidenceKind, ServerConfig};
 use cvmc_protocol::snp::product::Product;
 
 #[derive(Parser, Debug)]
@@ -45,9 +39,14 @@ struct Cli {
     /// File of authorized client key fingerprints.
     #[arg(long)]
     authorized_clients: Option<PathBuf>,
-    /// Guest identity key file (created 0600 if missing); ephemeral when unset.
+    /// Guest identity key file (created 0600 if missing). Default: identity.pem in the
+    /// unit's state directory ($STATE_DIRECTORY) under systemd, else ephemeral.
     #[arg(long)]
     identity_key: Option<PathBuf>,
+    /// A new guest identity every start, whatever is configured (an initramfs or a
+    /// stateless image, whose disk the host can read).
+    #[arg(long)]
+    ephemeral_identity: bool,
     /// Serve the screen without injecting keys or pointer events.
     #[arg(long)]
     view_only: bool,
@@ -94,17 +93,14 @@ impl From<ProductArg> for Product {
     }
 }
 
-fn load_config(cli: &Cli) -> Result<ServerConfig, String> {
+/// The configuration: the file (or the defaults), then the flags over it, then the
+/// state directory systemd gives the unit as the identity's home when none is set.
+fn load_config(cli: &Cli) -> Result<ServerConfig, ConfigError> {
     let mut config = match &cli.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let mut c = ServerConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            c.resolve_paths(path);
-            c
-        }
+        Some(path) => ServerConfig::load(path)?,
         None => ServerConfig::new(
             format!("127.0.0.1:{DEFAULT_PORT}"),
-            cli.evidence.ok_or("--evidence or --config is required")?,
+            cli.evidence.ok_or(ConfigError::Missing("--evidence or --config is required"))?,
         ),
     };
     if let Some(v) = &cli.listen {
@@ -120,7 +116,7 @@ fn load_config(cli: &Cli) -> Result<ServerConfig, String> {
         config.display.clone_from(v);
     }
     if let Some(v) = &cli.console_command {
-        config.console_command = Some(v.clone());
+        config.console_command = Some(CommandLine::Line(v.clone()));
     }
     if cli.allow_unauthenticated_console {
         config.allow_unauthenticated_console = true;
@@ -131,79 +127,26 @@ fn load_config(cli: &Cli) -> Result<ServerConfig, String> {
     if let Some(v) = &cli.identity_key {
         config.identity_key = Some(v.clone());
     }
+    if cli.ephemeral_identity {
+        config.ephemeral_identity = true;
+    }
     if cli.view_only {
         config.view_only = true;
     }
+    if config.identity_key.is_none()
+        && let Some(state) = std::env::var_os("STATE_DIRECTORY")
+    {
+        // systemd's StateDirectory= (a colon-separated list when several are named).
+        let first = std::env::split_paths(&state).next().unwrap_or_default();
+        config.identity_key = Some(first.join("identity.pem"));
+    }
+    config.validate()?;
     Ok(config)
 }
 
-fn provider(config: &ServerConfig) -> Result<Arc<dyn EvidenceProvider>, String> {
-    use cvm_consoled::evidence::{sevguest::SevGuestProvider, simulated::SimulatedProvider, tsm::TsmProvider};
-    Ok(match config.evidence {
-        EvidenceKind::Simulated => {
-            let dir = config.simulated_dir.as_deref().ok_or("--evidence simulated needs --simulated-dir")?;
-            tracing::warn!("SIMULATED evidence: NOT CONFIDENTIAL (test chain in {})", dir.display());
-            Arc::new(SimulatedProvider::load(dir).map_err(|e| e.to_string())?)
-        }
-        EvidenceKind::SevSnp => {
-            Arc::new(SevGuestProvider::new(config.vmpl, config.certs_dir.clone()).map_err(|e| e.to_string())?)
-        }
-        EvidenceKind::Tsm => Arc::new(TsmProvider::system(Some(config.vmpl)).map_err(|e| e.to_string())?),
-    })
-}
-
-/// `/bin/login` as root (it asks for the password), else the user's shell.
-fn default_console_argv() -> Vec<String> {
-    if nix::unistd::Uid::effective().is_root() && Path::new("/bin/login").exists() {
-        vec!["/bin/login".into()]
-    } else {
-        vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into())]
-    }
-}
-
 async fn serve(cli: Cli) -> Result<(), String> {
-    let config = load_config(&cli)?;
-    let spec: DisplaySpec = config.display.parse()?;
-    let display = DisplayService::from_spec(
-        &spec,
-        DisplayOptions { view_only: config.view_only, force_host_visible: config.allow_host_visible_framebuffer },
-    )?;
-    tracing::info!(display = %config.display, view_only = config.view_only, "display channel");
-    let identity = match &config.identity_key {
-        Some(path) => GuestIdentity::load_or_create(path)?,
-        None => GuestIdentity::ephemeral(),
-    };
-    tracing::info!(identity = %identity.fingerprint(), "guest identity");
-    let argv = match &config.console_command {
-        Some(cmd) => cmd.split_whitespace().map(String::from).collect(),
-        None => default_console_argv(),
-    };
-    if argv.is_empty() {
-        return Err("console command is empty".into());
-    }
-    let authorized = AuthorizedClients::new(config.authorized_clients.clone());
-    if config.allow_unauthenticated_console {
-        tracing::warn!("the console is served WITHOUT client authentication: the login prompt is the only gate");
-    } else if authorized.load().map(|s| s.is_empty()).unwrap_or(true) {
-        tracing::warn!(path = ?authorized.path(), "no authorized client keys: every console connection will be refused");
-    }
-    let console = ConsoleConfig {
-        argv,
-        linger: std::time::Duration::from_secs(config.linger_secs),
-        max_sessions: config.max_sessions,
-        ..ConsoleConfig::default()
-    };
-    let parts = ServerParts {
-        listen: config.listen.clone(),
-        provider: provider(&config)?,
-        identity: Arc::new(identity),
-        authorized,
-        allow_unauthenticated_console: config.allow_unauthenticated_console,
-        console,
-        max_connections: config.max_connections,
-        display,
-    };
-    let server = Server::bind(parts).await.map_err(|e| e.to_string())?;
+    let config = load_config(&cli).map_err(|e| e.to_string())?;
+    let server = ServerBuilder::new(config).bind().await.map_err(|e| e.to_string())?;
     tracing::info!(addr = %server.local_addr().map_err(|e| e.to_string())?, "listening");
     server.run(shutdown_signal()).await;
     Ok(())

@@ -36,6 +36,7 @@ pub mod files {
     pub const POLICY: &str = "policy.toml";
     pub const NOTICE: &str = "SIMULATED-NOT-CONFIDENTIAL.txt";
     pub const AUTHORIZED: &str = "authorized_clients";
+    pub const IDENTITY: &str = "identity.pem";
 }
 
 const NOTICE: &str = "This directory holds a SIMULATED attestation chain made by `cvm-consoled sim-init`.\n\
@@ -86,6 +87,8 @@ pub fn sim_init(dir: &Path, product: Product, authorize: &[String]) -> Result<()
     server.simulated_dir = Some(".".into());
     server.display = "pattern".into();
     server.authorized_clients = Some(files::AUTHORIZED.into());
+    // A persistent identity, so clients that pin it keep recognising this guest.
+    server.identity_key = Some(files::IDENTITY.into());
     let authorized = authorize.iter().map(|fp| format!("{fp} (sim-init)\n")).collect::<String>();
     write(
         &dir.join(files::AUTHORIZED),

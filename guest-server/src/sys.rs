@@ -1,5 +1,6 @@
-//! The one module of cvm-consoled that uses `unsafe`: framebuffer ioctls and
-//! mapping a framebuffer into memory. Each block states why it is sound.
+//! The one module of cvm-consoled that uses `unsafe`: framebuffer ioctls, mapping a
+//! framebuffer into memory, and one socket option no safe crate exposes. Each block
+//! states why it is sound.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -103,6 +104,29 @@ pub fn map_readonly(file: &File, len: usize) -> std::io::Result<memmap2::Mmap> {
     // A device shrinking its memory under a mapping is handled by re-reading the
     // geometry before every capture and remapping on change.
     unsafe { memmap2::MmapOptions::new().len(len).map(file) }
+}
+
+/// `TCP_DEFER_ACCEPT` on a listening socket: the kernel hands a connection to
+/// `accept` only once the peer has sent data (or after about `secs`), so a peer that
+/// opens connections and sends nothing holds no descriptor, task or handshake slot of
+/// ours. Every channel starts with the client's TLS ClientHello, so a real client is
+/// never delayed.
+pub fn set_tcp_defer_accept(listener: &impl AsRawFd, secs: i32) -> std::io::Result<()> {
+    let value: nix::libc::c_int = secs;
+    let len = nix::libc::socklen_t::try_from(std::mem::size_of::<nix::libc::c_int>())
+        .map_err(|_| std::io::Error::other("socklen_t overflow"))?;
+    // SAFETY: the fd is a socket owned by the caller and open for the call; `value`
+    // lives on this stack frame for the whole call and `len` is its exact size.
+    let rc = unsafe {
+        nix::libc::setsockopt(
+            listener.as_raw_fd(),
+            nix::libc::IPPROTO_TCP,
+            nix::libc::TCP_DEFER_ACCEPT,
+            (&raw const value).cast(),
+            len,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 #[cfg(test)]

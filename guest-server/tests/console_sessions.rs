@@ -9,6 +9,7 @@
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+use cvm_consoled::authorized::ClientAuth;
 use std::time::Duration;
 
 use cvm_consoled::console::{ConsoleConfig, ConsoleError, SessionManager};
@@ -54,6 +55,11 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// The client key the tests' connections authenticate with.
+fn test_key() -> ClientAuth {
+    ClientAuth::Key(format!("sha256:{}", "ab".repeat(32)))
+}
+
 /// One connection: raw frames both ways, and the server task serving it.
 struct Conn {
     rd: ReadHalf<DuplexStream>,
@@ -64,9 +70,14 @@ struct Conn {
 
 impl Conn {
     fn open(mgr: &SessionManager) -> Self {
+        Self::open_as(mgr, test_key())
+    }
+
+    /// A connection of this client.
+    fn open_as(mgr: &SessionManager, auth: ClientAuth) -> Self {
         let (client, server) = tokio::io::duplex(64 * 1024);
         let mgr = mgr.clone();
-        let server = tokio::spawn(async move { mgr.serve(server, "test-peer").await });
+        let server = tokio::spawn(async move { mgr.serve(server, "test-peer", auth).await });
         let (rd, wr) = tokio::io::split(client);
         Self { rd, wr, decoder: FrameDecoder::new(), server }
     }
@@ -127,7 +138,12 @@ struct Term {
 impl Term {
     /// A new session, at its first prompt.
     async fn open(mgr: &SessionManager) -> Self {
-        let mut term = Self::attach(mgr, SessionToken::NEW, Vec::new(), Vec::new()).await;
+        Self::open_as(mgr, test_key()).await
+    }
+
+    /// A new session of this client, at its first prompt.
+    async fn open_as(mgr: &SessionManager, auth: ClientAuth) -> Self {
+        let mut term = Self::attach_as(mgr, auth, SessionToken::NEW, Vec::new(), Vec::new()).await;
         term.wait_for("$ ").await;
         term
     }
@@ -135,7 +151,18 @@ impl Term {
     /// Attach (to a new session for [`SessionToken::NEW`]) holding `output`, and resend
     /// what the session has not consumed of `input`.
     async fn attach(mgr: &SessionManager, token: SessionToken, output: Vec<u8>, input: Vec<u8>) -> Self {
-        let mut conn = Conn::open(mgr);
+        Self::attach_as(mgr, test_key(), token, output, input).await
+    }
+
+    /// [`Term::attach`] as this client.
+    async fn attach_as(
+        mgr: &SessionManager,
+        auth: ClientAuth,
+        token: SessionToken,
+        output: Vec<u8>,
+        input: Vec<u8>,
+    ) -> Self {
+        let mut conn = Conn::open_as(mgr, auth);
         conn.send(&ConsoleMsg::Attach { token, output_received: output.len() as u64 }).await.unwrap();
         let (got, input_received, output_start) = match conn.recv().await {
             Some(ConsoleMsg::SessionInfo { token, input_received, output_start }) => {
@@ -584,5 +611,89 @@ async fn input_for_a_console_that_is_not_reading_waits_and_arrives_whole() {
     term.wait_for(&expected).await;
     term.wait_input_acked().await;
     term.check_echo("after").await;
+    mgr.shutdown().await;
+}
+
+fn unauthenticated(last: u8) -> ClientAuth {
+    ClientAuth::Unauthenticated { source: std::net::IpAddr::from([192, 0, 2, last]) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_re_attaches_only_for_the_key_that_opened_it() {
+    let mgr = SessionManager::new(bash_config());
+    let mut alice = Term::open(&mgr).await;
+    alice.check_echo("mine").await;
+    let (token, output, input) = alice.cut().await;
+    let mallory = ClientAuth::Key(format!("sha256:{}", "cd".repeat(32)));
+    let reason = Conn::open_as(&mgr, mallory).attach_refused(token).await;
+    assert!(reason.ends_with("belongs to another client key"), "{reason}");
+    // Nothing was replayed to the other key, and the owner still re-attaches.
+    let mut again = Term::attach(&mgr, token, output, input).await;
+    again.check_echo("back").await;
+    mgr.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_without_a_key_ends_with_its_connection_and_never_re_attaches() {
+    let mgr = SessionManager::new(bash_config());
+    let mut term = Term::open_as(&mgr, unauthenticated(1)).await;
+    let shell = term.echo_number("$$").await;
+    let (token, ..) = term.cut().await;
+    let reason = Conn::open_as(&mgr, unauthenticated(1)).attach_refused(token).await;
+    assert_eq!(reason, "a session opened without a client key cannot be re-attached");
+    // Not even by a key: the token alone is no credential.
+    let reason = Conn::open(&mgr).attach_refused(token).await;
+    assert!(reason.ends_with("is gone") || reason.ends_with("another client key"), "{reason}");
+    eventually("its shell is hung up", || !alive(shell)).await;
+    eventually("its slot is free", || mgr.session_count() == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exited_session_nobody_attaches_frees_its_slot_after_the_short_linger() {
+    let cfg = ConsoleConfig {
+        // Output the client never acknowledges: the session cannot finish by itself.
+        argv: ["sh", "-c", "echo bye"].map(String::from).to_vec(),
+        linger: Duration::from_secs(600),
+        exited_linger: Duration::from_millis(300),
+        max_sessions: 1,
+        ..bash_config()
+    };
+    let mgr = SessionManager::new(cfg);
+    // Attach, read Exit, then vanish without acknowledging the output.
+    let mut conn = Conn::open(&mgr);
+    conn.send(&ConsoleMsg::Attach { token: SessionToken::NEW, output_received: 0 }).await.unwrap();
+    while !matches!(conn.recv().await, Some(ConsoleMsg::Exit { .. })) {}
+    drop(conn);
+    assert_eq!(mgr.session_count(), 1);
+    eventually("the exited session is collected long before its linger", || mgr.session_count() == 0).await;
+    let mut next = Conn::open(&mgr);
+    next.send(&ConsoleMsg::Attach { token: SessionToken::NEW, output_received: 0 }).await.unwrap();
+    assert!(matches!(next.recv().await, Some(ConsoleMsg::SessionInfo { .. })), "the slot is free again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_without_a_key_make_that_address_wait_across_connections() {
+    let mgr = SessionManager::new(ConsoleConfig { argv: vec!["/bin/false".into()], ..bash_config() });
+    // The first attempt is let in; its command fails, as a login that gave up does.
+    let mut conn = Conn::open_as(&mgr, unauthenticated(7));
+    conn.send(&ConsoleMsg::Attach { token: SessionToken::NEW, output_received: 0 }).await.unwrap();
+    assert!(matches!(conn.recv().await, Some(ConsoleMsg::SessionInfo { .. })));
+    loop {
+        match conn.recv().await {
+            Some(ConsoleMsg::Exit { status }) => break assert_eq!(status, 1),
+            Some(_) => {}
+            None => panic!("closed before Exit"),
+        }
+    }
+    drop(conn);
+    eventually("the failed session is collected", || mgr.session_count() == 0).await;
+    // A new connection from the same address must wait; others, and keys, do not.
+    let reason = Conn::open_as(&mgr, unauthenticated(7)).attach_refused(SessionToken::NEW).await;
+    assert!(reason.starts_with("failed logins from this address: try again in"), "{reason}");
+    for auth in [unauthenticated(8), test_key()] {
+        let mut other = Conn::open_as(&mgr, auth);
+        other.send(&ConsoleMsg::Attach { token: SessionToken::NEW, output_received: 0 }).await.unwrap();
+        assert!(matches!(other.recv().await, Some(ConsoleMsg::SessionInfo { .. })));
+    }
     mgr.shutdown().await;
 }

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use cvm_consoled::display::{
-    DisplayConfig, DisplayError, Frame, FrameHub, FrameSource, InputSink, PatternSource, serve_rfb,
+    DisplayConfig, DisplayError, Frame, FrameHub, FrameSource, InputSink, PatternSource, SourceError, serve_rfb,
 };
 use cvmc_protocol::rfb::{ClientMsg, PixelFormatError, RfbError, VERSION_3_8, encoding};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, DuplexStream, ReadBuf};
@@ -56,7 +56,7 @@ impl FrameSource for Screen {
     fn name(&self) -> String {
         "test screen".into()
     }
-    fn capture(&mut self) -> Result<Frame, DisplayError> {
+    fn capture(&mut self) -> Result<Frame, SourceError> {
         self.captures.fetch_add(1, Ordering::SeqCst);
         Ok(self.expected())
     }
@@ -324,7 +324,7 @@ impl FrameSource for Scroller {
     fn name(&self) -> String {
         "scroller".into()
     }
-    fn capture(&mut self) -> Result<Frame, DisplayError> {
+    fn capture(&mut self) -> Result<Frame, SourceError> {
         Ok(Scroller::frame(self.0.n.load(Ordering::SeqCst)))
     }
 }

@@ -30,6 +30,7 @@ pub mod handshake;
 pub mod policy;
 pub mod rfb;
 pub mod snp;
+pub mod text;
 
 pub use attest::{AttestedGuest, SessionBinding, verify_evidence};
 pub use error::{Check, CodecError, PolicyError, ReportError, VerifyError};

@@ -60,7 +60,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use cvm_consoled::display::source::fbdev::{FbdevSource, Geometry};
-use cvm_consoled::display::{DisplayConfig, DisplayError, Frame, FrameHub, FrameSource, serve_rfb};
+use cvm_consoled::display::{DisplayConfig, DisplayError, Frame, FrameHub, FrameSource, SourceError, serve_rfb};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -664,7 +664,7 @@ impl FrameSource for Replay {
         "replay".into()
     }
 
-    fn capture(&mut self) -> Result<Frame, DisplayError> {
+    fn capture(&mut self) -> Result<Frame, SourceError> {
         let i = self.index.load(Ordering::SeqCst);
         let frame = self.frames[i].clone();
         self.log.lock().unwrap().captures.push((i, Instant::now()));
@@ -1067,13 +1067,13 @@ impl<S: FrameSource> FrameSource for Logged<S> {
         self.inner.name()
     }
 
-    fn capture(&mut self) -> Result<Frame, DisplayError> {
+    fn capture(&mut self) -> Result<Frame, SourceError> {
         let frame = self.inner.capture();
         self.log.lock().unwrap().captures.push((0, Instant::now()));
         frame
     }
 
-    fn capture_changed(&mut self, previous: Option<&Frame>) -> Result<Option<Frame>, DisplayError> {
+    fn capture_changed(&mut self, previous: Option<&Frame>) -> Result<Option<Frame>, SourceError> {
         let frame = self.inner.capture_changed(previous);
         self.log.lock().unwrap().captures.push((0, Instant::now()));
         frame

@@ -11,10 +11,12 @@ use cvm_console::clientkey::ClientKey;
 use cvm_console::known_guests::KnownGuests;
 use cvm_console::net::ConnectOptions;
 use cvm_console::policy_file::{LoadedPolicy, load_policy};
+use cvm_consoled::builder::ServerBuilder;
+use cvm_consoled::config::{CommandLine, ServerConfig};
 use cvm_consoled::console::SessionManager;
 use cvm_consoled::display::source::DisplaySpec;
 use cvm_consoled::identity::GuestIdentity;
-use cvm_consoled::local::{LocalGuest, LocalGuestOptions};
+use cvm_consoled::local::LocalGuest;
 use cvm_consoled::server::ChannelCounts;
 use cvmc_protocol::snp::product::Product;
 
@@ -104,26 +106,26 @@ impl TestGuest {
         let dir = tempfile::tempdir().unwrap();
         let authorized_path = dir.path().join("authorized_clients");
         std::fs::write(&authorized_path, authorize.iter().map(|f| format!("{f}\n")).collect::<String>()).unwrap();
-        let options = LocalGuestOptions {
-            listen,
-            // Only the simulated provider reads it: a guest with its own provider does
-            // not wait for the sim-init chain to be made.
-            sim_dir: if provider.is_some() { PathBuf::new() } else { sim_dir().to_path_buf() },
-            argv: opts.argv,
-            // TERM=dumb: readline then sends no bracketed-paste escapes around the output.
-            term: "dumb".into(),
-            authorized_clients: Some(authorized_path.clone()),
-            allow_unauthenticated_console: opts.allow_unauthenticated_console,
-            linger: opts.linger,
-            identity: opts.identity,
-            display: opts.display,
-            view_only: false,
+        // A guest with its own provider does not wait for the sim-init chain to be made.
+        let mut config = match provider {
+            Some(_) => ServerConfig::new(listen, cvm_consoled::config::EvidenceKind::Simulated),
+            None => ServerConfig::simulated(listen, sim_dir()),
         };
-        let guest = match provider {
-            Some(p) => LocalGuest::start_with_provider(options, p).await,
-            None => LocalGuest::start(options).await,
+        config.console_command = Some(CommandLine::Argv(opts.argv));
+        // TERM=dumb: readline then sends no bracketed-paste escapes around the output.
+        config.console_term = "dumb".into();
+        config.authorized_clients = Some(authorized_path.clone());
+        config.allow_unauthenticated_console = opts.allow_unauthenticated_console;
+        config.linger_secs = opts.linger.as_secs();
+        config.display = opts.display.to_string();
+        let mut builder = ServerBuilder::new(config);
+        if let Some(identity) = opts.identity {
+            builder = builder.with_identity(identity);
         }
-        .unwrap();
+        if let Some(provider) = provider {
+            builder = builder.with_provider(provider);
+        }
+        let guest = LocalGuest::start(builder).await.unwrap();
         Self {
             addr: guest.addr,
             sessions: guest.sessions.clone(),

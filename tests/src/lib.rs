@@ -10,6 +10,7 @@ pub mod console_driver;
 pub mod guest;
 pub mod proxy;
 pub mod relay;
+pub mod server_process;
 pub mod verifier_cases;
 pub mod vnc_view;
 pub mod xvnc;

@@ -5,9 +5,6 @@
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -16,82 +13,10 @@ use cvm_console::console_client::{ConsoleCommand, ConsoleEnd, Reconnect};
 use cvm_console::net::connect;
 use cvmc_protocol::handshake::alpn;
 use cvmc_tests::console_driver::Driver;
-use cvmc_tests::guest::{TestClient, sim_dir};
+use cvmc_tests::guest::TestClient;
+use cvmc_tests::server_process::{ServerProcess, authorize, free_addr};
 use cvmc_tests::vnc_view::Viewer;
 use vnc::{VncEncoding, X11Event};
-
-/// The cvm-consoled binary next to this test's build (cargo test --workspace builds it).
-fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join("cvm-consoled");
-    assert!(bin.exists(), "{} is missing: run the suite with `cargo test --workspace`", bin.display());
-    bin
-}
-
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ServerProcess {
-    fn start(addr: SocketAddr, authorized: &Path) -> Self {
-        let child = Command::new(server_binary())
-            .arg("--config")
-            .arg(sim_dir().join("server.toml"))
-            .args([
-                "--listen",
-                &addr.to_string(),
-                "--display",
-                "pattern",
-                "--console-command",
-                "env TERM=dumb bash --norc --noprofile",
-            ])
-            .arg("--authorized-clients")
-            .arg(authorized)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "cvm-consoled did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, addr }
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn kill9(&mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
-fn authorize(client: &TestClient) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("authorized_clients");
-    std::fs::write(&path, format!("{}\n", client.fingerprint)).unwrap();
-    (dir, path)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_mixed_sessions_for_a_minute_with_bounded_memory() {

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use super::session::{Session, token_hint};
 use super::{ConsoleConfig, ConsoleError, Inner};
+use crate::authorized::ClientAuth;
 
 /// Terminal size until the client sends Resize.
 const INITIAL_SIZE: (u16, u16) = (24, 80);
@@ -39,6 +40,7 @@ const EXIT_DRAIN: Duration = Duration::from_secs(2);
 pub(super) fn spawn_session(
     cfg: &ConsoleConfig,
     token: SessionToken,
+    auth: ClientAuth,
     registry: Weak<Inner>,
 ) -> Result<Arc<Session>, ConsoleError> {
     let (program, args) = cfg.argv.split_first().ok_or(ConsoleError::EmptyCommand)?;
@@ -46,13 +48,14 @@ pub(super) fn spawn_session(
     pty.resize(Size::new(INITIAL_SIZE.0, INITIAL_SIZE.1)).map_err(ConsoleError::Pty)?;
     let child = pty_process::Command::new(program)
         .args(args)
-        .env("TERM", &cfg.term)
+        .env_clear()
+        .envs(console_environment(cfg, |name| std::env::var_os(name)))
         .kill_on_drop(true)
         .spawn(pts)
         .map_err(|source| ConsoleError::Spawn { program: program.clone(), source })?;
     tracing::info!(session = %token_hint(&token), pid = ?child.id(), program, "console session started");
     let (reader, writer) = super::pty::split(pty).map_err(ConsoleError::PtyIo)?;
-    let session = Arc::new(Session::new(token, writer, cfg.scrollback, cfg.max_unacked));
+    let session = Arc::new(Session::new(token, auth, writer, cfg));
     let task = tokio::spawn(drive(Arc::clone(&session), reader, child, registry));
     session.set_driver(task);
     Ok(session)
@@ -118,6 +121,42 @@ async fn drive(session: Arc<Session>, mut reader: super::pty::PtyReader, mut chi
         }
     }
     hang_up(&session, &mut child).await;
+    if let ClientAuth::Unauthenticated { source } = session.auth
+        && let Some(inner) = registry.upgrade()
+    {
+        // Hung up before its process ended: the peer left in the middle of a login.
+        inner.record_login(source, status.is_none_or(|s| s != 0));
+    }
+}
+
+/// The search path a console starts with, unless `pass_environment` names PATH.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The console process's whole environment: TERM, PATH, the server user's HOME, USER,
+/// LOGNAME and SHELL, LANG (C.UTF-8 unless this process has one), then the variables
+/// `pass_environment` names, taken from this process (`lookup`) where set. Nothing
+/// else of the server's environment (a unit's secrets, sockets, tokens) is passed on.
+pub(super) fn console_environment(
+    cfg: &ConsoleConfig,
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    use std::ffi::OsString;
+    let mut env: Vec<(OsString, OsString)> =
+        vec![("TERM".into(), cfg.term.clone().into()), ("PATH".into(), DEFAULT_PATH.into())];
+    if let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::effective()) {
+        env.push(("HOME".into(), user.dir.into_os_string()));
+        env.push(("USER".into(), user.name.clone().into()));
+        env.push(("LOGNAME".into(), user.name.into()));
+        env.push(("SHELL".into(), user.shell.into_os_string()));
+    }
+    env.push(("LANG".into(), lookup("LANG").unwrap_or_else(|| "C.UTF-8".into())));
+    for name in &cfg.pass_environment {
+        if let Some(value) = lookup(name) {
+            env.retain(|(k, _)| k != name.as_str());
+            env.push((name.into(), value));
+        }
+    }
+    env
 }
 
 /// Read what the ring has room for and append it. Cancel-safe: a completed read is
@@ -207,5 +246,34 @@ async fn hang_up(session: &Session, child: &mut Child) {
         if let Err(err) = child.kill().await {
             tracing::warn!(%err, "killing the console process failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_console_environment_is_clean_but_for_what_is_named() {
+        let cfg = ConsoleConfig {
+            term: "vt220".into(),
+            pass_environment: vec!["TZ".into(), "PATH".into()],
+            ..ConsoleConfig::default()
+        };
+        let server_env = |name: &str| match name {
+            "TZ" => Some("Europe/Berlin".into()),
+            "PATH" => Some("/opt/bin".into()),
+            "AWS_SECRET_ACCESS_KEY" | "NOTIFY_SOCKET" => Some("secret".into()),
+            _ => None,
+        };
+        let env = console_environment(&cfg, server_env);
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.to_string_lossy().into_owned());
+        assert_eq!(get("TERM").as_deref(), Some("vt220"));
+        assert_eq!(get("TZ").as_deref(), Some("Europe/Berlin"));
+        assert_eq!(get("PATH").as_deref(), Some("/opt/bin"), "a named variable replaces the default");
+        assert_eq!(get("LANG").as_deref(), Some("C.UTF-8"));
+        assert!(get("HOME").is_some());
+        assert!(get("AWS_SECRET_ACCESS_KEY").is_none() && get("NOTIFY_SOCKET").is_none());
+        assert_eq!(env.iter().filter(|(n, _)| n == "PATH").count(), 1);
     }
 }

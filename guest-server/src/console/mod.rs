@@ -15,13 +15,18 @@
 //! - memory is bounded: the ring holds at most `max(max_unacked, scrollback)` bytes
 //!   per session, and the PTY is not read while the client is `max_unacked` behind;
 //! - a detached session lives `linger`, then is hung up (SIGHUP, SIGKILL after 2 s);
+//!   one whose process has exited lives only `exited_linger` detached;
+//! - a session belongs to the client key that opened it: only that key re-attaches.
+//!   A session opened without a key lives as long as its connection, and failed
+//!   logins there make the next one from that address wait (`backoff`);
 //! - a misbehaving connection is closed alone; its session and all others go on.
 //!
-//! Modules: `ring` (pure output buffer), `state` (a session's sans-IO state: ring,
+//! Modules: `backoff` (failed logins per address), `ring` (pure output buffer), `state` (a session's sans-IO state: ring,
 //! owner, exit, input count; public for the fuzz target), `session` (that state shared,
 //! with the PTY and wake-ups), `driver` (process and PTY reader task), `serve` (the
 //! wire protocol of one connection).
 
+pub mod backoff;
 mod driver;
 mod pty;
 mod ring;
@@ -30,6 +35,7 @@ mod session;
 pub mod state;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,6 +43,8 @@ use std::time::Duration;
 use cvmc_protocol::console::SessionToken;
 use cvmc_protocol::error::CodecError;
 use rand_core::{OsRng, RngCore as _};
+
+use crate::authorized::ClientAuth;
 
 use self::serve::End;
 use self::session::{Session, lock, token_hint};
@@ -48,8 +56,14 @@ pub struct ConsoleConfig {
     pub argv: Vec<String>,
     /// `TERM` for the console process.
     pub term: String,
+    /// Variables of this process's environment the console inherits (it starts clean
+    /// otherwise: see `driver::console_environment`).
+    pub pass_environment: Vec<String>,
     /// How long a detached session survives.
     pub linger: Duration,
+    /// How long a detached session whose process has exited survives (its client may
+    /// still re-attach for the last output and the exit status).
+    pub exited_linger: Duration,
     /// Most sessions alive at once (attached, detached or finished but not yet collected).
     pub max_sessions: usize,
     /// Output bytes kept for replay after the client acknowledged them.
@@ -64,7 +78,9 @@ impl Default for ConsoleConfig {
         Self {
             argv: vec!["/bin/sh".to_owned()],
             term: "xterm-256color".to_owned(),
+            pass_environment: Vec::new(),
             linger: Duration::from_secs(300),
+            exited_linger: Duration::from_secs(10),
             max_sessions: 128,
             scrollback: 256 * 1024,
             max_unacked: 1024 * 1024,
@@ -97,6 +113,15 @@ pub enum ConsoleError {
     /// Re-attach to a session that ended or never existed.
     #[error("session {token} is gone")]
     SessionGone { token: String },
+    /// Re-attach to a session another client key opened.
+    #[error("session {token} belongs to another client key")]
+    NotYourSession { token: String },
+    /// Re-attach without a client key: such a session ends with its connection.
+    #[error("a session opened without a client key cannot be re-attached")]
+    UnauthenticatedReattach,
+    /// Failed logins from this address: the next session must wait.
+    #[error("failed logins from this address: try again in {secs} s")]
+    LoginBackoff { secs: u64 },
     /// No room for a new session.
     #[error("too many sessions ({max})")]
     TooManySessions { max: usize },
@@ -151,6 +176,7 @@ impl SessionManager {
         let inner = Inner {
             cfg,
             registry: Mutex::new(registry),
+            backoff: Mutex::default(),
             next_generation: AtomicU64::new(1),
             opened: AtomicU64::new(0),
         };
@@ -160,11 +186,13 @@ impl SessionManager {
     /// Serve one console channel on an already attested, already authorized stream.
     /// Returns when the connection ends, cleanly or not. Failures are already logged
     /// here (`tracing::warn!` with `peer`); the error is returned for the caller's records.
-    pub async fn serve<S>(&self, stream: S, peer: &str) -> Result<(), ConsoleError>
+    /// `auth` says whose the connection is: only that key re-attaches the sessions it
+    /// opens, and a session without a key ends with its connection.
+    pub async fn serve<S>(&self, stream: S, peer: &str, auth: ClientAuth) -> Result<(), ConsoleError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        match serve::serve_connection(&self.inner, stream).await {
+        match serve::serve_connection(&self.inner, stream, &auth).await {
             Ok(End::ClientClosed) => tracing::debug!(peer, "console connection closed; session detached"),
             Ok(End::Replaced) => tracing::info!(peer, "console connection replaced by a newer attach"),
             Ok(End::Finished) => tracing::debug!(peer, "console session finished"),
@@ -215,6 +243,8 @@ impl SessionManager {
 struct Inner {
     cfg: ConsoleConfig,
     registry: Mutex<Registry>,
+    /// Failed logins of unauthenticated sessions, per address.
+    backoff: Mutex<backoff::LoginBackoff>,
     next_generation: AtomicU64,
     /// Sessions opened so far.
     opened: AtomicU64,
@@ -228,21 +258,25 @@ struct Registry {
 }
 
 impl Inner {
-    /// Attach a new connection: to a new session for [`SessionToken::NEW`], else to an
-    /// existing one. Returns the session, the connection's generation and where its
-    /// output replay starts.
+    /// Attach a new connection of `auth`: to a new session for [`SessionToken::NEW`],
+    /// else to an existing one of the same key. Returns the session, the connection's
+    /// generation and where its output replay starts.
     fn attach(
         self: &Arc<Self>,
         token: SessionToken,
         output_received: u64,
+        auth: &ClientAuth,
     ) -> Result<(Arc<Session>, u64, u64), ConsoleError> {
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         if token.is_new() {
-            let session = self.open()?;
+            let session = self.open(auth)?;
             let registry = lock(&self.registry);
             let start = session.claim(generation, 0)?;
             drop(registry);
             return Ok((session, generation, start));
+        }
+        if matches!(auth, ClientAuth::Unauthenticated { .. }) {
+            return Err(ConsoleError::UnauthenticatedReattach);
         }
         let registry = lock(&self.registry);
         if registry.closed {
@@ -250,12 +284,21 @@ impl Inner {
         }
         let session =
             registry.map.get(&token).ok_or_else(|| ConsoleError::SessionGone { token: token_hint(&token) })?;
+        if session.auth != *auth {
+            return Err(ConsoleError::NotYourSession { token: token_hint(&token) });
+        }
         let start = session.claim(generation, output_received)?;
         Ok((Arc::clone(session), generation, start))
     }
 
-    /// Spawn a new session and register it, within `max_sessions`.
-    fn open(self: &Arc<Self>) -> Result<Arc<Session>, ConsoleError> {
+    /// Spawn a new session for `auth` and register it, within `max_sessions` and, for
+    /// a connection without a key, after any back-off its address owes.
+    fn open(self: &Arc<Self>, auth: &ClientAuth) -> Result<Arc<Session>, ConsoleError> {
+        if let ClientAuth::Unauthenticated { source } = auth
+            && let Err(wait) = lock(&self.backoff).check(*source, tokio::time::Instant::now())
+        {
+            return Err(ConsoleError::LoginBackoff { secs: wait.as_secs().max(1) });
+        }
         let token = {
             let mut registry = lock(&self.registry);
             if registry.closed {
@@ -276,7 +319,7 @@ impl Inner {
             token
         };
         // Spawning forks: do it without the registry locked.
-        let spawned = driver::spawn_session(&self.cfg, token, Arc::downgrade(self));
+        let spawned = driver::spawn_session(&self.cfg, token, auth.clone(), Arc::downgrade(self));
         let mut registry = lock(&self.registry);
         registry.reserved -= 1;
         let session = spawned?;
@@ -287,6 +330,24 @@ impl Inner {
         registry.map.insert(token, Arc::clone(&session));
         self.opened.fetch_add(1, Ordering::Relaxed);
         Ok(session)
+    }
+
+    /// How long `session` lingers once its connection is gone: not at all without a
+    /// client key, `exited_linger` once its process has exited, else `linger`.
+    fn linger_for(&self, session: &Session) -> Duration {
+        match session.auth {
+            ClientAuth::Unauthenticated { .. } => Duration::ZERO,
+            ClientAuth::Key(_) if session.has_exited() => self.cfg.exited_linger.min(self.cfg.linger),
+            ClientAuth::Key(_) => self.cfg.linger,
+        }
+    }
+
+    /// An unauthenticated session from `source` ended; `failed`: see [`backoff`].
+    fn record_login(&self, source: IpAddr, failed: bool) {
+        lock(&self.backoff).record(source, failed, tokio::time::Instant::now());
+        if failed {
+            tracing::info!(%source, "console session without a client key ended without a login: backing off");
+        }
     }
 
     /// Take a finished session out of the registry and end its driver.

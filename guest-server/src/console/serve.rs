@@ -26,6 +26,7 @@ use tokio::time::timeout;
 
 use super::session::{InputItem, Next, Session};
 use super::{ConsoleError, Inner};
+use crate::authorized::ClientAuth;
 
 /// The first frame must be Attach and arrive within this time.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,6 +37,8 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Input frames decoded but not yet written to the PTY. While the console does not
 /// read its input, the client's Acks behind these frames are still processed.
 const INPUT_QUEUE: usize = 4;
+/// After Exit, how long the client may take to acknowledge the last output.
+const EXIT_ACK_GRACE: Duration = Duration::from_secs(10);
 /// After the client closed, how long its last input may take to reach the PTY.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
 /// How long a goodbye (Error frame, close) may take on a slow socket.
@@ -53,14 +56,14 @@ pub(super) enum End {
 }
 
 /// Serve one connection until it ends.
-pub(super) async fn serve_connection<S>(inner: &Arc<Inner>, stream: S) -> Result<End, ConsoleError>
+pub(super) async fn serve_connection<S>(inner: &Arc<Inner>, stream: S, auth: &ClientAuth) -> Result<End, ConsoleError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut decoder = FrameDecoder::new();
     let mut buf = vec![0u8; READ_CHUNK];
-    let (session, generation, output_start) = match attach(inner, &mut rd, &mut decoder, &mut buf).await {
+    let (session, generation, output_start) = match attach(inner, &mut rd, &mut decoder, &mut buf, auth).await {
         Ok(attached) => attached,
         Err(err) => {
             refuse(&mut wr, &err).await;
@@ -76,7 +79,7 @@ where
         input_in_flight: AtomicBool::new(false),
     };
     let result = link.run(&mut rd, &mut wr, &mut decoder, &mut buf).await;
-    session.release(generation, inner.cfg.linger);
+    session.release(generation, inner.linger_for(&session));
     let _closed = timeout(CLOSE_GRACE, wr.shutdown()).await;
     result
 }
@@ -87,12 +90,13 @@ async fn attach<R: AsyncRead + Unpin>(
     rd: &mut R,
     decoder: &mut FrameDecoder,
     buf: &mut [u8],
+    auth: &ClientAuth,
 ) -> Result<(Arc<Session>, u64, u64), ConsoleError> {
     let frame = timeout(ATTACH_TIMEOUT, read_frame(rd, decoder, buf))
         .await
         .map_err(|_| ConsoleError::AttachTimeout { secs: ATTACH_TIMEOUT.as_secs() })??;
     match ConsoleMsg::decode_payload(frame.kind, &frame.payload).map_err(ConsoleError::Malformed)? {
-        ConsoleMsg::Attach { token, output_received } => inner.attach(token, output_received),
+        ConsoleMsg::Attach { token, output_received } => inner.attach(token, output_received, auth),
         _ => Err(ConsoleError::UnexpectedMessage { kind: frame.kind, phase: "before attach" }),
     }
 }
@@ -294,6 +298,9 @@ impl Link<'_> {
     ) -> Result<End, ConsoleError> {
         let mut changes = self.session.subscribe_changes();
         let mut exit_sent = false;
+        // Once Exit is out, the client has EXIT_ACK_GRACE to acknowledge the rest; a
+        // client that never does would otherwise hold the session's slot for good.
+        let mut exit_deadline: Option<tokio::time::Instant> = None;
         // The client learned the input count from SessionInfo, which is the watch's
         // initial value (the writer may have moved it before this first runs).
         let mut input_acked = input_at_attach;
@@ -326,6 +333,7 @@ impl Link<'_> {
                 Next::Exit(status) => {
                     write_msg(wr, &ConsoleMsg::Exit { status }).await?;
                     exit_sent = true;
+                    exit_deadline = Some(tokio::time::Instant::now() + EXIT_ACK_GRACE);
                 }
                 Next::Finished => {
                     self.inner.remove(self.session);
@@ -339,10 +347,17 @@ impl Link<'_> {
                             None => std::future::pending().await,
                         }
                     };
+                    let exit_timer = async {
+                        match exit_deadline {
+                            Some(deadline) => tokio::time::sleep_until(deadline).await,
+                            None => std::future::pending().await,
+                        }
+                    };
                     tokio::select! {
                         _ = changes.changed() => {}
                         _ = acks.changed() => {}
                         () = ack_timer => {}
+                        () = exit_timer => return Ok(End::ClientClosed),
                     }
                 }
             }

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::ConsoleError;
 use super::state::SessionState;
 pub(super) use super::state::{DETACHED, Next};
+use crate::authorized::ClientAuth;
 
 /// What a connection asks the PTY to do, in the order the client sent it.
 #[derive(Debug)]
@@ -34,6 +35,10 @@ struct Input {
 #[derive(Debug)]
 pub(super) struct Session {
     pub(super) token: SessionToken,
+    /// The client that opened it: only the same key may re-attach.
+    pub(super) auth: ClientAuth,
+    /// How long it lingers detached once its process has exited.
+    exited_linger: Duration,
     state: Mutex<SessionState>,
     /// Bumped on every change a waiter may care about: output, acks, exit, owner, removal.
     changed: watch::Sender<()>,
@@ -57,9 +62,17 @@ pub(super) fn token_hint(token: &SessionToken) -> String {
 }
 
 impl Session {
-    pub(super) fn new(token: SessionToken, pty: super::pty::PtyWriter, scrollback: usize, max_unacked: usize) -> Self {
+    pub(super) fn new(
+        token: SessionToken,
+        auth: ClientAuth,
+        pty: super::pty::PtyWriter,
+        cfg: &super::ConsoleConfig,
+    ) -> Self {
+        let (scrollback, max_unacked, exited_linger) = (cfg.scrollback, cfg.max_unacked, cfg.exited_linger);
         Self {
             token,
+            auth,
+            exited_linger,
             state: Mutex::new(SessionState::new(token_hint(&token), scrollback, max_unacked)),
             changed: watch::Sender::new(()),
             owner: watch::Sender::new(DETACHED),
@@ -236,10 +249,27 @@ impl Session {
         self.changed.send_replace(());
     }
 
-    /// The process ended and its output is fully read.
+    /// The process ended and its output is fully read. A detached session now lingers
+    /// only `exited_linger` more: its slot is freed soon even if nobody comes back.
     pub(super) fn set_exit(&self, status: i32) {
-        lock(&self.state).set_exit(status);
+        let st = &mut lock(&self.state);
+        st.set_exit(status);
+        if st.owner() == DETACHED {
+            let soon = Instant::now() + self.exited_linger;
+            self.linger.send_if_modified(|deadline| match deadline {
+                Some(d) if *d > soon => {
+                    *d = soon;
+                    true
+                }
+                _ => false,
+            });
+        }
         self.changed.send_replace(());
+    }
+
+    /// Whether the console process has exited (and its output is all read).
+    pub(super) fn has_exited(&self) -> bool {
+        lock(&self.state).exit().is_some()
     }
 
     pub(super) fn hangup_requested(&self) -> Notified<'_> {

@@ -160,6 +160,11 @@ impl SessionState {
         self.ring.push(bytes);
     }
 
+    /// The exit status, once the process ended and its output is fully read.
+    pub fn exit(&self) -> Option<i32> {
+        self.exit
+    }
+
     /// The process ended and its output is fully read.
     pub fn set_exit(&mut self, status: i32) {
         self.exit = Some(status);

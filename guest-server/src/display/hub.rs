@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use super::{DisplayError, Frame, FrameSource, MAX_FRAME_DIMENSION};
+use super::{Frame, FrameSource, MAX_FRAME_DIMENSION, SourceError};
 
 /// Highest capture rate a hub accepts; higher `max_fps` values are clamped.
 pub const MAX_FPS: u32 = 240;
@@ -125,7 +125,7 @@ struct State {
     /// Captures started so far, failed ones included.
     attempts: u64,
     /// The latest failed attempt and why.
-    failure: Option<(u64, DisplayError)>,
+    failure: Option<(u64, SourceError)>,
     last_start: Option<Instant>,
     backoff: Backoff,
 }
@@ -164,13 +164,13 @@ impl FrameHub {
     }
 
     /// A frame captured no longer than one capture interval ago.
-    pub async fn frame(&self) -> Result<Arc<Frame>, DisplayError> {
+    pub async fn frame(&self) -> Result<Arc<Frame>, SourceError> {
         Ok(self.fresh().await?.frame)
     }
 
     /// Like [`FrameHub::frame`], with its sequence number. Someone wants the whole
     /// screen now: a stale frame is captured again promptly (once; see `Backoff::hurry`).
-    pub(crate) async fn fresh(&self) -> Result<Captured, DisplayError> {
+    pub(crate) async fn fresh(&self) -> Result<Captured, SourceError> {
         let seen = {
             let mut state = lock(&self.inner.state);
             match &state.latest {
@@ -198,7 +198,7 @@ impl FrameHub {
     /// The first frame with a sequence number above `seen`, starting a capture if none
     /// is running (not before one interval after the previous one started). The
     /// capture runs in its own task, so dropping this future never wastes it.
-    pub(crate) async fn next_after(&self, seen: u64) -> Result<Captured, DisplayError> {
+    pub(crate) async fn next_after(&self, seen: u64) -> Result<Captured, SourceError> {
         let mut waiting_for = None;
         loop {
             let mut done = self.inner.done.subscribe();
@@ -211,7 +211,7 @@ impl FrameHub {
                 if let (Some(attempt), Some((failed, why))) = (waiting_for, &state.failure)
                     && *failed >= attempt
                 {
-                    return Err(duplicate(why));
+                    return Err(why.clone());
                 }
                 if !state.capturing {
                     state.capturing = true;
@@ -221,7 +221,7 @@ impl FrameHub {
                 waiting_for = Some(state.attempts);
             }
             if done.changed().await.is_err() {
-                return Err(DisplayError::CaptureTask { name: self.inner.name.clone(), reason: "hub closed".into() });
+                return Err(SourceError::CaptureTask { name: self.inner.name.clone(), reason: "hub closed".into() });
             }
         }
     }
@@ -255,17 +255,17 @@ async fn capture(inner: Arc<Inner>, attempt: u64) {
         if let Some(frame) = &frame {
             check_frame(&task.name, frame)?;
         }
-        Ok::<_, DisplayError>(frame)
+        Ok::<_, SourceError>(frame)
     })
     .await
-    .unwrap_or_else(|e| Err(DisplayError::CaptureTask { name: inner.name.clone(), reason: e.to_string() }));
+    .unwrap_or_else(|e| Err(SourceError::CaptureTask { name: inner.name.clone(), reason: e.to_string() }));
     let mut state = lock(&inner.state);
     let outcome = result.and_then(|frame| match (&state.latest, frame) {
         (Some(prev), None) => Ok((prev.seq + 1, Arc::clone(&prev.frame), false)),
         (Some(prev), Some(frame)) => Ok((prev.seq + 1, Arc::new(frame), true)),
         // The first frame is no change: nobody saw the screen before it.
         (None, Some(frame)) => Ok((1, Arc::new(frame), false)),
-        (None, None) => Err(DisplayError::Source(format!("{}: the first capture returned no frame", inner.name))),
+        (None, None) => Err(SourceError::Device(format!("{}: the first capture returned no frame", inner.name))),
     });
     match outcome {
         Ok((seq, frame, changed)) => {
@@ -282,43 +282,15 @@ async fn capture(inner: Arc<Inner>, attempt: u64) {
     inner.done.send_replace(());
 }
 
-/// A copy of a capture error for each connection that waited on it.
-fn duplicate(e: &DisplayError) -> DisplayError {
-    match e {
-        DisplayError::Io(io) => DisplayError::Io(std::io::Error::new(io.kind(), io.to_string())),
-        DisplayError::Protocol(p) => DisplayError::Protocol(p.clone()),
-        DisplayError::HandshakeTimeout { secs } => DisplayError::HandshakeTimeout { secs: *secs },
-        DisplayError::Source(reason) => DisplayError::Source(reason.clone()),
-        DisplayError::FrameSize { name, width, height, pixels, expected } => DisplayError::FrameSize {
-            name: name.clone(),
-            width: *width,
-            height: *height,
-            pixels: *pixels,
-            expected: *expected,
-        },
-        DisplayError::FrameDimensions { name, width, height, max } => {
-            DisplayError::FrameDimensions { name: name.clone(), width: *width, height: *height, max: *max }
-        }
-        DisplayError::Input { reason } => DisplayError::Input { reason: reason.clone() },
-        DisplayError::Encoder { encoding, reason } => DisplayError::Encoder { encoding, reason: reason.clone() },
-        DisplayError::TooManyResizeRequests { count, max } => {
-            DisplayError::TooManyResizeRequests { count: *count, max: *max }
-        }
-        DisplayError::CaptureTask { name, reason } => {
-            DisplayError::CaptureTask { name: name.clone(), reason: reason.clone() }
-        }
-    }
-}
-
 /// Refuse frames we cannot serve: empty, oversized, or with the wrong pixel count.
-fn check_frame(name: &str, frame: &Frame) -> Result<(), DisplayError> {
+fn check_frame(name: &str, frame: &Frame) -> Result<(), SourceError> {
     let (width, height) = (frame.width, frame.height);
     if width == 0 || height == 0 || width > MAX_FRAME_DIMENSION || height > MAX_FRAME_DIMENSION {
-        return Err(DisplayError::FrameDimensions { name: name.to_owned(), width, height, max: MAX_FRAME_DIMENSION });
+        return Err(SourceError::FrameDimensions { name: name.to_owned(), width, height, max: MAX_FRAME_DIMENSION });
     }
     let expected = usize::from(width) * usize::from(height);
     if frame.pixels.len() != expected {
-        return Err(DisplayError::FrameSize {
+        return Err(SourceError::FrameSize {
             name: name.to_owned(),
             width,
             height,
@@ -340,7 +312,7 @@ mod tests {
         fn name(&self) -> String {
             "counting".into()
         }
-        fn capture(&mut self) -> Result<Frame, DisplayError> {
+        fn capture(&mut self) -> Result<Frame, SourceError> {
             self.0.fetch_add(1, Ordering::SeqCst);
             Ok(self.1.clone())
         }
@@ -461,8 +433,8 @@ mod tests {
         let bad = Frame { width: 2, height: 2, pixels: vec![0; 3] };
         let hub = FrameHub::new(Box::new(Counting(Arc::clone(&count), bad)), 30);
         let err = hub.next_after(0).await.unwrap_err();
-        assert!(matches!(err, DisplayError::FrameSize { pixels: 3, expected: 4, .. }), "{err}");
+        assert!(matches!(err, SourceError::FrameSize { pixels: 3, expected: 4, .. }), "{err}");
         let empty = FrameHub::new(Box::new(Counting(count, Frame::filled(0, 5, 0))), 30);
-        assert!(matches!(empty.frame().await, Err(DisplayError::FrameDimensions { .. })));
+        assert!(matches!(empty.frame().await, Err(SourceError::FrameDimensions { .. })));
     }
 }

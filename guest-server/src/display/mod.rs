@@ -72,14 +72,14 @@ pub trait FrameSource: Send + 'static {
     /// A short name for logs and errors.
     fn name(&self) -> String;
     /// Take the current screen. Called on a blocking thread, never concurrently.
-    fn capture(&mut self) -> Result<Frame, DisplayError>;
+    fn capture(&mut self) -> Result<Frame, SourceError>;
 
     /// Take the current screen, or `None` if it equals `previous` (the frame the last
     /// capture returned). The hub calls this; a source that reads its pixels from
     /// somewhere can compare as it reads and skip building a frame for a still screen
     /// (the common case of an idle display). By default: [`FrameSource::capture`],
     /// then a comparison.
-    fn capture_changed(&mut self, previous: Option<&Frame>) -> Result<Option<Frame>, DisplayError> {
+    fn capture_changed(&mut self, previous: Option<&Frame>) -> Result<Option<Frame>, SourceError> {
         let frame = self.capture()?;
         Ok(if previous == Some(&frame) { None } else { Some(frame) })
     }
@@ -94,7 +94,26 @@ pub trait InputSink: Send + Sync + 'static {
     fn pointer(&self, buttons: u8, x: u16, y: u16, width: u16, height: u16);
 }
 
-/// Why a display connection or a frame source failed.
+/// Why a frame source could not open or capture. `Clone`: one capture's failure is
+/// handed to every connection that waited for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// The source could not open or capture (the message names the device).
+    #[error("frame source: {0}")]
+    Device(String),
+    /// A frame whose pixel count does not match its size.
+    #[error("frame source {name}: frame {width}x{height} has {pixels} pixels, expected {expected}")]
+    FrameSize { name: String, width: u16, height: u16, pixels: usize, expected: usize },
+    /// An empty or oversized frame.
+    #[error("frame source {name}: frame {width}x{height} is outside 1x1..={max}x{max}")]
+    FrameDimensions { name: String, width: u16, height: u16, max: u16 },
+    /// A blocking capture task panicked or was cancelled.
+    #[error("frame source {name}: capture task failed: {reason}")]
+    CaptureTask { name: String, reason: String },
+}
+
+/// Why a display connection ended with an error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DisplayError {
@@ -107,15 +126,9 @@ pub enum DisplayError {
     /// The client did not finish the RFB handshake in time.
     #[error("rfb handshake: not finished within {secs} s")]
     HandshakeTimeout { secs: u64 },
-    /// A frame source could not open or capture (the message names the device).
-    #[error("frame source: {0}")]
-    Source(String),
-    /// A frame source returned a frame whose pixel count does not match its size.
-    #[error("frame source {name}: frame {width}x{height} has {pixels} pixels, expected {expected}")]
-    FrameSize { name: String, width: u16, height: u16, pixels: usize, expected: usize },
-    /// A frame source returned an empty or oversized frame.
-    #[error("frame source {name}: frame {width}x{height} is outside 1x1..={max}x{max}")]
-    FrameDimensions { name: String, width: u16, height: u16, max: u16 },
+    /// The frame source failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
     /// The input device failed.
     #[error("input: {reason}")]
     Input { reason: String },
@@ -125,9 +138,9 @@ pub enum DisplayError {
     /// The client asked for more resize replies than we hold without it reading.
     #[error("{count} SetDesktopSize requests unanswered, more than the maximum {max}")]
     TooManyResizeRequests { count: usize, max: usize },
-    /// A blocking capture task panicked or was cancelled.
-    #[error("frame source {name}: capture task failed: {reason}")]
-    CaptureTask { name: String, reason: String },
+    /// The in-guest VNC server behind `--display vnc:` could not be reached.
+    #[error("in-guest VNC server at {target}: {source}")]
+    VncServer { target: String, source: std::io::Error },
 }
 
 /// How the display channel serves.

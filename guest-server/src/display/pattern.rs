@@ -6,7 +6,7 @@
 //! is a pure function of the size and `n` ([`PatternSource::frame_at`]); `capture`
 //! returns frames 0, 1, 2, ... in turn.
 
-use super::{DisplayError, Frame, FrameSource};
+use super::{Frame, FrameSource, SourceError};
 
 /// Side of the moving square.
 const SQUARE: u32 = 24;
@@ -60,7 +60,7 @@ impl FrameSource for PatternSource {
         format!("pattern {}x{}", self.width, self.height)
     }
 
-    fn capture(&mut self) -> Result<Frame, DisplayError> {
+    fn capture(&mut self) -> Result<Frame, SourceError> {
         let frame = self.frame_at(self.next);
         self.next = self.next.wrapping_add(1);
         Ok(frame)

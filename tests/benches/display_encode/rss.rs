@@ -132,7 +132,7 @@ impl FrameSource for Still {
     fn name(&self) -> String {
         "still".into()
     }
-    fn capture(&mut self) -> Result<Frame, DisplayError> {
+    fn capture(&mut self) -> Result<Frame, SourceError> {
         Ok(self.0.clone())
     }
 }

@@ -10,7 +10,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::display::{DisplayError, Frame, FrameSource};
+use crate::display::{Frame, FrameSource, SourceError};
 use crate::sys::{FbBitfield, fb_screeninfo, map_readonly};
 
 /// How a framebuffer's memory is laid out.
@@ -46,8 +46,8 @@ impl Geometry {
         usize::try_from(lines.checked_mul(u64::from(self.stride))?).ok()
     }
 
-    fn validate(&self, path: &Path) -> Result<(), DisplayError> {
-        let bad = |reason: String| DisplayError::Source(format!("{}: {reason}", path.display()));
+    fn validate(&self, path: &Path) -> Result<(), SourceError> {
+        let bad = |reason: String| SourceError::Device(format!("{}: {reason}", path.display()));
         if ![16, 24, 32].contains(&self.bpp) {
             return Err(bad(format!("{} bits per pixel is not supported (16, 24, 32 are)", self.bpp)));
         }
@@ -114,8 +114,8 @@ pub struct FbdevSource {
 
 impl FbdevSource {
     /// Open `/dev/fbN`. Refuses a host-visible framebuffer unless `force_host_visible`.
-    pub fn open_device(path: &Path, force_host_visible: bool) -> Result<Self, DisplayError> {
-        let err = |reason: String| DisplayError::Source(format!("{}: {reason}", path.display()));
+    pub fn open_device(path: &Path, force_host_visible: bool) -> Result<Self, SourceError> {
+        let err = |reason: String| SourceError::Device(format!("{}: {reason}", path.display()));
         let fb = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| err("not a /dev/fbN path".into()))?;
         let name = std::fs::read_to_string(Path::new("/sys/class/graphics").join(fb).join("name"))
             .map_err(|e| err(format!("cannot read its driver name: {e}")))?;
@@ -137,25 +137,25 @@ impl FbdevSource {
 
     /// A file laid out like a framebuffer with the given geometry (same mmap path;
     /// for tests and for tools that dump framebuffers).
-    pub fn open_file(path: &Path, geometry: Geometry) -> Result<Self, DisplayError> {
-        let file = File::open(path).map_err(|e| DisplayError::Source(format!("{}: {e}", path.display())))?;
+    pub fn open_file(path: &Path, geometry: Geometry) -> Result<Self, SourceError> {
+        let file = File::open(path).map_err(|e| SourceError::Device(format!("{}: {e}", path.display())))?;
         Self::map(path, file, geometry, false)
     }
 
-    fn map(path: &Path, file: File, geometry: Geometry, device: bool) -> Result<Self, DisplayError> {
+    fn map(path: &Path, file: File, geometry: Geometry, device: bool) -> Result<Self, SourceError> {
         geometry.validate(path)?;
         let len = geometry
             .bytes_needed()
-            .ok_or_else(|| DisplayError::Source(format!("{}: geometry overflows", path.display())))?;
+            .ok_or_else(|| SourceError::Device(format!("{}: geometry overflows", path.display())))?;
         let available = file.metadata().map(|m| m.len()).unwrap_or(0);
         if !device && available < len as u64 {
-            return Err(DisplayError::Source(format!(
+            return Err(SourceError::Device(format!(
                 "{}: {available} bytes, the geometry needs {len}",
                 path.display()
             )));
         }
         let map =
-            map_readonly(&file, len).map_err(|e| DisplayError::Source(format!("{}: mmap: {e}", path.display())))?;
+            map_readonly(&file, len).map_err(|e| SourceError::Device(format!("{}: mmap: {e}", path.display())))?;
         Ok(Self { path: path.to_path_buf(), file, device, geometry, map, row: Vec::new() })
     }
 
@@ -164,15 +164,15 @@ impl FbdevSource {
         self.geometry
     }
 
-    fn follow_mode_change(&mut self) -> Result<(), DisplayError> {
+    fn follow_mode_change(&mut self) -> Result<(), SourceError> {
         if !self.device {
             return Ok(());
         }
         let g =
-            device_geometry(&self.file).map_err(|e| DisplayError::Source(format!("{}: {e}", self.path.display())))?;
+            device_geometry(&self.file).map_err(|e| SourceError::Device(format!("{}: {e}", self.path.display())))?;
         if g != self.geometry {
             tracing::info!(path = %self.path.display(), width = g.width, height = g.height, bpp = g.bpp, "framebuffer mode changed");
-            let file = self.file.try_clone().map_err(|e| DisplayError::Source(e.to_string()))?;
+            let file = self.file.try_clone().map_err(|e| SourceError::Device(e.to_string()))?;
             *self = Self::map(&self.path, file, g, true)?;
         }
         Ok(())
@@ -199,11 +199,10 @@ fn to8(v: u32, len: u32) -> u32 {
 
 impl FbdevSource {
     /// The frame size, checked against the wire's limits.
-    fn size(&self) -> Result<(u16, u16), DisplayError> {
-        let width =
-            u16::try_from(self.geometry.width).map_err(|_| DisplayError::Source("width out of range".into()))?;
+    fn size(&self) -> Result<(u16, u16), SourceError> {
+        let width = u16::try_from(self.geometry.width).map_err(|_| SourceError::Device("width out of range".into()))?;
         let height =
-            u16::try_from(self.geometry.height).map_err(|_| DisplayError::Source("height out of range".into()))?;
+            u16::try_from(self.geometry.height).map_err(|_| SourceError::Device("height out of range".into()))?;
         Ok((width, height))
     }
 
@@ -234,7 +233,7 @@ impl FbdevSource {
     }
 
     /// The whole visible area, at the current geometry.
-    fn read_frame(&self) -> Result<Frame, DisplayError> {
+    fn read_frame(&self) -> Result<Frame, SourceError> {
         let (width, height) = self.size()?;
         let mut pixels = vec![0; usize::from(width) * usize::from(height)];
         self.read_rows(0, &mut pixels);
@@ -255,14 +254,14 @@ impl FrameSource for FbdevSource {
         format!("fbdev:{}", self.path.display())
     }
 
-    fn capture(&mut self) -> Result<Frame, DisplayError> {
+    fn capture(&mut self) -> Result<Frame, SourceError> {
         self.follow_mode_change()?;
         self.read_frame()
     }
 
     /// Compares line by line as it reads: a still screen costs one pass over the
     /// framebuffer and the previous frame, and no new frame.
-    fn capture_changed(&mut self, previous: Option<&Frame>) -> Result<Option<Frame>, DisplayError> {
+    fn capture_changed(&mut self, previous: Option<&Frame>) -> Result<Option<Frame>, SourceError> {
         self.follow_mode_change()?;
         let (width, height) = self.size()?;
         let Some(previous) = previous.filter(|p| (p.width, p.height) == (width, height)) else {

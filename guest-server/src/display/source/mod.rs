@@ -51,10 +51,34 @@ impl DisplaySpec {
     pub const MAX_PATTERN_SIDE: u16 = 8192;
 }
 
-impl std::str::FromStr for DisplaySpec {
-    type Err = String;
+impl std::fmt::Display for DisplaySpec {
+    /// The `--display` text that parses back to this spec.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("none"),
+            Self::Pattern { width, height } => write!(f, "pattern:{width}x{height}"),
+            Self::Fbdev { path } => write!(f, "fbdev:{}", path.display()),
+            Self::Vnc { target: VncTarget::Unix(path) } => write!(f, "vnc:{}", path.display()),
+            Self::Vnc { target: VncTarget::Tcp(addr) } => write!(f, "vnc:{addr}"),
+        }
+    }
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
+/// A `--display` value that names no source we serve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--display {0}")]
+pub struct DisplaySpecError(String);
+
+impl std::str::FromStr for DisplaySpec {
+    type Err = DisplaySpecError;
+
+    fn from_str(s: &str) -> Result<Self, DisplaySpecError> {
+        Self::parse(s).map_err(DisplaySpecError)
+    }
+}
+
+impl DisplaySpec {
+    fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
         if s == "none" {
             return Ok(Self::None);
@@ -91,7 +115,10 @@ impl std::str::FromStr for DisplaySpec {
             }
             return Ok(Self::Vnc { target: VncTarget::Tcp(addr) });
         }
-        Err(format!("unknown display source {s:?}: use fbdev:/dev/fbN, vnc:ADDR, pattern[:WxH] or none"))
+        Err(format!(
+            "unknown display source \"{}\": use fbdev:/dev/fbN, vnc:ADDR, pattern[:WxH] or none",
+            cvmc_protocol::text::escape(s)
+        ))
     }
 }
 
@@ -119,5 +146,10 @@ mod tests {
         assert!("vnc:10.0.0.1:5900".parse::<DisplaySpec>().is_err());
         assert!("fbdev:".parse::<DisplaySpec>().is_err());
         assert!("x11".parse::<DisplaySpec>().is_err());
+        for spec in
+            ["none", "pattern:1920x1080", "fbdev:/dev/fb0", "vnc:/run/w.sock", "vnc:127.0.0.1:5901", "vnc:[::1]:5900"]
+        {
+            assert_eq!(spec.parse::<DisplaySpec>().unwrap().to_string(), spec);
+        }
     }
 }
