@@ -6,6 +6,7 @@
 //! Only loopback addresses may be listened on: the plain RFB on the local side must
 //! never leave this machine.
 
+use cvmc_protocol::text::{escape, escape_lines};
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
@@ -62,9 +63,13 @@ pub async fn serve(listener: TcpListener, guest: String, opts: ConnectOptions) {
                         attested.guest.identity_fingerprint
                     );
                     let result = tokio::io::copy_bidirectional(&mut viewer, &mut attested.stream).await;
-                    eprintln!("bridge: viewer {peer} disconnected ({result:?})");
+                    let how = match result {
+                        Ok((up, down)) => format!("{up} bytes up, {down} bytes down"),
+                        Err(e) => e.to_string(),
+                    };
+                    eprintln!("bridge: viewer {peer} disconnected ({})", escape(&how));
                 }
-                Err(e) => eprintln!("bridge: viewer {peer} refused: {e}"),
+                Err(e) => eprintln!("bridge: viewer {peer} refused: {}", escape_lines(&e.to_string())),
             }
         });
     }

@@ -8,14 +8,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::{Parser, Subcommand};
 
 use crate::ClientError;
+use crate::error::exit;
 use crate::verify_report::{VerifyReportArgs, verify_report};
 
 /// Exit status: trusted, or the command succeeded.
-pub const EXIT_OK: u8 = 0;
+pub const EXIT_OK: u8 = exit::OK;
 /// Exit status: the guest or report is NOT trusted.
-pub const EXIT_NOT_TRUSTED: u8 = 1;
+pub const EXIT_NOT_TRUSTED: u8 = exit::NOT_TRUSTED;
 /// Exit status: unusable input (a missing file, a bad policy, a bad flag).
-pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_BAD_INPUT: u8 = exit::BAD_INPUT;
+/// Exit status: no verdict reached (the guest unreachable, a time-out, a protocol error).
+pub const EXIT_NO_VERDICT: u8 = exit::NO_VERDICT;
 
 #[derive(Parser, Debug)]
 #[command(name = "cvm-console", version, about = "Verify a confidential VM, then use its console and screen")]
@@ -39,6 +42,12 @@ pub enum Command {
         /// Connect without the client key (for guests that allow unauthenticated consoles).
         #[arg(long)]
         no_client_key: bool,
+        /// Do not pin the guest's identity in known_guests when it is seen for the first time.
+        #[arg(long)]
+        no_pin: bool,
+        /// Refuse evidence anchored in any root but the hardware vendor's (a simulated guest).
+        #[arg(long)]
+        require_hardware: bool,
     },
     /// Open the verified console of a guest in this terminal (Enter ~ . disconnects).
     Console {
@@ -50,6 +59,9 @@ pub enum Command {
         /// Connect without the client key (for guests that allow unauthenticated consoles).
         #[arg(long)]
         no_client_key: bool,
+        /// Refuse evidence anchored in any root but the hardware vendor's (a simulated guest).
+        #[arg(long)]
+        require_hardware: bool,
     },
     /// Serve the guest's verified screen as plain RFB on a loopback port, for any VNC viewer.
     Bridge {
@@ -64,6 +76,9 @@ pub enum Command {
         /// Connect without the client key.
         #[arg(long)]
         no_client_key: bool,
+        /// Refuse evidence anchored in any root but the hardware vendor's (a simulated guest).
+        #[arg(long)]
+        require_hardware: bool,
     },
     /// Print this client's key fingerprint, for the guest's authorized_clients.
     Id,
@@ -87,9 +102,16 @@ pub enum Command {
         /// The trust policy (TOML).
         #[arg(long)]
         policy: PathBuf,
-        /// Expected REPORT_DATA, 128 hex characters; without it the binding is not checked.
+        /// Expected REPORT_DATA, 128 hex characters. Without it the report is not
+        /// trusted (it may be replayed), unless --no-binding accepts that.
         #[arg(long)]
         report_data: Option<String>,
+        /// Accept a report whose REPORT_DATA is not checked (no --report-data).
+        #[arg(long, conflicts_with = "report_data")]
+        no_binding: bool,
+        /// Refuse a report anchored in any root but the hardware vendor's.
+        #[arg(long)]
+        require_hardware: bool,
         /// Check certificate validity at this unix time instead of now.
         #[arg(long)]
         at: Option<u64>,
@@ -100,18 +122,23 @@ pub enum Command {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ClientError> {
-    tokio::runtime::Runtime::new().map_err(|e| ClientError::BadArgument { flag: "runtime", reason: e.to_string() })
+    tokio::runtime::Runtime::new().map_err(|e| ClientError::Local { what: "async runtime", reason: e.to_string() })
+}
+
+/// How a live connection is made: which key, whether to pin, what to require.
+#[derive(Debug, Clone, Copy)]
+struct LiveFlags {
+    no_client_key: bool,
+    pin_new: bool,
+    require_hardware: bool,
 }
 
 /// Policy, client key and known_guests for a live connection.
-fn connect_options(
-    policy: &std::path::Path,
-    no_client_key: bool,
-    pin_new: bool,
-) -> Result<crate::net::ConnectOptions, ClientError> {
-    let loaded = crate::policy_file::load_policy(policy)?;
-    let dir = crate::clientkey::config_dir();
-    let client_key = if no_client_key {
+fn connect_options(policy: &std::path::Path, flags: LiveFlags) -> Result<crate::net::ConnectOptions, ClientError> {
+    let mut loaded = crate::policy_file::load_policy(policy)?;
+    loaded.policy.require_hardware |= flags.require_hardware;
+    let dir = crate::clientkey::config_dir()?;
+    let client_key = if flags.no_client_key {
         None
     } else {
         Some(std::sync::Arc::new(crate::clientkey::ClientKey::load_or_create(&dir)?))
@@ -120,12 +147,15 @@ fn connect_options(
         policy: std::sync::Arc::new(loaded),
         client_key,
         known_guests: Some(crate::known_guests::KnownGuests::new(dir.join("known_guests"))),
-        pin_new,
+        pin_new: flags.pin_new,
     })
 }
 
-/// Write output; a closed pipe (`| head`) is not an error worth a panic.
+/// Write output; a closed pipe (`| head`) is not an error worth a panic. Every line
+/// goes through [`cvmc_protocol::text::escape_lines`] last: whatever a guest or a
+/// file managed to put into a message reaches the terminal as visible escapes.
 fn emit(out: &mut dyn Write, text: &str) {
+    let text = cvmc_protocol::text::escape_lines(text);
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
@@ -136,8 +166,27 @@ fn now_unix() -> u64 {
 /// Run a parsed command line; the result is the exit status.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
     match cli.command {
-        Some(Command::VerifyReport { report, vcek, ask, policy, report_data, at, json }) => {
-            let args = VerifyReportArgs { report, vcek, ask, policy, report_data, at: at.unwrap_or_else(now_unix) };
+        Some(Command::VerifyReport {
+            report,
+            vcek,
+            ask,
+            policy,
+            report_data,
+            no_binding,
+            require_hardware,
+            at,
+            json,
+        }) => {
+            let args = VerifyReportArgs {
+                report,
+                vcek,
+                ask,
+                policy,
+                report_data,
+                at: at.unwrap_or_else(now_unix),
+                no_binding,
+                require_hardware,
+            };
             let outcome = verify_report(&args)?;
             if json {
                 emit(out, &format!("{}\n", outcome.to_json()));
@@ -146,15 +195,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
             }
             Ok(if outcome.trusted() { EXIT_OK } else { EXIT_NOT_TRUSTED })
         }
-        Some(Command::Verify { address, policy, json, no_client_key }) => {
-            let opts = connect_options(&policy, no_client_key, false)?;
-            let outcome = runtime()?.block_on(crate::live::verify_live(&address, &opts));
-            let outcome = match outcome {
-                Ok(o) => o,
-                Err(e) => {
-                    return Err(ClientError::BadArgument { flag: "verify", reason: e.to_string() });
-                }
-            };
+        Some(Command::Verify { address, policy, json, no_client_key, no_pin, require_hardware }) => {
+            let opts = connect_options(&policy, LiveFlags { no_client_key, pin_new: !no_pin, require_hardware })?;
+            let outcome = runtime()?.block_on(crate::live::verify_live(&address, &opts))?;
             if json {
                 emit(out, &format!("{}\n", outcome.to_json()));
             } else {
@@ -162,14 +205,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
             }
             Ok(if outcome.trusted() { EXIT_OK } else { EXIT_NOT_TRUSTED })
         }
-        Some(Command::Console { address, policy, no_client_key }) => {
-            let opts = connect_options(&policy, no_client_key, true)?;
+        Some(Command::Console { address, policy, no_client_key, require_hardware }) => {
+            let opts = connect_options(&policy, LiveFlags { no_client_key, pin_new: true, require_hardware })?;
             // One thread for the whole session: with stdin on the reactor (see
             // `stdio`), a keystroke and its echo cross no thread boundary.
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| ClientError::BadArgument { flag: "runtime", reason: e.to_string() })?;
+                .map_err(|e| ClientError::Local { what: "async runtime", reason: e.to_string() })?;
             match rt.block_on(crate::term::run_terminal(&address, &opts)) {
                 Ok(status) => Ok(u8::try_from(status.clamp(0, 255)).unwrap_or(EXIT_NOT_TRUSTED)),
                 Err(crate::console_client::ConsoleEnd::Connect(crate::net::ConnectError::Refused {
@@ -178,20 +221,18 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
                     emit(out, &format!("NOT TRUSTED: {error} ({})\n", error.name()));
                     Ok(EXIT_NOT_TRUSTED)
                 }
-                Err(e) => Err(ClientError::BadArgument { flag: "console", reason: e.to_string() }),
+                Err(end) => Err(ClientError::from(end)),
             }
         }
-        Some(Command::Bridge { address, policy, listen, no_client_key }) => {
-            let opts = connect_options(&policy, no_client_key, true)?;
+        Some(Command::Bridge { address, policy, listen, no_client_key, require_hardware }) => {
+            let opts = connect_options(&policy, LiveFlags { no_client_key, pin_new: true, require_hardware })?;
             let rt = runtime()?;
             rt.block_on(async {
                 let listener = crate::bridge::bind(&listen)
                     .await
                     .map_err(|e| ClientError::BadArgument { flag: "--listen", reason: e.to_string() })?;
                 // Fail fast, with the check list, if the guest is not trusted.
-                let outcome = crate::live::verify_live(&address, &opts)
-                    .await
-                    .map_err(|e| ClientError::BadArgument { flag: "bridge", reason: e.to_string() })?;
+                let outcome = crate::live::verify_live(&address, &opts).await?;
                 emit(out, &outcome.to_text());
                 if !outcome.trusted() {
                     return Ok(EXIT_NOT_TRUSTED);
@@ -206,13 +247,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
             })
         }
         Some(Command::Id) => {
-            let key = crate::clientkey::ClientKey::load_or_create(&crate::clientkey::config_dir())?;
+            let key = crate::clientkey::ClientKey::load_or_create(&crate::clientkey::config_dir()?)?;
             emit(out, &format!("{}  ({})\n", key.fingerprint(), key.path().display()));
             Ok(EXIT_OK)
         }
         #[cfg(not(unix))]
-        Some(Command::Demo { .. }) => Err(ClientError::BadArgument {
-            flag: "demo",
+        Some(Command::Demo { .. }) => Err(ClientError::Local {
+            what: "demo",
             reason: "the demo runs a guest server in process, which needs a Unix PTY".into(),
         }),
         #[cfg(unix)]
@@ -220,7 +261,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
         #[cfg(unix)]
         Some(Command::Demo { terminal: false }) => crate::demo::run_demo_gui(&runtime()?, out),
         None => {
-            let guests = crate::gui::guests::SavedGuests::load(&crate::clientkey::config_dir())?;
+            let guests = crate::gui::guests::SavedGuests::load(&crate::clientkey::config_dir()?)?;
             crate::gui::run(crate::gui::Start::Guests(guests)).map(|()| EXIT_OK)
         }
     }

@@ -316,7 +316,9 @@ where
                             let _ = wr.shutdown().await;
                             return Step::Ended(ConsoleEnd::Exited(status));
                         }
-                        ConsoleMsg::Error { reason } => return Step::Ended(ConsoleEnd::Refused(reason)),
+                        ConsoleMsg::Error { reason } => {
+                            return Step::Ended(ConsoleEnd::Refused(cvmc_protocol::text::escape(&reason).into_owned()));
+                        }
                         other => {
                             return Step::Ended(ConsoleEnd::Refused(format!("unexpected message from the guest: {other:?}")));
                         }

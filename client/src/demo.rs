@@ -23,8 +23,8 @@ use crate::outcome::Outcome;
 use crate::policy_file::load_policy;
 
 /// Where the demo's simulated chain lives.
-pub fn demo_dir() -> PathBuf {
-    config_dir().join("demo-sim")
+pub fn demo_dir() -> Result<PathBuf, ClientError> {
+    Ok(config_dir()?.join("demo-sim"))
 }
 
 /// Make the chain if needed and make sure `key` is authorized in it.
@@ -68,8 +68,8 @@ impl std::fmt::Debug for DemoGuest {
 
 /// Start the embedded simulated guest on loopback: the user's shell on a PTY and a test-pattern screen.
 pub async fn start_guest() -> Result<DemoGuest, ClientError> {
-    let dir = demo_dir();
-    let key = Arc::new(ClientKey::load_or_create(&config_dir())?);
+    let dir = demo_dir()?;
+    let key = Arc::new(ClientKey::load_or_create(&config_dir()?)?);
     prepare(&dir, &key)?;
     let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
     let term = std::env::var("TERM").unwrap_or_else(|_| "xterm-256color".into());
@@ -109,7 +109,7 @@ pub fn run_demo_gui(rt: &tokio::runtime::Runtime, out: &mut dyn std::io::Write) 
     let name = format!("demo guest {} (SIMULATED)", demo.address);
     let result = crate::gui::run(crate::gui::Start::Connect { name, address: demo.address, opts: demo.opts });
     rt.block_on(demo.guest.stop());
-    result.map(|()| crate::cli::EXIT_OK)
+    result.map(|()| crate::error::exit::OK)
 }
 
 /// `cvm-console demo --terminal`: start the embedded guest, show its verification,
@@ -117,18 +117,14 @@ pub fn run_demo_gui(rt: &tokio::runtime::Runtime, out: &mut dyn std::io::Write) 
 pub async fn run_demo(out: &mut dyn std::io::Write) -> Result<u8, ClientError> {
     let DemoGuest { guest, address, opts, dir } = start_guest().await?;
     let _ = writeln!(out, "cvm-console demo: a SIMULATED guest on {address} (chain in {})\n", dir.display());
-    let outcome: Outcome = crate::live::verify_live(&address, &opts)
-        .await
-        .map_err(|e| ClientError::BadArgument { flag: "demo", reason: e.to_string() })?;
-    let _ = write!(out, "{}", outcome.to_text());
+    let outcome: Outcome = crate::live::verify_live(&address, &opts).await?;
+    let _ = write!(out, "{}", cvmc_protocol::text::escape_lines(&outcome.to_text()));
     if !outcome.trusted() {
-        return Ok(crate::cli::EXIT_NOT_TRUSTED);
+        return Ok(crate::error::exit::NOT_TRUSTED);
     }
     let _ = writeln!(out, "\nOpening its console: your shell, SIMULATED - NOT CONFIDENTIAL. Enter ~ . to leave.\n");
     let _ = out.flush();
-    let status = crate::term::run_terminal(&address, &opts)
-        .await
-        .map_err(|e| ClientError::BadArgument { flag: "demo", reason: e.to_string() })?;
+    let status = crate::term::run_terminal(&address, &opts).await.map_err(ClientError::from)?;
     guest.stop().await;
     Ok(u8::try_from(status.clamp(0, 255)).unwrap_or(1))
 }

@@ -14,11 +14,12 @@ pub async fn verify_live(address: &str, opts: &ConnectOptions) -> Result<Outcome
             Ok(Outcome {
                 report: Report::parse(&attested.report).ok(),
                 identity: Some(attested.guest.identity_fingerprint.clone()),
+                pin: attested.pin,
                 result: Ok(attested.guest.verified),
             })
         }
         Err(ConnectError::Refused { error, report }) => {
-            Ok(Outcome { result: Err(error), report: Report::parse(&report).ok(), identity: None })
+            Ok(Outcome { result: Err(error), report: Report::parse(&report).ok(), identity: None, pin: None })
         }
         Err(e) => Err(e),
     }

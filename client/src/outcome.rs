@@ -17,6 +17,8 @@ pub struct Outcome {
     pub report: Option<Report>,
     /// The guest identity fingerprint, for live verification.
     pub identity: Option<String>,
+    /// What known_guests said of that identity, for live verification.
+    pub pin: Option<crate::net::PinNote>,
 }
 
 impl Outcome {
@@ -41,6 +43,7 @@ impl Outcome {
                 "checks": v.passed,
                 "warnings": v.warnings,
                 "identity": self.identity,
+                "identity_pin": self.pin,
                 "report": report,
             }),
             Err(e) => json!({
@@ -58,6 +61,11 @@ impl Outcome {
         let mut out = String::new();
         match &self.result {
             Ok(v) => {
+                if !v.binding_checked {
+                    out.push_str(
+                        "BINDING NOT CHECKED (--no-binding): a report replayed from another session would pass too\n",
+                    );
+                }
                 let what = if v.simulated() { "SIMULATED - NOT CONFIDENTIAL" } else { "SEV-SNP" };
                 out.push_str(&format!("TRUSTED ({what}, {}, {})\n", v.product, v.anchor));
                 for p in &v.passed {
@@ -65,6 +73,17 @@ impl Outcome {
                 }
                 for w in &v.warnings {
                     out.push_str(&format!("  WARNING: {w}\n"));
+                }
+                if let Some(pin) = &self.pin {
+                    let status = match pin.status {
+                        "known" => "matches its pin in known_guests",
+                        "pinned" => "seen for the first time: pinned in known_guests",
+                        _ => "seen for the first time: not pinned (--no-pin)",
+                    };
+                    out.push_str(&format!("  identity {status}\n"));
+                    if let Some(note) = &pin.note {
+                        out.push_str(&format!("  NOTE: {note}\n"));
+                    }
                 }
             }
             Err(e) => {

@@ -104,6 +104,7 @@ pub async fn run_terminal(address: &str, opts: &ConnectOptions) -> Result<i32, C
             let text = match ev {
                 ConsoleEvent::Output(bytes) => bytes,
                 ConsoleEvent::Reconnecting { attempt, reason, .. } => {
+                    let reason = cvmc_protocol::text::escape(&reason);
                     format!("\r\n[cvm-console: connection lost ({reason}); re-attesting, attempt {attempt}]\r\n")
                         .into_bytes()
                 }

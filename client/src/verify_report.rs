@@ -24,6 +24,11 @@ pub struct VerifyReportArgs {
     pub report_data: Option<String>,
     /// Evaluate certificate validity at this unix time instead of now.
     pub at: u64,
+    /// Accept a report whose binding cannot be checked (no `report_data`). Without it
+    /// such a report is not trusted: it could have been replayed from anywhere.
+    pub no_binding: bool,
+    /// Refuse a report anchored in any root but the hardware vendor's.
+    pub require_hardware: bool,
 }
 
 /// Read a report file: raw bytes, or hex text of them.
@@ -72,12 +77,16 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, ClientError> {
     let report = read_report(&args.report)?;
     let vcek = read_cert(&args.vcek)?;
     let ask = args.ask.as_deref().map(read_cert).transpose()?;
-    let loaded = load_policy(&args.policy)?;
+    let mut loaded = load_policy(&args.policy)?;
+    loaded.policy.require_hardware |= args.require_hardware;
     let expected = match &args.report_data {
         Some(hex) => ExpectedReportData::Exact(parse_report_data(hex)?),
         None => ExpectedReportData::NotBound,
     };
     let certs = SnpCerts { signer: Some(&vcek), intermediate: ask.as_deref() };
-    let result = verify_snp(&report, certs, &expected, &loaded.policy, &loaded.anchors, args.at);
-    Ok(Outcome { result, report: Report::parse(&report).ok(), identity: None })
+    let mut result = verify_snp(&report, certs, &expected, &loaded.policy, &loaded.anchors, args.at);
+    if matches!(&result, Ok(v) if !v.binding_checked) && !args.no_binding {
+        result = Err(cvmc_protocol::VerifyError::BindingNotChecked);
+    }
+    Ok(Outcome { result, report: Report::parse(&report).ok(), identity: None, pin: None })
 }

@@ -28,15 +28,24 @@ fn verify_report_exit_statuses_and_json() {
     let policy = measurement_policy(&dir, &report);
     let (r, v) = (data("genoa_attestation_report.bin"), data("genoa_vcek.pem"));
     // A VCEK issued 2026-02-05 is valid at 2026-06-01 (1780272000).
-    let (code, out, err) =
-        run(&["verify-report", "--report", &r, "--vcek", &v, "--policy", &policy, "--at", "1780272000", "--json"]);
+    let at = ["--at", "1780272000"];
+    let base = ["verify-report", "--report", &r, "--vcek", &v, "--policy", &policy, at[0], at[1], "--json"];
+    // A stored report's binding cannot be checked without --report-data: not trusted...
+    let (code, out, err) = run(&base);
+    assert_eq!(code, 1, "{out}{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["failed_check"], "binding_not_checked");
+    // ...unless --no-binding accepts that; the JSON still says it was not checked.
+    let (code, out, err) = run(&[&base[..], &["--no-binding"]].concat());
     assert_eq!(code, 0, "{out}{err}");
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!((j["trusted"].as_bool(), j["product"].as_str()), (Some(true), Some("Genoa")));
+    assert_eq!(j["binding_checked"], false);
     // Another report under the same policy: measurement differs -> exit 1.
     let other = data("trustee_test-report.bin");
     let vcek = data("trustee_test-vcek.der");
-    let (code, out, _) = run(&["verify-report", "--report", &other, "--vcek", &vcek, "--policy", &policy, "--json"]);
+    let (code, out, _) =
+        run(&["verify-report", "--report", &other, "--vcek", &vcek, "--policy", &policy, "--json", "--no-binding"]);
     assert_eq!(code, 1, "{out}");
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["failed_check"], "measurement");
@@ -46,7 +55,7 @@ fn verify_report_exit_statuses_and_json() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     // A closed stdout pipe is not a panic.
     let mut child = Command::new(env!("CARGO_BIN_EXE_cvm-console"))
-        .args(["verify-report", "--report", &r, "--vcek", &v, "--policy", &policy, "--at", "1780272000", "--json"])
+        .args(base)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

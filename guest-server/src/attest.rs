@@ -139,7 +139,7 @@ where
     .map_err(|_| AttestError::Timeout { what: "the verdict", secs: VERDICT_TIMEOUT.as_secs() })??;
     match HandshakeMsg::decode_payload(k, &payload)? {
         HandshakeMsg::Proceed => Ok(()),
-        HandshakeMsg::Abort { reason } => Err(AttestError::Refused(reason)),
+        HandshakeMsg::Abort { reason } => Err(AttestError::Refused(cvmc_protocol::text::escape(&reason).into_owned())),
         _ => Err(AttestError::Unexpected { expected: "Proceed or Abort", kind: k, len: payload.len() }),
     }
 }

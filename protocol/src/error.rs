@@ -150,6 +150,12 @@ pub enum VerifyError {
     ChipIdMasked,
     #[error("binding: REPORT_DATA is {actual}, this session expects {expected}")]
     Binding { expected: String, actual: String },
+    #[error(
+        "binding not checked: no expected REPORT_DATA was given, so a report replayed from another session would pass (give --report-data, or --no-binding to accept it unbound)"
+    )]
+    BindingNotChecked,
+    #[error("root: the evidence chains to {anchor}, not to the hardware vendor's root, and hardware is required")]
+    HardwareRequired { anchor: String },
     #[error("identity: the guest identity signature over this session does not verify: {reason}")]
     IdentitySignature { reason: String },
     #[error("debug: the guest policy allows debugging (POLICY bit 19); its memory is readable by the host")]
@@ -186,7 +192,7 @@ impl VerifyError {
         use VerifyError as E;
         match self {
             E::Report(_) | E::UnsupportedTee { .. } | E::UnknownProduct { .. } => Check::Format,
-            E::UntrustedRoot { .. } | E::TeeMismatch { .. } => Check::Root,
+            E::UntrustedRoot { .. } | E::TeeMismatch { .. } | E::HardwareRequired { .. } => Check::Root,
             E::ProductMismatch { .. }
             | E::MissingCertificate { .. }
             | E::CertificateDecode { .. }
@@ -203,7 +209,7 @@ impl VerifyError {
             | E::TcbReserved { .. }
             | E::HwidMismatch { .. }
             | E::ChipIdMasked => Check::Tcb,
-            E::Binding { .. } => Check::Binding,
+            E::Binding { .. } | E::BindingNotChecked => Check::Binding,
             E::IdentitySignature { .. } => Check::Identity,
             E::MeasurementNotPinned { .. } | E::MeasurementNotAllowed { .. } => Check::Measurement,
             E::Debug
@@ -249,6 +255,8 @@ impl VerifyError {
             E::TcbMismatch { .. } | E::TcbReserved { .. } => "tcb_extension",
             E::HwidMismatch { .. } | E::ChipIdMasked => "hwid",
             E::Binding { .. } => "binding",
+            E::BindingNotChecked => "binding_not_checked",
+            E::HardwareRequired { .. } => "hardware_required",
             E::IdentitySignature { .. } => "identity",
             E::Debug => "debug",
             E::MigrationAgent => "migration_agent",

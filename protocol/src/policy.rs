@@ -142,6 +142,10 @@ pub struct Policy {
     /// simulated test root. Evidence anchored in one is shown as SIMULATED.
     #[serde(default)]
     pub trusted_roots: Vec<String>,
+    /// Refuse evidence that does not chain to the hardware vendor's own root, even
+    /// when `trusted_roots` names another (`--require-hardware` sets it).
+    #[serde(default)]
+    pub require_hardware: bool,
 }
 
 impl Default for Policy {
@@ -163,6 +167,7 @@ impl Default for Policy {
             author_key_digests: Vec::new(),
             chip_ids: Vec::new(),
             trusted_roots: Vec::new(),
+            require_hardware: false,
         }
     }
 }

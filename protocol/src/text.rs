@@ -45,13 +45,43 @@ pub fn escape(text: &str) -> Cow<'_, str> {
             out.push_str("\\\\");
         } else if !is_unsafe(c) {
             out.push(c);
-        } else if u32::from(c) <= 0xff {
-            let _ = write!(out, "\\x{:02x}", u32::from(c));
         } else {
-            let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+            push_escape(&mut out, c);
         }
     }
     Cow::Owned(out)
+}
+
+/// [`escape`] for text of several lines: newlines are kept, every other unsafe
+/// character is escaped. For whole reports a program prints (a check list, an error
+/// line) as the last filter before a terminal.
+pub fn escape_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && is_unsafe(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        // Backslashes stay as they are here: this is the last filter, not a quoting.
+        for c in line.chars() {
+            if is_unsafe(c) {
+                push_escape(&mut out, c);
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn push_escape(out: &mut String, c: char) {
+    if u32::from(c) <= 0xff {
+        let _ = write!(out, "\\x{:02x}", u32::from(c));
+    } else {
+        let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+    }
 }
 
 /// Bytes that should be UTF-8 text, escaped; invalid sequences become `\xNN` for each
@@ -85,6 +115,12 @@ mod tests {
     #[test]
     fn plain_text_is_borrowed_and_unchanged() {
         assert!(matches!(escape("SEV-VCEK issued by SEV-Milan, é ü 中"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn lines_keep_their_newlines_and_lose_their_controls() {
+        assert_eq!(escape_lines("ok   chain\n  FAIL \x1b[1A\u{202e}x\n"), "ok   chain\n  FAIL \\x1b[1A\\u{202e}x\n");
+        assert!(matches!(escape_lines("a\\b\nc\n"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -358,8 +358,9 @@ fn breakdown(cfg: &Config) -> Breakdown {
     use cvmc_protocol::handshake::alpn;
 
     let policy = Arc::new(cvm_console::policy_file::load_policy(&cfg.policy()).unwrap());
-    let key =
-        Arc::new(cvm_console::clientkey::ClientKey::load_or_create(&cvm_console::clientkey::config_dir()).unwrap());
+    let key = Arc::new(
+        cvm_console::clientkey::ClientKey::load_or_create(&cvm_console::clientkey::config_dir().unwrap()).unwrap(),
+    );
     let opts = ConnectOptions {
         policy: Arc::clone(&policy),
         client_key: Some(Arc::clone(&key)),

@@ -18,6 +18,11 @@ pub fn server_binary() -> PathBuf {
     bin
 }
 
+/// The cvm-console binary next to this test's build.
+pub fn client_binary() -> PathBuf {
+    server_binary().with_file_name("cvm-console")
+}
+
 /// A free loopback address (bound and released).
 pub fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()

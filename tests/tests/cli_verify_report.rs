@@ -1,6 +1,7 @@
 //! `cvm-console verify-report` accepts and refuses the same cases as the library,
 //! through the real command-line code (argument parsing, file reading, `--json`,
-//! exit status): 0 trusted, 1 not trusted, 2 unusable input.
+//! exit status): 0 trusted, 1 not trusted, 2 unusable input. A report whose binding is
+//! not checked is not trusted unless `--no-binding` says so.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
@@ -49,9 +50,13 @@ fn run_case(dir: &Path, input: &Input) -> Run {
         args.extend(["--ask", &ask]);
     }
     let rd;
-    if let ExpectedReportData::Exact(data) = input.expected {
-        rd = hex::encode(data);
-        args.extend(["--report-data", &rd]);
+    match input.expected {
+        ExpectedReportData::Exact(data) => {
+            rd = hex::encode(data);
+            args.extend(["--report-data", &rd]);
+        }
+        // The library's NotBound is the caller accepting an unbound report: --no-binding.
+        ExpectedReportData::NotBound => args.push("--no-binding"),
     }
     cli(&args)
 }
@@ -114,9 +119,27 @@ fn human_output_lists_the_checks() {
         "--at",
         &input.now.to_string(),
     ]);
-    assert_eq!(ok.code, EXIT_OK, "{}", ok.stderr);
-    assert!(ok.stdout.starts_with("TRUSTED (SEV-SNP, Milan, AMD ARK-Milan)"), "{}", ok.stdout);
-    assert!(ok.stdout.contains("binding not checked"), "{}", ok.stdout);
+    // Without --report-data a replayed report would pass: not trusted, and said first.
+    assert_eq!(ok.code, EXIT_NOT_TRUSTED, "{}", ok.stderr);
+    let first = ok.stdout.lines().next().unwrap();
+    assert!(first.contains("binding not checked"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("FAIL binding"), "{}", ok.stdout);
+    let unbound = cli(&[
+        "verify-report",
+        "--report",
+        &format!("{d}/report.bin"),
+        "--vcek",
+        &format!("{d}/vcek.der"),
+        "--policy",
+        &format!("{d}/policy.toml"),
+        "--at",
+        &input.now.to_string(),
+        "--no-binding",
+    ]);
+    assert_eq!(unbound.code, EXIT_OK, "{}", unbound.stderr);
+    let mut lines = unbound.stdout.lines();
+    assert!(lines.next().unwrap().starts_with("BINDING NOT CHECKED"), "{}", unbound.stdout);
+    assert!(lines.next().unwrap().starts_with("TRUSTED (SEV-SNP, Milan, AMD ARK-Milan)"), "{}", unbound.stdout);
     std::fs::write(dir.path().join("policy.toml"), "vmpl = 2\nmeasurements = []\n").unwrap();
     let refused = cli(&[
         "verify-report",

@@ -47,7 +47,7 @@ fn env(name: &str) -> String {
 fn vm(test: &str) -> Vm {
     let sim = PathBuf::from(env("CVMC_VM_SIM_DIR"));
     let out = PathBuf::from(env("CVMC_VM_OUT"));
-    let key = Arc::new(ClientKey::load_or_create(&config_dir()).unwrap());
+    let key = Arc::new(ClientKey::load_or_create(&config_dir().unwrap()).unwrap());
     let opts = ConnectOptions {
         policy: Arc::new(load_policy(&sim.join("policy.toml")).unwrap()),
         client_key: Some(key),

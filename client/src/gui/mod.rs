@@ -55,7 +55,7 @@ pub enum Start {
 /// Options for a saved guest: its policy, this client's key, pinning on first use.
 pub fn options_for(guest: &SavedGuest) -> Result<ConnectOptions, ClientError> {
     let loaded = crate::policy_file::load_policy(&guest.policy)?;
-    let dir = config_dir();
+    let dir = config_dir()?;
     Ok(ConnectOptions {
         policy: Arc::new(loaded),
         client_key: Some(Arc::new(ClientKey::load_or_create(&dir)?)),
@@ -71,7 +71,7 @@ fn gui_error(e: impl std::fmt::Display) -> ClientError {
         reason = reason.trim_end_matches('.').to_owned();
         reason.push_str("; without a display, use `cvm-console demo --terminal` or `cvm-console console HOST:PORT`");
     }
-    ClientError::BadArgument { flag: "gui", reason }
+    ClientError::Local { what: "window", reason }
 }
 
 /// Open the window and run until it is closed.

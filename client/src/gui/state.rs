@@ -229,7 +229,8 @@ impl ClientState {
         matches!(self.phase, Phase::Session | Phase::Reconnecting) && self.refusal.is_none()
     }
 
-    /// Apply one event from the net thread.
+    /// Apply one event from the net thread. Every text that may carry a peer's words
+    /// is kept escaped ([`shown`]), so no view can show it as controls.
     pub fn apply(&mut self, event: NetEvent) {
         self.changed = true;
         // A refusal is final: nothing after it may reopen the session.
@@ -247,13 +248,13 @@ impl ClientState {
                 self.phase = Phase::Idle;
                 self.failed_at = self.stage.take().map(|(stage, _)| stage);
                 self.retry = None;
-                self.status = Some(reason);
+                self.status = Some(shown(&reason));
             }
             NetEvent::Console(ev) => self.console(ev),
             NetEvent::ConsoleEnded(reason) => {
                 self.retry = None;
                 self.stage = None;
-                self.ended = Some(reason);
+                self.ended = Some(shown(&reason));
             }
             NetEvent::Screen(ev) => {
                 if self.session_visible() || self.phase == Phase::Verified {
@@ -287,8 +288,11 @@ impl ClientState {
     fn tick<'a>(&mut self, passed: impl Iterator<Item = (Check, &'a str)> + Clone) {
         for (check, status) in &mut self.checks {
             let details: Vec<&str> = passed.clone().filter(|(c, _)| c == check).map(|(_, d)| d).collect();
-            *status =
-                if details.is_empty() { CheckStatus::NotReached } else { CheckStatus::Passed(details.join("; ")) };
+            *status = if details.is_empty() {
+                CheckStatus::NotReached
+            } else {
+                CheckStatus::Passed(shown(&details.join("; ")))
+            };
         }
     }
 
@@ -313,7 +317,7 @@ impl ClientState {
                 *status = CheckStatus::Passed(String::new());
             }
         }
-        self.refusal = Some(Refusal { check: Check::Identity, name: IDENTITY_CHANGED, message: warning });
+        self.refusal = Some(Refusal { check: Check::Identity, name: IDENTITY_CHANGED, message: shown(&warning) });
         self.refuse();
     }
 
@@ -333,14 +337,14 @@ impl ClientState {
         for (check, status) in &mut self.checks {
             *status = if *check == failed {
                 reached = false;
-                CheckStatus::Failed(error.to_string())
+                CheckStatus::Failed(shown(&error.to_string()))
             } else if reached {
                 CheckStatus::Passed(String::new())
             } else {
                 CheckStatus::NotReached
             };
         }
-        self.refusal = Some(Refusal { check: failed, name: error.name(), message: error.to_string() });
+        self.refusal = Some(Refusal { check: failed, name: error.name(), message: shown(&error.to_string()) });
         // Only this failure may be answered by pinning what was seen.
         self.pinnable = match error {
             VerifyError::MeasurementNotPinned { actual } => Some(actual.clone()),
@@ -369,7 +373,7 @@ impl ClientState {
             ConsoleEvent::Reconnecting { attempt, reason, retry_in } => {
                 self.phase = Phase::Reconnecting;
                 self.stage = None;
-                self.retry = Some(Retry::new(attempt, reason, retry_in));
+                self.retry = Some(Retry::new(attempt, shown(&reason), retry_in));
             }
             ConsoleEvent::OutputGap { bytes } => {
                 self.status = Some(format!("{bytes} bytes of console output were lost (scrollback)"));
@@ -381,6 +385,12 @@ impl ClientState {
     pub fn take_console_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.console_output)
     }
+}
+
+/// Text as the GUI keeps it: every control and bidi character escaped, newlines kept
+/// ([`cvmc_protocol::text::escape_lines`]); a guest's words reach no label raw.
+pub fn shown(text: &str) -> String {
+    cvmc_protocol::text::escape_lines(text).into_owned()
 }
 
 #[cfg(test)]

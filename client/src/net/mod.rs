@@ -27,7 +27,7 @@ use cvmc_protocol::handshake::{HandshakeMsg, Hello, NONCE_LEN, PROTOCOL_VERSION,
 use cvmc_protocol::{AttestedGuest, Check, SessionBinding, VerifyError, verify_evidence};
 
 use crate::clientkey::ClientKey;
-use crate::known_guests::{KnownGuests, Pin, changed_identity_warning};
+use crate::known_guests::{KnownGuests, Pin, alias_note, changed_identity_warning};
 use crate::policy_file::LoadedPolicy;
 
 /// Time for TCP connect, the TLS handshake, and the evidence to arrive, each.
@@ -90,7 +90,7 @@ pub struct ConnectOptions {
     pub client_key: Option<Arc<ClientKey>>,
     /// Where identities are pinned (None: no pinning).
     pub known_guests: Option<KnownGuests>,
-    /// Pin an identity seen for the first time (false for `verify`, which only checks).
+    /// Pin an identity seen for the first time (false with `--no-pin`: check only).
     pub pin_new: bool,
 }
 
@@ -103,6 +103,38 @@ pub struct Attested {
     pub guest: AttestedGuest,
     /// The report bytes as received (for display and --json).
     pub report: Vec<u8>,
+    /// What known_guests said of the guest's identity (None: no pinning).
+    pub pin: Option<PinNote>,
+}
+
+/// What pinning did with the guest's identity, for the check list and `--json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PinNote {
+    /// `"known"` (matches the pin), `"pinned"` (first seen, pinned now) or `"new"`
+    /// (first seen, not pinned: `--no-pin`).
+    pub status: &'static str,
+    /// Other addresses that pin the same identity, as `ADDRESS (FILE:LINE)`.
+    pub also_pinned_as: Vec<String>,
+    /// A line for people, if there is something to say.
+    #[serde(skip)]
+    pub note: Option<String>,
+}
+
+impl PinNote {
+    fn from_pin(pin: &Pin, file: &std::path::Path) -> Self {
+        let (status, also) = match pin {
+            Pin::Known => ("known", &[][..]),
+            Pin::New { pinned: true, also_pinned_as } => ("pinned", also_pinned_as.as_slice()),
+            Pin::New { pinned: false, also_pinned_as } | Pin::Changed { also_pinned_as, .. } => {
+                ("new", also_pinned_as.as_slice())
+            }
+        };
+        Self {
+            status,
+            also_pinned_as: also.iter().map(|e| format!("{} ({}:{})", e.address, file.display(), e.line)).collect(),
+            note: alias_note(also, file),
+        }
+    }
 }
 
 /// Why a connection did not become attested.
@@ -257,6 +289,8 @@ pub async fn connect_with(
         Ok(HandshakeMsg::Evidence(ev)) => ev,
         Ok(HandshakeMsg::Abort { reason }) => {
             let channel = String::from_utf8_lossy(channel).rsplit('/').next().unwrap_or_default().to_owned();
+            // The reason is the peer's text: shown escaped, never as terminal controls.
+            let reason = cvmc_protocol::text::escape(&reason).into_owned();
             return Err(ConnectError::ChannelRefused { address: address.into(), channel, reason });
         }
         Ok(_) => return Err(ConnectError::Protocol { address: address.into(), reason: "expected Evidence".into() }),
@@ -280,31 +314,30 @@ pub async fn connect_with(
             return Err(ConnectError::Refused { error, report: evidence.report });
         }
     };
+    let mut pin = None;
     if let Some(known) = &opts.known_guests {
-        match known.check(address, &guest.identity_fingerprint)? {
-            Pin::Known => {}
-            Pin::New if opts.pin_new => known.add(address, &guest.identity_fingerprint)?,
-            Pin::New => {}
-            Pin::Changed { pinned, line } => {
-                progress(Stage::IdentityChanged(IdentityChange {
-                    address: address.to_owned(),
-                    seen: guest.identity_fingerprint.clone(),
-                    pinned: pinned.clone(),
-                    file: known.path().to_path_buf(),
-                    line,
-                }));
-                abort(&mut stream, "identity: the guest identity differs from the pinned one").await;
-                return Err(ConnectError::IdentityChanged {
-                    warning: changed_identity_warning(
-                        address,
-                        &guest.identity_fingerprint,
-                        &pinned,
-                        known.path(),
-                        line,
-                    ),
-                });
+        let fingerprint = &guest.identity_fingerprint;
+        let seen = if opts.pin_new {
+            known.check_and_pin(address, fingerprint)?
+        } else {
+            known.check(address, fingerprint)?
+        };
+        if let Pin::Changed { pinned, line, also_pinned_as } = seen {
+            progress(Stage::IdentityChanged(IdentityChange {
+                address: address.to_owned(),
+                seen: fingerprint.clone(),
+                pinned: pinned.clone(),
+                file: known.path().to_path_buf(),
+                line,
+            }));
+            abort(&mut stream, "identity: the guest identity differs from the pinned one").await;
+            let mut warning = changed_identity_warning(address, fingerprint, &pinned, known.path(), line);
+            if let Some(note) = alias_note(&also_pinned_as, known.path()) {
+                warning.push_str(&format!("\nNote: {note}."));
             }
+            return Err(ConnectError::IdentityChanged { warning });
         }
+        pin = Some(PinNote::from_pin(&seen, known.path()));
     }
     progress(Stage::Proceeding);
     let proceed = HandshakeMsg::Proceed
@@ -315,7 +348,7 @@ pub async fn connect_with(
         stream.flush().await
     })
     .await?;
-    Ok(Attested { stream, guest, report: evidence.report })
+    Ok(Attested { stream, guest, report: evidence.report, pin })
 }
 
 /// Tell the guest why, then close. Best effort: the guest may already be gone.

@@ -70,7 +70,7 @@ impl ServerCertVerifier for AttestedServerVerifier {
 pub fn client_config(channel: &[u8], key: Option<&ClientKey>) -> Result<Arc<rustls::ClientConfig>, ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AttestedServerVerifier::new(&provider));
-    let tls_err = |e: rustls::Error| ClientError::BadArgument { flag: "tls", reason: e.to_string() };
+    let tls_err = |e: rustls::Error| ClientError::Local { what: "tls", reason: e.to_string() };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(tls_err)?

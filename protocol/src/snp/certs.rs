@@ -14,6 +14,7 @@ use x509_cert::Certificate;
 
 use crate::error::VerifyError;
 use crate::snp::report::{Report, SIGNED_LEN};
+use crate::text::escape;
 
 /// RSASSA-PSS (RFC 4055), used by every AMD CA signature.
 pub const OID_RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
@@ -72,9 +73,25 @@ impl AmdCert {
         Ok(Self { role: role.into(), x509, subject_cn, issuer_cn })
     }
 
-    /// `ROLE "CN"` for messages.
+    /// `ROLE "CN"` for messages; the name as the certificate spells it, escaped
+    /// ([`crate::text::escape`]): the certificate may come from a hostile peer.
     pub fn label(&self) -> String {
-        format!("{} \"{}\"", self.role, self.subject_cn)
+        format!("{} \"{}\"", self.role, escape(&self.subject_cn))
+    }
+
+    /// The subject's common name, escaped for messages.
+    pub fn subject_shown(&self) -> String {
+        escape(&self.subject_cn).into_owned()
+    }
+
+    /// The whole subject name (RFC 4514), escaped for messages.
+    pub fn subject_dn_shown(&self) -> String {
+        escape(&self.x509.tbs_certificate.subject.to_string()).into_owned()
+    }
+
+    /// The whole issuer name (RFC 4514), escaped for messages.
+    pub fn issuer_dn_shown(&self) -> String {
+        escape(&self.x509.tbs_certificate.issuer.to_string()).into_owned()
     }
 
     /// DER encoding (for fingerprints).
@@ -103,8 +120,8 @@ impl AmdCert {
         if issuer_name != &self.x509.tbs_certificate.subject {
             return Err(VerifyError::ChainName {
                 subject: child.label(),
-                issuer: issuer_name.to_string(),
-                parent: self.x509.tbs_certificate.subject.to_string(),
+                issuer: child.issuer_dn_shown(),
+                parent: self.subject_dn_shown(),
             });
         }
         let alg = &child.x509.signature_algorithm.oid;

@@ -146,7 +146,7 @@ impl TrustAnchors {
         }
         Err(VerifyError::UntrustedRoot {
             subject: intermediate.label(),
-            issuer: intermediate.x509.tbs_certificate.issuer.to_string(),
+            issuer: intermediate.issuer_dn_shown(),
             product: product.name().into(),
         })
     }

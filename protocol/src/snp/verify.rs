@@ -126,12 +126,12 @@ pub fn verify_snp(
             return Err(VerifyError::CertificateName {
                 kind: signer_kind.into(),
                 expected: format!("SEV-{signer_kind}"),
-                actual: other.into(),
+                actual: crate::text::escape(other).into_owned(),
             });
         }
     };
     if presented != report.signing_key {
-        return Err(VerifyError::SignerKind { report: report.signing_key, cert: signer.subject_cn.clone() });
+        return Err(VerifyError::SignerKind { report: report.signing_key, cert: signer.subject_shown() });
     }
     let cert_product = match signer.product_name()? {
         Some(name) => Product::from_product_name(&name),
@@ -162,7 +162,7 @@ pub fn verify_snp(
         return Err(VerifyError::CertificateName {
             kind: intermediate_role.into(),
             expected: intermediate_cn,
-            actual: intermediate.subject_cn.clone(),
+            actual: intermediate.subject_shown(),
         });
     }
     intermediate.check_issued(&signer)?;
@@ -180,7 +180,10 @@ pub fn verify_snp(
 
     // Root.
     let (anchor, root) = anchors.anchor(product, &intermediate, now)?;
-    pass(Check::Root, format!("{} ({})", root.subject_cn, anchor));
+    if policy.require_hardware && !anchor.is_amd() {
+        return Err(VerifyError::HardwareRequired { anchor: anchor.to_string() });
+    }
+    pass(Check::Root, format!("{} ({})", root.subject_shown(), anchor));
 
     // Report signature.
     signer.check_report_signature(raw, &report)?;
