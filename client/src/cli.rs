@@ -1,4 +1,4 @@
-//! The command line (DESIGN.md "Command line"): parsing and running each command,
+//! The command line (docs/DESIGN.md "Command line"): parsing and running each command,
 //! writing to any `Write` so tests drive the very code the binary runs.
 
 use std::io::Write;
@@ -251,19 +251,34 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
             emit(out, &format!("{}  ({})\n", key.fingerprint(), key.path().display()));
             Ok(EXIT_OK)
         }
-        #[cfg(not(unix))]
+        #[cfg(not(all(unix, feature = "demo")))]
         Some(Command::Demo { .. }) => Err(ClientError::Local {
             what: "demo",
-            reason: "the demo runs a guest server in process, which needs a Unix PTY".into(),
+            reason: "this build has no demo: it runs a guest server in process, which needs Unix PTYs and the \
+                     `demo` feature"
+                .into(),
         }),
-        #[cfg(unix)]
+        #[cfg(all(unix, feature = "demo"))]
         Some(Command::Demo { terminal: true }) => runtime()?.block_on(crate::demo::run_demo(out)),
-        #[cfg(unix)]
+        #[cfg(all(unix, feature = "demo", feature = "gui"))]
         Some(Command::Demo { terminal: false }) => crate::demo::run_demo_gui(&runtime()?, out),
+        #[cfg(all(unix, feature = "demo", not(feature = "gui")))]
+        Some(Command::Demo { terminal: false }) => Err(no_gui()),
+        #[cfg(feature = "gui")]
         None => {
-            let guests = crate::gui::guests::SavedGuests::load(&crate::clientkey::config_dir()?)?;
+            let guests = crate::saved_guests::SavedGuests::load(&crate::clientkey::config_dir()?)?;
             crate::gui::run(crate::gui::Start::Guests(guests)).map(|()| EXIT_OK)
         }
+        #[cfg(not(feature = "gui"))]
+        None => Err(no_gui()),
+    }
+}
+
+#[cfg(not(feature = "gui"))]
+fn no_gui() -> ClientError {
+    ClientError::Local {
+        what: "gui",
+        reason: "this build has no window (built without the `gui` feature): use verify, console or bridge".into(),
     }
 }
 

@@ -95,6 +95,7 @@ pub async fn start_guest() -> Result<DemoGuest, ClientError> {
     Ok(DemoGuest { guest, address, opts, dir })
 }
 
+#[cfg(feature = "gui")]
 /// `cvm-console demo`: start the embedded guest and open the GUI on it (blocks until the
 /// window closes). Needs a multi-threaded runtime: the guest runs on its workers while
 /// this thread runs the window.

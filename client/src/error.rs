@@ -1,5 +1,5 @@
 //! The client's error type, and the exit status each kind of failure gives
-//! (DESIGN.md "Exit status"): what the user must fix (a file, a flag: 2) is kept
+//! (docs/DESIGN.md "Exit status"): what the user must fix (a file, a flag: 2) is kept
 //! apart from what stopped a verdict from being reached (a network, a guest, a
 //! time-out, this machine: 3).
 

@@ -11,7 +11,7 @@
 //! Pins are per address as typed: `guest:7443` and `10.0.0.5:7443` are two pins.
 //! When an identity first seen under one name is already pinned under another, the
 //! message names the other pin, so an alias is recognised instead of trusted blindly
-//! (DESIGN.md "known_guests"). The file is locked while it is read and appended to, so
+//! (docs/DESIGN.md "known_guests"). The file is locked while it is read and appended to, so
 //! two clients pinning at once cannot both decide "new".
 
 use std::fs::File;

@@ -12,9 +12,10 @@ pub mod bridge;
 pub mod cli;
 pub mod clientkey;
 pub mod console_client;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "demo"))]
 pub mod demo;
 pub mod error;
+#[cfg(feature = "gui")]
 pub mod gui;
 pub mod known_guests;
 pub mod live;
@@ -22,9 +23,12 @@ pub mod net;
 pub mod outcome;
 pub mod policy_file;
 pub mod report_view;
+#[cfg(feature = "gui")]
 pub mod rfb_viewer;
+pub mod saved_guests;
 pub mod stdio;
 pub mod term;
+#[cfg(feature = "gui")]
 pub mod terminal;
 pub mod verify_report;
 

@@ -1,4 +1,4 @@
-//! `cvm-console`: see DESIGN.md "Command line" and [`cvm_console::cli`].
+//! `cvm-console`: see docs/DESIGN.md "Command line" and [`cvm_console::cli`].
 
 use std::process::ExitCode;
 

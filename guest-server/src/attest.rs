@@ -1,4 +1,4 @@
-//! The server side of the attestation handshake (DESIGN.md "Wire protocol v1"):
+//! The server side of the attestation handshake (docs/DESIGN.md "Wire protocol v1"):
 //! read Hello, make a report bound to this TLS session, send Evidence, wait for
 //! the client's verdict. Nothing of a channel starts before Proceed.
 

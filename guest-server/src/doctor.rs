@@ -57,6 +57,7 @@ pub fn audit(root: &Path) -> Vec<Finding> {
     let visible_display = host_visible_framebuffers(root, &mut f);
     gettys(root, visible_display, &mut f);
     kernel_console(root, visible_display, &mut f);
+    kernel_loading(root, &mut f);
     hwrng(root, &mut f);
     cloud_init(root, &mut f);
     f.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
@@ -64,10 +65,7 @@ pub fn audit(root: &Path) -> Vec<Finding> {
 }
 
 fn confidential_guest(root: &Path, f: &mut Vec<Finding>) {
-    let snp = exists(root, "/dev/sev-guest");
-    let tdx = exists(root, "/dev/tdx_guest");
-    let tsm = exists(root, "/sys/kernel/config/tsm/report");
-    if !(snp || tdx || tsm) {
+    if !confidential(root) {
         f.push(Finding {
             id: "not-confidential",
             severity: Severity::High,
@@ -213,6 +211,57 @@ fn kernel_console(root: &Path, visible_display: bool, f: &mut Vec<Finding>) {
     }
 }
 
+/// systemd's vendor GUID for the EFI variables its boot loader and stub set.
+const SYSTEMD_EFI_VENDOR: &str = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
+
+/// How the running kernel was loaded, as far as the guest can tell: the launch
+/// measurement (what the client pins) covers the firmware, and covers the kernel,
+/// initrd and command line only with measured direct boot. A kernel a boot loader read
+/// from a disk is not in it, so the host could have booted any kernel and any
+/// cvm-consoled (docs/DESIGN.md "What the measurement must cover").
+fn kernel_loading(root: &Path, f: &mut Vec<Finding>) {
+    let Some(cmdline) = read(root, "/proc/cmdline") else { return };
+    let efivar = |name: &str| exists(root, &format!("/sys/firmware/efi/efivars/{name}-{SYSTEMD_EFI_VENDOR}"));
+    let loader = if let Some(image) = cmdline.split_whitespace().find_map(|a| a.strip_prefix("BOOT_IMAGE=")) {
+        Some(format!("GRUB loaded {image}"))
+    } else if efivar("StubInfo") {
+        Some("systemd-stub started a unified kernel image from the EFI system partition".to_owned())
+    } else if efivar("LoaderImageIdentifier") {
+        Some("systemd-boot loaded it from the EFI system partition".to_owned())
+    } else {
+        None
+    };
+    let fix = "boot with measured direct boot, so the launch measurement covers the kernel, initrd and command \
+               line (QEMU -kernel/-initrd/-append with kernel hashes, an IGVM file, or a UKI the firmware \
+               measures at launch), and pin that measurement (cvm-console measure)";
+    match loader {
+        Some(how) => f.push(Finding {
+            id: "kernel-from-disk",
+            severity: Severity::High,
+            title: format!(
+                "the kernel was loaded from a disk the host controls ({how}): the launch measurement covers only \
+                 the firmware, so it proves nothing about this kernel, its initrd or cvm-consoled"
+            ),
+            fix: fix.into(),
+        }),
+        None if confidential(root) => f.push(Finding {
+            id: "kernel-direct-boot",
+            severity: Severity::Info,
+            title: "no boot loader left a trace: the kernel was booted directly by the VMM. Whether its hashes are \
+                    part of the launch measurement cannot be seen from inside the guest"
+                .into(),
+            fix: "compare the report's MEASUREMENT with `cvm-console measure --ovmf … --kernel … --initrd … \
+                  --append …` for the files you booted"
+                .into(),
+        }),
+        None => {}
+    }
+}
+
+fn confidential(root: &Path) -> bool {
+    exists(root, "/dev/sev-guest") || exists(root, "/dev/tdx_guest") || exists(root, "/sys/kernel/config/tsm/report")
+}
+
 fn hwrng(root: &Path, f: &mut Vec<Finding>) {
     let Some(current) = read(root, "/sys/class/misc/hw_random/rng_current") else { return };
     if current.contains("virtio") {
@@ -263,10 +312,10 @@ fn cloud_init(root: &Path, f: &mut Vec<Finding>) {
 
 /// Human-readable report.
 pub fn render(findings: &[Finding]) -> String {
-    if findings.is_empty() {
-        return "doctor: no host-visible console, display or credential path found\n".into();
-    }
     let mut out = String::new();
+    if findings.iter().all(|f| f.severity == Severity::Info) {
+        out.push_str("doctor: no host-visible console, display or credential path found\n");
+    }
     for f in findings {
         let tag = match f.severity {
             Severity::High => "HIGH",

@@ -1,4 +1,4 @@
-//! `cvm-consoled`: the in-guest server. See DESIGN.md "Command line".
+//! `cvm-consoled`: the in-guest server. See docs/DESIGN.md "Command line".
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -26,7 +26,8 @@ fn leaky_guest(root: &Path) {
 }
 
 fn clean_guest(root: &Path) {
-    put(root, "proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda1 quiet\n");
+    // Measured direct boot: the VMM loaded the kernel, no boot loader argument.
+    put(root, "proc/cmdline", "root=/dev/vda1 quiet\n");
     put(root, "dev/sev-guest", "");
     put(root, "sys/class/graphics/fb0/name", "vkmsdrmfb\n");
     put(root, "sys/class/misc/hw_random/rng_current", "none\n");
@@ -49,6 +50,7 @@ fn a_leaky_guest_is_flagged_on_every_path_with_a_fix() {
         "kernel-console",
         "virtio-rng",
         "cloud-init",
+        "kernel-from-disk",
     ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
@@ -90,7 +92,30 @@ fn a_running_serial_getty_is_flagged_even_when_no_configuration_names_it() {
 fn a_clean_guest_passes() {
     let dir = tempfile::tempdir().unwrap();
     clean_guest(dir.path());
-    assert_eq!(audit(dir.path()), vec![]);
+    let findings = audit(dir.path());
+    let ids: Vec<_> = findings.iter().map(|f| (f.id, f.severity)).collect();
+    // All that is left to say: a direct boot's hashes cannot be seen from inside.
+    assert_eq!(ids, vec![("kernel-direct-boot", Severity::Info)], "{findings:?}");
+}
+
+#[test]
+fn a_kernel_a_boot_loader_read_from_disk_is_flagged() {
+    const VENDOR: &str = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
+    for (file, text, says) in [
+        ("proc/cmdline", "BOOT_IMAGE=/boot/vmlinuz-6.1.0-27-amd64 root=UUID=x ro quiet\n", "GRUB loaded"),
+        (&format!("sys/firmware/efi/efivars/LoaderImageIdentifier-{VENDOR}") as &str, "x", "systemd-boot"),
+        (&format!("sys/firmware/efi/efivars/StubInfo-{VENDOR}") as &str, "x", "systemd-stub"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        clean_guest(dir.path());
+        put(dir.path(), file, text);
+        let findings = audit(dir.path());
+        let disk: Vec<_> = findings.iter().filter(|f| f.id == "kernel-from-disk").collect();
+        assert_eq!(disk.len(), 1, "{file}: {findings:?}");
+        assert_eq!(disk[0].severity, Severity::High);
+        assert!(disk[0].title.contains(says) && disk[0].fix.contains("measured direct boot"), "{}", disk[0].title);
+        assert!(findings.iter().all(|f| f.id != "kernel-direct-boot"));
+    }
 }
 
 #[test]

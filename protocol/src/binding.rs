@@ -1,4 +1,4 @@
-//! Binding the attestation report to one TLS session (DESIGN.md "Wire protocol v1").
+//! Binding the attestation report to one TLS session (docs/DESIGN.md "Wire protocol v1").
 //!
 //! ```text
 //! ekm         = TLS-Exporter("EXPORTER-cvm-console-attest-v1", context = nonce, 32)

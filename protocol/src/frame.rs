@@ -7,7 +7,7 @@
 
 use crate::error::CodecError;
 
-/// Largest payload of one frame (DESIGN.md "Wire protocol v1": 64 KiB).
+/// Largest payload of one frame (docs/DESIGN.md "Wire protocol v1": 64 KiB).
 pub const MAX_FRAME_PAYLOAD: usize = 64 * 1024;
 /// Size of the frame header: type byte and a big-endian u32 length.
 pub const FRAME_HEADER_LEN: usize = 5;

@@ -1,5 +1,5 @@
 //! The attestation handshake that runs on every connection right after TLS
-//! (DESIGN.md "Wire protocol v1", steps 1-4):
+//! (docs/DESIGN.md "Wire protocol v1", steps 1-4):
 //!
 //! ```text
 //! client                                   server
@@ -22,7 +22,7 @@ use crate::error::CodecError;
 use crate::evidence::{CertEntry, CertKind, Evidence, Tee};
 use crate::frame::{decode_frame, encode_frame};
 
-/// ALPN protocol names: each channel is its own TLS connection (DESIGN.md).
+/// ALPN protocol names: each channel is its own TLS connection (docs/DESIGN.md).
 pub mod alpn {
     /// The login console (PTY).
     pub const CONSOLE: &[u8] = b"cvmc/1/console";

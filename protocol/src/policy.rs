@@ -1,4 +1,4 @@
-//! The user's trust policy for one guest (DESIGN.md "Trust policy file"): a TOML
+//! The user's trust policy for one guest (docs/DESIGN.md "Trust policy file"): a TOML
 //! file; unknown keys are an error, hex fields must have exactly their length.
 //!
 //! ```toml

@@ -8,6 +8,7 @@
 pub mod bent;
 pub mod console_driver;
 pub mod guest;
+pub mod hostile;
 pub mod proxy;
 pub mod relay;
 pub mod server_process;

@@ -1,14 +1,13 @@
 //! Peers without an authorized key against the real `cvm-consoled`: they hold
 //! sockets open, dawdle in the TLS handshake, open and abandon unauthenticated
-//! sessions, and none of it keeps an authorized admin out (DESIGN.md "Admission").
+//! sessions, and none of it keeps an authorized admin out (docs/DESIGN.md "Admission").
 //! Also: a secret in the server's environment never reaches the console.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use cvm_console::console_client::{ConsoleEnd, Reconnect};
@@ -18,113 +17,12 @@ use cvmc_protocol::console::{ConsoleMsg, SessionToken};
 use cvmc_protocol::handshake::alpn;
 use cvmc_tests::console_driver::Driver;
 use cvmc_tests::guest::TestClient;
+use cvmc_tests::hostile::{Attack, Hostile, raise_fd_limit};
 use cvmc_tests::server_process::{ServerArgs, ServerProcess, authorize, config_with, free_addr};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
 /// Where the admin and the same-address attackers connect from.
 const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-
-/// Raise this process's open-file limit: the attack holds more sockets than 1024.
-fn raise_fd_limit(needed: u64) {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    if soft < hard {
-        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
-    }
-    assert!(hard >= needed, "this test holds {needed} sockets; the open-file hard limit is {hard}");
-}
-
-/// How an attacking socket behaves once connected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hostile {
-    /// Sends nothing.
-    Idle,
-    /// Sends one byte (so the kernel hands it to the server at once), then nothing.
-    OneByte,
-    /// Sends a TLS record header, then a byte every 200 ms.
-    Slow,
-}
-
-/// The attackers: each task keeps one socket of its kind open from its source
-/// address, and opens a new one whenever the server closes it.
-struct Attack {
-    stop: Arc<AtomicBool>,
-    open: Arc<AtomicUsize>,
-    reconnects: Arc<AtomicUsize>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-async fn hostile_connect(addr: SocketAddr, source: IpAddr) -> std::io::Result<TcpStream> {
-    let socket = tokio::net::TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(source, 0))?;
-    socket.connect(addr).await
-}
-
-impl Attack {
-    fn start(addr: SocketAddr, sockets: &[(Hostile, usize)], sources: &[IpAddr]) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let open = Arc::new(AtomicUsize::new(0));
-        let reconnects = Arc::new(AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        let kinds = sockets.iter().flat_map(|&(kind, n)| std::iter::repeat_n(kind, n));
-        for (i, kind) in kinds.enumerate() {
-            let (stop, open, reconnects) = (Arc::clone(&stop), Arc::clone(&open), Arc::clone(&reconnects));
-            let source = sources[i % sources.len()];
-            tasks.push(tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok(mut s) = hostile_connect(addr, source).await else {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    };
-                    open.fetch_add(1, Ordering::Relaxed);
-                    let mut b = [0u8; 1];
-                    match kind {
-                        Hostile::Idle | Hostile::OneByte => {
-                            if kind == Hostile::OneByte {
-                                let _ = s.write_all(&[0x16]).await;
-                            }
-                            while !stop.load(Ordering::Relaxed) {
-                                if tokio::time::timeout(Duration::from_millis(500), s.read(&mut b)).await.is_ok() {
-                                    break; // closed by the server
-                                }
-                            }
-                        }
-                        Hostile::Slow => {
-                            // A handshake record of 512 bytes, delivered a byte at a time.
-                            let _ = s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).await;
-                            while !stop.load(Ordering::Relaxed) && s.write_all(&[0x01]).await.is_ok() {
-                                let read = tokio::time::timeout(Duration::from_millis(200), s.read(&mut b)).await;
-                                if let Ok(Ok(0) | Err(_)) = read {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    open.fetch_sub(1, Ordering::Relaxed);
-                    reconnects.fetch_add(1, Ordering::Relaxed);
-                }
-            }));
-        }
-        Self { stop, open, reconnects, tasks }
-    }
-
-    async fn wait_open(&self, at_least: usize) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.open.load(Ordering::Relaxed) < at_least {
-            assert!(Instant::now() < deadline, "only {} attack sockets connected", self.open.load(Ordering::Relaxed));
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn stop(self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.tasks {
-            let _ = t.await;
-        }
-        self.reconnects.load(Ordering::Relaxed)
-    }
-}
 
 /// What an admin does: verify the guest, open its console, see an echo, leave.
 async fn admin_round(addr: &str, opts: &ConnectOptions) -> Duration {

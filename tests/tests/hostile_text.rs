@@ -2,7 +2,7 @@
 //! erase the line, print a fake verdict, set the window title, write the clipboard
 //! (OSC 52), C1 controls, a right-to-left override. Whatever the CLI prints to stdout
 //! and stderr, and whatever the GUI's state holds for its labels, carries none of those
-//! characters raw (DESIGN.md "Text from peers").
+//! characters raw (docs/DESIGN.md "Text from peers").
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]

@@ -1,6 +1,7 @@
 //! Load and faults against the real `cvm-consoled` binary (a separate process, so
 //! its memory can be sampled and it can be killed): 100 mixed console and display
-//! sessions held for a minute, a client that stops reading, and `kill -9`.
+//! sessions held for a minute while 1,000 hostile sockets are held and a peer without a
+//! key keeps opening and dropping sessions; a client that stops reading; `kill -9`.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
@@ -11,39 +12,88 @@ use std::time::{Duration, Instant};
 
 use cvm_console::console_client::{ConsoleCommand, ConsoleEnd, Reconnect};
 use cvm_console::net::connect;
+use cvmc_protocol::console::{ConsoleMsg, SessionToken};
 use cvmc_protocol::handshake::alpn;
 use cvmc_tests::console_driver::Driver;
 use cvmc_tests::guest::TestClient;
-use cvmc_tests::server_process::{ServerProcess, authorize, free_addr};
+use cvmc_tests::hostile::{Attack, Hostile, raise_fd_limit};
+use cvmc_tests::server_process::{ServerArgs, ServerProcess, authorize, free_addr};
+
+/// The address the load and the attack both come from.
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 use cvmc_tests::vnc_view::Viewer;
 use vnc::{VncEncoding, X11Event};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_mixed_sessions_for_a_minute_with_bounded_memory() {
     let secs: u64 = std::env::var("CVMC_LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    raise_fd_limit(4096);
     let client = TestClient::new();
     let (_dir, authorized) = authorize(&client);
-    let server = ServerProcess::start(free_addr(), &authorized);
+    let server = ServerProcess::start_with(&ServerArgs {
+        args: &["--allow-unauthenticated-console"],
+        ..ServerArgs::new(free_addr(), &authorized)
+    });
     let addr = server.addr.to_string();
     let echoes = Arc::new(AtomicU64::new(0));
     let frames = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    // The attacks, all the while: 1,000 sockets held (900 silent, 100 dawdling in the
+    // TLS record), and a peer without a key opening a session and dropping it at once.
+    // CVMC_LOAD_ATTACK=0 leaves the attacks out, to measure the load alone.
+    let attacking = std::env::var("CVMC_LOAD_ATTACK").map_or(true, |v| v != "0");
+    let hostile: &[(Hostile, usize)] = if attacking { &[(Hostile::Idle, 900), (Hostile::Slow, 100)] } else { &[] };
+    let attack = Attack::start(server.addr, hostile, &[LOOPBACK]);
+    let churn = {
+        let (addr, mut opts) = (addr.clone(), TestClient::new().opts);
+        opts.client_key = None;
+        tokio::spawn(async move {
+            let (mut opened, mut refused) = (0u64, 0u64);
+            while attacking && tokio::time::Instant::now() < deadline {
+                match connect(&addr, alpn::CONSOLE, &opts).await {
+                    Ok(mut attested) => {
+                        use tokio::io::AsyncWriteExt;
+                        let attach = ConsoleMsg::Attach { token: SessionToken::NEW, output_received: 0 };
+                        let _ = attested.stream.write_all(&attach.encode().unwrap()).await;
+                        opened += 1;
+                    }
+                    Err(_) => refused += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (opened, refused)
+        })
+    };
     let mut tasks = Vec::new();
     for i in 0..80u64 {
         let (addr, opts, echoes) = (addr.clone(), client.opts.clone(), Arc::clone(&echoes));
+        let latencies = Arc::clone(&latencies);
         tasks.push(tokio::spawn(async move {
             let mut d = Driver::start(addr, opts, Reconnect::default());
             let mut n = 0u64;
             while tokio::time::Instant::now() < deadline {
                 n += 1;
+                let typed = Instant::now();
                 d.type_str(&format!("echo s{i}-$(({n}+1000))\r")).await;
                 d.wait_for(&format!("\r\ns{i}-{}\r\n", n + 1000), 60).await;
+                // The first echo also waits for the connection, the attestation and
+                // bash starting (80 at once): the latency is measured from the second.
+                if n > 1 {
+                    latencies.lock().unwrap().push(typed.elapsed());
+                }
                 echoes.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             d.type_str("exit 0\r").await;
-            let (end, _, _) = d.finish(60).await;
+            let (end, output, _) = d.finish(60).await;
             assert!(matches!(end, ConsoleEnd::Exited(0)), "session {i}: {end:?}");
+            // Nothing typed or printed was lost or repeated: every answer exactly once.
+            for k in 1..=n {
+                let line = format!("\r\ns{i}-{}\r\n", k + 1000);
+                let seen = output.windows(line.len()).filter(|w| *w == line.as_bytes()).count();
+                assert_eq!(seen, 1, "session {i}: answer {k} seen {seen} times");
+            }
         }));
     }
     for _ in 0..20 {
@@ -69,6 +119,21 @@ async fn a_hundred_mixed_sessions_for_a_minute_with_bounded_memory() {
     for t in tasks {
         t.await.unwrap();
     }
+    let (churn_opened, churn_refused) = churn.await.unwrap();
+    let reopened = attack.stop().await;
+    let mut lat = latencies.lock().unwrap().clone();
+    lat.sort();
+    let pct = |p: usize| lat.get((lat.len() * p / 100).min(lat.len().saturating_sub(1))).copied().unwrap_or_default();
+    println!(
+        "load{}: echo latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} echoes; hostile \
+         sockets reopened {reopened}; a keyless peer attested {churn_opened} sessions and was refused {churn_refused} times",
+        if attacking { " under attack" } else { " alone" },
+        pct(50).as_secs_f64() * 1e3,
+        pct(90).as_secs_f64() * 1e3,
+        pct(99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        lat.len()
+    );
     let peak = samples.iter().copied().max().unwrap_or(0);
     let settled = samples[samples.len() / 2..].iter().copied().max().unwrap_or(0);
     let early = samples[..samples.len() / 2].iter().copied().max().unwrap_or(0);

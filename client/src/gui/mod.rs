@@ -17,7 +17,8 @@ pub mod app;
 pub mod console_tab;
 pub mod dialogs;
 pub mod frame;
-pub mod guests;
+/// The saved-guests file (not GUI code: kept outside, re-exported here).
+pub use crate::saved_guests as guests;
 pub mod guests_view;
 pub mod keymap;
 pub mod keysym;

@@ -1,4 +1,4 @@
-//! The console channel (DESIGN.md "Wire protocol v1", console): login sessions in PTYs
+//! The console channel (docs/DESIGN.md "Wire protocol v1", console): login sessions in PTYs
 //! that outlive a dropped connection and re-attach without losing or repeating a byte.
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! One console connection (DESIGN.md "Wire protocol v1", console channel).
+//! One console connection (docs/DESIGN.md "Wire protocol v1", console channel).
 //!
 //! ```text
 //! Attach ─► SessionInfo ─► replay from output_start ─► live output ─► … ─► Exit

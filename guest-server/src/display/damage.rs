@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use super::Frame;
 
-/// Side of a comparison tile (DESIGN.md "Display and input").
+/// Side of a comparison tile (docs/DESIGN.md "Display and input").
 pub(crate) const TILE: u16 = 64;
 /// Changed columns are widened to multiples of this many pixels: narrower rectangles
 /// save fewer bytes than their headers cost.

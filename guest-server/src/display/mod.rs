@@ -1,4 +1,4 @@
-//! The display channel (DESIGN.md "Display and input"): an RFB 3.8 server, security
+//! The display channel (docs/DESIGN.md "Display and input"): an RFB 3.8 server, security
 //! type None, over an already attested stream, serving frames from a [`FrameSource`]
 //! and passing keys and the pointer to an [`InputSink`].
 //!

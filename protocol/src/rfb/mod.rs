@@ -1,6 +1,6 @@
 //! The RFB 3.8 (RFC 6143) messages the display channel speaks, sans IO.
 //!
-//! DESIGN.md "Wire protocol v1": after `Proceed`, the display channel is plain RFB 3.8
+//! docs/DESIGN.md "Wire protocol v1": after `Proceed`, the display channel is plain RFB 3.8
 //! with security type None inside the attested TLS stream. This module holds the wire
 //! formats only; the server that drives them is `cvm_consoled::display`.
 //!
