@@ -1,15 +1,15 @@
 //! The console channel from the client side, with re-attach that loses and repeats
-//! nothing: the client counts output bytes it holds and keeps input the console has
-//! not yet acknowledged; on a cut connection it attests afresh, re-attaches with its
-//! count, and resends unacknowledged input from the server's count.
+//! nothing. The bookkeeping (output held, input kept until the console acknowledges
+//! it, the window, the size) is the protocol crate's sans-IO
+//! [`cvmc_protocol::console::client::ConsoleClient`]; this loop connects, attests,
+//! pumps it, and on a cut connection attests afresh and re-attaches.
 //!
 //! ```text
-//! commands (Input, Resize, Close) ─► run_console ─► TLS console channel
-//!                     events ◄─ (Attested, Output, Reconnecting, Exit)
+//! commands (Input, Resize, Close) ─► run_console ─► ConsoleClient ─► TLS console channel
+//!                     events ◄─ (Attested, Output, Reconnecting, OutputGap) ◄─┘
 //! ```
 //! The terminal front end (`cvm-console console`) and the GUI drive the same loop.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,18 +17,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use cvmc_protocol::AttestedGuest;
-use cvmc_protocol::console::{ConsoleMsg, MAX_DATA, SessionToken};
+use cvmc_protocol::console::ConsoleMsg;
+use cvmc_protocol::console::client::{ClientEvent, ConsoleClient};
 use cvmc_protocol::frame::FrameDecoder;
 use cvmc_protocol::handshake::alpn;
 
 use crate::net::{ConnectError, ConnectOptions, Stage, connect_with};
 
-/// Send an Ack after this many output bytes.
-pub const ACK_EVERY: u64 = 32 * 1024;
-/// Most input in flight beyond the console's last Ack: typing stops being read
-/// from the front end past this (the server queues only a little input, so a
-/// larger window could stall a console that echoes).
-pub const MAX_UNACKED_INPUT: usize = 64 * 1024;
+pub use cvmc_protocol::console::client::{ACK_EVERY, MAX_UNACKED_INPUT};
 
 /// What the front end asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,27 +108,6 @@ impl Default for Reconnect {
     }
 }
 
-/// The client's half of the exactly-once bookkeeping.
-#[derive(Debug, Default)]
-struct Books {
-    token: Option<SessionToken>,
-    output_received: u64,
-    output_acked: u64,
-    /// Input not yet acknowledged; `input_base` is the offset of its first byte.
-    unacked: VecDeque<u8>,
-    input_base: u64,
-    size: Option<(u16, u16)>,
-}
-
-impl Books {
-    fn ack_input(&mut self, received: u64) {
-        let drop =
-            usize::try_from(received.saturating_sub(self.input_base)).unwrap_or(usize::MAX).min(self.unacked.len());
-        self.unacked.drain(..drop);
-        self.input_base += drop as u64;
-    }
-}
-
 enum Step {
     Ended(ConsoleEnd),
     Dropped(String),
@@ -161,7 +136,7 @@ pub async fn run_console_with(
     reconnect: Reconnect,
     stages: Option<StageSink>,
 ) -> ConsoleEnd {
-    let mut books = Books::default();
+    let mut client = ConsoleClient::default();
     let mut failures = 0u32;
     let mut delay = reconnect.first_delay;
     let report = |s: Stage| {
@@ -175,7 +150,7 @@ pub async fn run_console_with(
                 failures = 0;
                 delay = reconnect.first_delay;
                 let _ = events.send(ConsoleEvent::Attested(Box::new(attested.guest))).await;
-                session(attested.stream, &mut books, &mut commands, &events).await
+                session(attested.stream, &mut client, &mut commands, &events).await
             }
             // A guest that fails verification is never retried.
             Err(
@@ -185,18 +160,18 @@ pub async fn run_console_with(
             ) => {
                 return ConsoleEnd::Connect(e);
             }
-            Err(e) if books.token.is_none() => return ConsoleEnd::Connect(e),
+            Err(e) if !client.has_session() => return ConsoleEnd::Connect(e),
             Err(e) => Step::Dropped(e.to_string()),
         };
         match step {
             Step::Ended(end) => return end,
             Step::Dropped(reason) => {
                 failures += 1;
-                if books.token.is_none() || failures > reconnect.attempts {
+                if !client.has_session() || failures > reconnect.attempts {
                     return ConsoleEnd::Lost { attempts: failures, reason };
                 }
                 let _ = events.send(ConsoleEvent::Reconnecting { attempt: failures, reason, retry_in: delay }).await;
-                if let Some(end) = wait_to_reconnect(delay, &mut books, &mut commands).await {
+                if let Some(end) = wait_to_reconnect(delay, &mut client, &mut commands).await {
                     return end;
                 }
                 delay = (delay * 2).min(Duration::from_secs(5));
@@ -210,7 +185,7 @@ pub async fn run_console_with(
 /// cuts the wait short, `Close` ends the loop.
 async fn wait_to_reconnect(
     delay: Duration,
-    books: &mut Books,
+    client: &mut ConsoleClient,
     commands: &mut mpsc::Receiver<ConsoleCommand>,
 ) -> Option<ConsoleEnd> {
     let sleep = tokio::time::sleep(delay);
@@ -218,11 +193,11 @@ async fn wait_to_reconnect(
     loop {
         tokio::select! {
             () = &mut sleep => return None,
-            cmd = commands.recv(), if books.unacked.len() < MAX_UNACKED_INPUT => match cmd {
+            cmd = commands.recv(), if client.window_open() => match cmd {
                 None | Some(ConsoleCommand::Close) => return Some(ConsoleEnd::Closed),
                 Some(ConsoleCommand::ReconnectNow) => return None,
-                Some(ConsoleCommand::Input(bytes)) => books.unacked.extend(&bytes),
-                Some(ConsoleCommand::Resize { cols, rows }) => books.size = Some((cols, rows)),
+                Some(ConsoleCommand::Input(bytes)) => client.type_input(&bytes),
+                Some(ConsoleCommand::Resize { cols, rows }) => client.resize(cols, rows),
             },
         }
     }
@@ -233,10 +208,18 @@ async fn send<W: AsyncWriteExt + Unpin>(w: &mut W, msg: &ConsoleMsg) -> std::io:
     w.write_all(&bytes).await
 }
 
-/// One attached connection. Returns how it ended.
+/// Send everything the client has queued, then flush.
+async fn send_queued<W: AsyncWriteExt + Unpin>(w: &mut W, client: &mut ConsoleClient) -> std::io::Result<()> {
+    while let Some(msg) = client.poll_transmit() {
+        send(w, &msg).await?;
+    }
+    w.flush().await
+}
+
+/// One attached connection: pump the client's state until the connection ends.
 async fn session<S>(
     stream: S,
-    books: &mut Books,
+    client: &mut ConsoleClient,
     commands: &mut mpsc::Receiver<ConsoleCommand>,
     events: &mpsc::Sender<ConsoleEvent>,
 ) -> Step
@@ -245,17 +228,12 @@ where
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let dropped = |e: std::io::Error| Step::Dropped(e.to_string());
-    let attach =
-        ConsoleMsg::Attach { token: books.token.unwrap_or(SessionToken::NEW), output_received: books.output_received };
-    if let Err(e) = send(&mut wr, &attach).await {
-        return dropped(e);
-    }
-    if let Err(e) = wr.flush().await {
+    let attach = client.connect();
+    if let Err(e) = send(&mut wr, &attach).await.and(wr.flush().await) {
         return dropped(e);
     }
     let mut decoder = FrameDecoder::new();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut attached = false;
     loop {
         tokio::select! {
             read = rd.read(&mut buf) => {
@@ -271,103 +249,43 @@ where
                         Ok(None) => break,
                         Err(e) => return Step::Ended(ConsoleEnd::Refused(format!("malformed frame from the guest: {e}"))),
                     };
-                    let msg = match ConsoleMsg::decode_payload(frame.kind, &frame.payload) {
-                        Ok(m) => m,
-                        Err(e) => return Step::Ended(ConsoleEnd::Refused(format!("malformed message from the guest: {e}"))),
-                    };
-                    match msg {
-                        ConsoleMsg::SessionInfo { token, input_received, output_start } if !attached => {
-                            attached = true;
-                            books.token = Some(token);
-                            if output_start > books.output_received {
-                                let _ = events.send(ConsoleEvent::OutputGap { bytes: output_start - books.output_received }).await;
-                                books.output_received = output_start;
-                            }
-                            books.ack_input(input_received);
-                            // Resend what the console has not consumed, then the size.
-                            let pending: Vec<u8> = books.unacked.iter().copied().collect();
-                            for chunk in pending.chunks(MAX_DATA) {
-                                if let Err(e) = send(&mut wr, &ConsoleMsg::Data(chunk.to_vec())).await {
-                                    return dropped(e);
-                                }
-                            }
-                            if let Some((cols, rows)) = books.size
-                                && let Err(e) = send(&mut wr, &ConsoleMsg::Resize { cols, rows }).await
-                            {
-                                return dropped(e);
-                            }
-                        }
-                        ConsoleMsg::Data(bytes) if attached => {
-                            books.output_received += bytes.len() as u64;
+                    let event = ConsoleMsg::decode_payload(frame.kind, &frame.payload)
+                        .map_err(|e| format!("malformed message from the guest: {e}"))
+                        .and_then(|msg| client.handle(msg).map_err(|e| format!("the guest broke the console protocol: {e}")));
+                    match event {
+                        Err(reason) => return Step::Ended(ConsoleEnd::Refused(reason)),
+                        Ok(None) => {}
+                        Ok(Some(ClientEvent::Output(bytes))) => {
                             let _ = events.send(ConsoleEvent::Output(bytes)).await;
-                            if books.output_received - books.output_acked >= ACK_EVERY {
-                                books.output_acked = books.output_received;
-                                if let Err(e) = send(&mut wr, &ConsoleMsg::Ack { received: books.output_received }).await {
-                                    return dropped(e);
-                                }
-                            }
                         }
-                        ConsoleMsg::Ack { received } if attached => books.ack_input(received),
-                        ConsoleMsg::Exit { status } => {
-                            // Acknowledge everything so the guest frees the session now
-                            // instead of keeping it for the linger time.
-                            let _ = send(&mut wr, &ConsoleMsg::Ack { received: books.output_received }).await;
-                            let _ = wr.flush().await;
+                        Ok(Some(ClientEvent::Gap(bytes))) => {
+                            let _ = events.send(ConsoleEvent::OutputGap { bytes }).await;
+                        }
+                        Ok(Some(ClientEvent::Exited(status))) => {
+                            // The final Ack frees the session on the guest now.
+                            let _ = send_queued(&mut wr, client).await;
                             let _ = wr.shutdown().await;
                             return Step::Ended(ConsoleEnd::Exited(status));
                         }
-                        ConsoleMsg::Error { reason } => {
+                        Ok(Some(ClientEvent::Refused(reason))) => {
                             return Step::Ended(ConsoleEnd::Refused(cvmc_protocol::text::escape(&reason).into_owned()));
                         }
-                        other => {
-                            return Step::Ended(ConsoleEnd::Refused(format!("unexpected message from the guest: {other:?}")));
-                        }
                     }
-                }
-                if let Err(e) = wr.flush().await {
-                    return dropped(e);
                 }
             }
-            cmd = commands.recv(), if books.unacked.len() < MAX_UNACKED_INPUT => {
-                let msg = match cmd {
-                    None | Some(ConsoleCommand::Close) => {
-                        let _ = wr.shutdown().await;
-                        return Step::Ended(ConsoleEnd::Closed);
-                    }
-                    Some(ConsoleCommand::Input(bytes)) => {
-                        books.unacked.extend(&bytes);
-                        if !attached {
-                            continue; // sent after SessionInfo, with the rest of the unacked input
-                        }
-                        ConsoleMsg::Data(bytes)
-                    }
-                    Some(ConsoleCommand::Resize { cols, rows }) => {
-                        books.size = Some((cols, rows));
-                        if !attached {
-                            continue;
-                        }
-                        ConsoleMsg::Resize { cols, rows }
-                    }
-                    // Connected already: nothing to hurry.
-                    Some(ConsoleCommand::ReconnectNow) => continue,
-                };
-                let sent = match &msg {
-                    ConsoleMsg::Data(bytes) => {
-                        let mut r = Ok(());
-                        for chunk in bytes.chunks(MAX_DATA) {
-                            r = send(&mut wr, &ConsoleMsg::Data(chunk.to_vec())).await;
-                            if r.is_err() {
-                                break;
-                            }
-                        }
-                        r
-                    }
-                    other => send(&mut wr, other).await,
-                };
-                if let Err(e) = sent.and(wr.flush().await) {
-                    return dropped(e);
+            cmd = commands.recv(), if client.window_open() => match cmd {
+                None | Some(ConsoleCommand::Close) => {
+                    let _ = wr.shutdown().await;
+                    return Step::Ended(ConsoleEnd::Closed);
                 }
-            }
+                Some(ConsoleCommand::Input(bytes)) => client.type_input(&bytes),
+                Some(ConsoleCommand::Resize { cols, rows }) => client.resize(cols, rows),
+                // Connected already: nothing to hurry.
+                Some(ConsoleCommand::ReconnectNow) => continue,
+            },
+        }
+        if let Err(e) = send_queued(&mut wr, client).await {
+            return dropped(e);
         }
     }
 }
@@ -384,17 +302,26 @@ mod tests {
     fn reconnect_now_cuts_the_wait_and_typing_is_kept_for_the_reattach() {
         rt().block_on(async {
             let (tx, mut rx) = mpsc::channel(8);
-            let mut books = Books::default();
+            let mut client = ConsoleClient::default();
             tx.send(ConsoleCommand::Input(b"ls\r".to_vec())).await.unwrap();
             tx.send(ConsoleCommand::Resize { cols: 90, rows: 30 }).await.unwrap();
             tx.send(ConsoleCommand::ReconnectNow).await.unwrap();
             let started = std::time::Instant::now();
-            let end = wait_to_reconnect(Duration::from_secs(60), &mut books, &mut rx).await;
+            let end = wait_to_reconnect(Duration::from_secs(60), &mut client, &mut rx).await;
             assert!(end.is_none() && started.elapsed() < Duration::from_secs(5));
-            assert_eq!(books.unacked.iter().copied().collect::<Vec<u8>>(), b"ls\r");
-            assert_eq!(books.size, Some((90, 30)));
+            // Kept for the re-attach: sent once the guest says what it consumed.
+            assert_eq!(client.unacked_input(), 3);
+            client.connect();
+            let info = ConsoleMsg::SessionInfo {
+                token: cvmc_protocol::console::SessionToken([1; 32]),
+                input_received: 0,
+                output_start: 0,
+            };
+            client.handle(info).unwrap();
+            let sent: Vec<ConsoleMsg> = std::iter::from_fn(|| client.poll_transmit()).collect();
+            assert_eq!(sent, [ConsoleMsg::Resize { cols: 90, rows: 30 }, ConsoleMsg::Data(b"ls\r".to_vec())]);
             tx.send(ConsoleCommand::Close).await.unwrap();
-            let end = wait_to_reconnect(Duration::from_secs(60), &mut books, &mut rx).await;
+            let end = wait_to_reconnect(Duration::from_secs(60), &mut client, &mut rx).await;
             assert!(matches!(end, Some(ConsoleEnd::Closed)));
         });
     }
@@ -403,7 +330,7 @@ mod tests {
     fn the_wait_ends_by_itself() {
         rt().block_on(async {
             let (_tx, mut rx) = mpsc::channel(8);
-            let end = wait_to_reconnect(Duration::from_millis(20), &mut Books::default(), &mut rx).await;
+            let end = wait_to_reconnect(Duration::from_millis(20), &mut ConsoleClient::default(), &mut rx).await;
             assert!(end.is_none());
         });
     }

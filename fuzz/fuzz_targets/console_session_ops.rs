@@ -1,326 +1,341 @@
-//! One console session driven by a sequence of operations: the fuzzer input decodes
-//! (`Arbitrary`) into attaches with honest, stale, zero or future output counters,
-//! dropped connections, output pumps, honest and bogus acks, typed input forwarded
-//! through whichever connection, PTY writes that are partial or refused, process
-//! output limited by the ring's room, exit, linger expiry and hang-up. They are applied
-//! to the server's real sans-IO session state (`cvm_consoled::console::state`) exactly
-//! as `session.rs`, `serve.rs` and `driver.rs` apply them, and after every step the
-//! state is checked against a small model:
+//! The console's exactly-once protocol end to end, in memory: the product's own client
+//! half (`ConsoleClient`) and server half (`SessionState`) joined by two queues of
+//! frames, driven by a sequence of operations (`Arbitrary`): typing, resizes, process
+//! output, a PTY that takes little or nothing, frames delivered a few at a time,
+//! connections cut with frames in flight, re-attaches, exit, time passing, linger and
+//! hang-up. Every frame crosses as bytes (encode, `FrameDecoder`, decode), and the
+//! server side is pumped as `guest-server/src/console/serve.rs` pumps it.
 //!
-//! - no panic; `Next::Lost` never happens;
-//! - output: every Data frame is the process's output from the connection's offset,
-//!   the client's stream is gapless and without repeats across reattaches (an honest
-//!   re-attach resumes exactly where the client is), Exit comes after all output, and
-//!   Finished only once everything is acknowledged;
-//! - input: a connection only ever writes from the console's input count, so the
-//!   console reads the typed bytes exactly once and in order; a replaced connection
-//!   writes nothing;
-//! - memory: the ring holds at most `max(max_unacked, scrollback)` bytes;
-//! - bogus counters: an attach beyond the output and an ack beyond what was sent are
-//!   refused with their errors and change nothing; a removed session cannot be attached.
+//! Properties, after every step:
+//! - no panic, and no protocol error from honest peers;
+//! - the console read a prefix of the typed stream, each byte once, in order, and the
+//!   input count equals what it read;
+//! - the client saw a prefix of the output (a Gap only where the scrollback really no
+//!   longer held the bytes), each byte once, and Exit only after all output;
+//! - the ring holds at most `max(max_unacked, scrollback)` bytes.
+//!
+//! And at the end, once the pair is left to settle (the PTY takes everything, every
+//! frame is delivered, time passes): everything typed reached the console and all
+//! output reached the client, unless the session was hung up or expired.
 #![no_main]
 
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
 use arbitrary::{Arbitrary, Unstructured};
-use cvm_consoled::console::ConsoleError;
-use cvm_consoled::console::state::{DETACHED, Next, SessionState};
+use cvmc_protocol::console::client::{ClientEvent, ConsoleClient};
+use cvmc_protocol::console::server::{InputWork, SessionState, Transmit};
+use cvmc_protocol::console::{ConsoleMsg, SessionToken};
+use cvmc_protocol::frame::FrameDecoder;
 use libfuzzer_sys::fuzz_target;
 
-const SLOTS: usize = 3;
-
-/// Byte `i` of the process's output.
-fn out_byte(i: u64) -> u8 {
+fn out_byte(i: usize) -> u8 {
     (i % 251) as u8
 }
 
-#[derive(Arbitrary, Debug, Clone, Copy)]
-enum Counter {
-    /// What the client really holds.
-    Honest,
-    /// Less than it holds (an old client state): replay.
-    Stale(u16),
-    /// More than the session produced: must be refused.
-    Future(u16),
-    /// Nothing.
-    Zero,
+fn in_byte(i: usize) -> u8 {
+    b' ' + (i % 91) as u8
 }
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    /// The client attaches on a new connection in `slot` (a connection there before is
-    /// left open, as a stalled socket would be).
-    Attach { slot: u8, counter: Counter },
-    /// The connection in `slot` closes.
-    Drop { slot: u8 },
-    /// The connection sends what the session has for it, at most `max` bytes.
-    Pump { slot: u8, max: u16 },
-    /// The client acks on that connection what it got, less `lag`; or, `bogus`, more.
-    Ack { slot: u8, lag: u16, bogus: bool },
-    /// The person types `n` bytes.
     Type { n: u8 },
-    /// The connection forwards the client's unconfirmed input; the PTY takes at most
-    /// `chunk` bytes per write, 0: it refuses (the console is gone).
-    Input { slot: u8, chunk: u8 },
-    /// A Resize: through the same owner gate as input, changes no counter.
-    Resize { slot: u8 },
-    /// The console process writes `n` bytes; the driver reads what the ring has room for.
+    Resize { cols: u8, rows: u8 },
+    ClientSend { frames: u8 },
+    ServerReceive { frames: u8 },
+    /// How many bytes the PTY takes per write from now on (0: it would block).
+    PtyTakes { bytes: u8 },
+    /// The PTY refuses writes from now on (the console is gone).
+    PtyBreaks,
+    ServerSend { frames: u8 },
+    ClientReceive { frames: u8 },
     Output { n: u16 },
-    /// The console process exits.
     Exit { status: i8 },
-    /// The linger timer of a detached session fires (`over`: its deadline has passed).
+    Tick { ms: u16 },
+    Cut,
+    Reconnect,
     Linger { over: bool },
-    /// Hang-up (server shutdown).
     HangUp,
 }
 
-#[derive(Debug)]
-struct Conn {
+/// One connection's two directions, as bytes in flight.
+#[derive(Default)]
+struct Wire {
     generation: u64,
-    /// Output offset up to which frames went out on this connection.
-    sent: u64,
-    exit_sent: bool,
-    /// Offset in the typed stream of the next input byte this connection forwards.
-    input_next: u64,
+    to_server: VecDeque<u8>,
+    to_client: VecDeque<u8>,
+    server_decoder: FrameDecoder,
+    client_decoder: FrameDecoder,
+    /// The server saw Attach and claimed.
+    attached: bool,
+    closed: bool,
 }
 
-#[derive(Debug)]
-struct Model {
-    state: SessionState,
-    bound: usize,
-    conns: [Option<Conn>; SLOTS],
+struct Pair {
+    client: ConsoleClient,
+    server: SessionState,
+    wire: Option<Wire>,
     next_generation: u64,
-    /// Output bytes the process produced (and the driver read).
-    produced: u64,
+    now: Instant,
+    bound: usize,
+    typed: usize,
+    /// What the console read.
+    console: Vec<u8>,
+    pty_takes: usize,
+    pty_broken: bool,
+    produced: usize,
     /// Output offset the client's screen continues at.
     client_have: u64,
-    /// Bytes typed so far.
-    typed: u64,
-    /// Bytes that reached the console.
-    pty: u64,
+    client_exited: bool,
     exit: Option<i32>,
-    /// Detached after a connection ended (the linger deadline is set).
-    lingering: bool,
+    /// The session left (finished, hung up, expired).
     removed: bool,
 }
 
-impl Model {
-    fn new(scrollback: usize, max_unacked: usize) -> Self {
-        let mut m = Self {
-            state: SessionState::new("fuzz".into(), scrollback, max_unacked),
-            bound: scrollback.max(max_unacked.max(1)),
-            conns: [None, None, None],
+impl Pair {
+    fn new(scrollback: usize, max_unacked: usize, ack_every: u64) -> Self {
+        let mut p = Self {
+            client: ConsoleClient::new(ack_every),
+            server: SessionState::new(SessionToken([7; 32]), scrollback, max_unacked),
+            wire: None,
             next_generation: 1,
+            now: Instant::now(),
+            bound: scrollback.max(max_unacked.max(1)),
+            typed: 0,
+            console: Vec::new(),
+            pty_takes: usize::MAX,
+            pty_broken: false,
             produced: 0,
             client_have: 0,
-            typed: 0,
-            pty: 0,
+            client_exited: false,
             exit: None,
-            lingering: false,
             removed: false,
         };
-        // A session is opened by its first attach.
-        m.attach(0, Counter::Zero);
-        m
+        p.reconnect();
+        p
     }
 
-    fn slot(slot: u8) -> usize {
-        usize::from(slot) % SLOTS
-    }
-
-    fn attach(&mut self, slot: usize, counter: Counter) {
-        let generation = self.next_generation;
-        self.next_generation += 1;
-        let (start_before, _, end) = self.state.output_offsets();
-        let owner_before = self.state.owner();
-        let claimed = match counter {
-            Counter::Honest => self.client_have,
-            Counter::Stale(k) => self.client_have.saturating_sub(u64::from(k)),
-            Counter::Future(k) => end + 1 + u64::from(k),
-            Counter::Zero => 0,
-        };
-        match self.state.claim(generation, claimed) {
-            Ok(start) => {
-                assert!(!self.removed, "attached to a removed session");
-                assert!(claimed <= end);
-                assert_eq!(start, claimed.max(start_before), "replay starts at the claim or the oldest byte");
-                if matches!(counter, Counter::Honest) {
-                    assert_eq!(start, self.client_have, "an honest re-attach resumes exactly where the client is");
-                }
-                assert_eq!(self.state.owner(), generation);
-                // SessionInfo: output from `start`, input resent from the console's count.
-                let input_next = self.state.input().received();
-                assert_eq!(input_next, self.pty);
-                self.client_have = start;
-                self.lingering = false;
-                self.conns[slot] = Some(Conn { generation, sent: start, exit_sent: false, input_next });
-            }
-            Err(ConsoleError::SessionGone { .. }) => assert!(self.removed, "a live session refused an attach"),
-            Err(ConsoleError::AttachBeyondOutput { output_received, end: e }) => {
-                assert!(!self.removed);
-                assert_eq!((output_received, e), (claimed, end));
-                assert!(claimed > end, "a possible claim was refused");
-                assert_eq!(self.state.owner(), owner_before, "a refused attach changed the owner");
-            }
-            Err(other) => panic!("attach: unexpected {other}"),
-        }
-    }
-
-    /// Connection `slot` ends as `serve_connection` ends it.
-    fn close(&mut self, slot: usize) {
-        let Some(conn) = self.conns[slot].take() else { return };
-        let was_owner = !self.removed && self.state.owner() == conn.generation;
-        assert_eq!(self.state.release(conn.generation), was_owner);
-        if was_owner {
-            assert_eq!(self.state.owner(), DETACHED);
-            self.lingering = true;
-        }
-    }
-
-    fn owns(&self, slot: usize) -> bool {
-        self.conns[slot].as_ref().is_some_and(|c| !self.removed && self.state.owner() == c.generation)
-    }
-
-    fn pump(&mut self, slot: usize, max: u16) {
-        let Some(conn) = &self.conns[slot] else { return };
-        let max = usize::from(max).max(1);
-        let next = self.state.next_output(conn.generation, conn.sent, conn.exit_sent, max);
-        let owner = self.owns(slot);
-        let (_, acked, end) = self.state.output_offsets();
-        let conn = self.conns[slot].as_mut().unwrap_or_else(|| unreachable!());
-        match next {
-            Next::Kicked => {
-                assert!(!owner, "the owner was kicked");
-                self.close(slot);
-            }
-            Next::Data(bytes) => {
-                assert!(owner, "a replaced connection got output");
-                assert!(!bytes.is_empty() && bytes.len() <= max);
-                assert_eq!(conn.sent, self.client_have, "output skipped or repeated on the client's screen");
-                for (i, b) in bytes.iter().enumerate() {
-                    assert_eq!(*b, out_byte(conn.sent + i as u64), "output byte {} wrong", conn.sent + i as u64);
-                }
-                conn.sent += bytes.len() as u64;
-                self.client_have = conn.sent;
-                assert!(conn.sent <= self.produced);
-            }
-            Next::Exit(status) => {
-                assert!(owner && !conn.exit_sent);
-                assert_eq!(Some(status), self.exit);
-                assert_eq!(conn.sent, self.produced, "Exit before all output");
-                conn.exit_sent = true;
-            }
-            Next::Finished => {
-                assert!(owner && conn.exit_sent && acked == end && conn.sent == end);
-                // serve: the manager removes the finished session.
-                self.state.remove();
-                self.removed = true;
-                self.conns[slot] = None;
-            }
-            Next::Idle => {
-                assert!(owner);
-                assert_eq!(conn.sent, end);
-                assert!(self.exit.is_none() || (conn.exit_sent && acked < end), "idle with something to send");
-            }
-            Next::Lost { offset, start } => panic!("output at {offset} lost (oldest held {start})"),
-        }
-    }
-
-    fn ack(&mut self, slot: usize, lag: u16, bogus: bool) {
-        let Some(conn) = &self.conns[slot] else { return };
-        let received = if bogus { conn.sent + 1 + u64::from(lag) } else { conn.sent.saturating_sub(u64::from(lag)) };
-        let (generation, sent) = (conn.generation, conn.sent);
-        let owner = self.owns(slot);
-        let before = self.state.output_offsets();
-        match self.state.ack(generation, received, sent) {
-            Ok(moved) => {
-                assert!(!bogus, "an ack beyond what was sent was taken");
-                assert_eq!(moved, owner);
-                if !owner {
-                    assert_eq!(self.state.output_offsets(), before, "a replaced connection's ack moved the ring");
-                }
-            }
-            Err(ConsoleError::AckBeyondSent { .. }) => {
-                assert!(bogus, "an honest ack was refused");
-                assert_eq!(self.state.output_offsets(), before, "a refused ack moved the ring");
-                self.close(slot); // serve ends the connection on the error
-            }
-            Err(other) => panic!("ack: unexpected {other}"),
-        }
-    }
-
-    fn input(&mut self, slot: usize, chunk: u8) {
-        let Some(conn) = &self.conns[slot] else { return };
-        if conn.input_next >= self.typed {
-            return; // nothing unconfirmed to forward
-        }
-        // Session::apply_input: the owner gate, then PTY writes until done or refused.
-        if !self.state.is_owner(conn.generation) || self.removed {
-            assert!(!self.owns(slot));
-            self.close(slot);
+    fn reconnect(&mut self) {
+        if self.client_exited || self.wire.as_ref().is_some_and(|w| !w.closed) {
             return;
         }
-        let conn = self.conns[slot].as_mut().unwrap_or_else(|| unreachable!());
-        assert_eq!(conn.input_next, self.state.input().received(), "input would be duplicated or lost");
-        let mut rest = self.typed - conn.input_next;
-        while rest > 0 && !self.state.input().is_broken() {
-            let write = if chunk == 0 { Ok(0) } else { Ok(usize::from(chunk).min(rest as usize)) };
-            match self.state.input_mut().wrote(&write) {
-                Some(n) => {
-                    assert_eq!(Some(n), write.as_ref().ok().copied());
-                    // The console reads typed[pty .. pty + n]: this connection forwards
-                    // from input_next, which equalled the console's count.
-                    self.pty += n as u64;
-                    rest -= n as u64;
-                }
-                None => assert!(self.state.input().is_broken()),
+        self.cut();
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let attach = self.client.connect();
+        let mut wire = Wire { generation, ..Wire::default() };
+        wire.to_server.extend(attach.encode().expect("Attach encodes"));
+        self.wire = Some(wire);
+    }
+
+    /// The connection ends (both sides), with whatever was in flight.
+    fn cut(&mut self) {
+        if let Some(wire) = self.wire.take() {
+            if wire.attached {
+                self.server.release(wire.generation);
             }
         }
-        if !self.state.input().is_broken() {
-            conn.input_next = self.typed;
+    }
+
+    fn close_server_side(&mut self) {
+        if let Some(wire) = &mut self.wire {
+            if wire.attached {
+                self.server.release(wire.generation);
+            }
+            wire.attached = false;
+            wire.closed = true;
         }
-        assert_eq!(self.state.input().received(), self.pty);
+    }
+
+    fn client_send(&mut self, frames: usize) {
+        let Some(wire) = &mut self.wire else { return };
+        if wire.closed {
+            return;
+        }
+        for _ in 0..frames {
+            let Some(msg) = self.client.poll_transmit() else { break };
+            wire.to_server.extend(msg.encode().expect("the client's frames encode"));
+        }
+    }
+
+    fn server_receive(&mut self, frames: usize) {
+        let Some(wire) = &mut self.wire else { return };
+        if wire.closed {
+            return;
+        }
+        let bytes: Vec<u8> = wire.to_server.drain(..).collect();
+        wire.server_decoder.push(&bytes);
+        let mut input = false;
+        for _ in 0..frames {
+            let wire = self.wire.as_mut().expect("checked above");
+            let frame = match wire.server_decoder.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => panic!("the client sent a malformed frame: {e}"),
+            };
+            let msg = ConsoleMsg::decode_payload(frame.kind, &frame.payload).expect("the client's frames decode");
+            let generation = wire.generation;
+            if !wire.attached {
+                let ConsoleMsg::Attach { token, output_received } = msg else { panic!("first frame {msg:?}") };
+                assert!(token.is_new() || token == self.server.token(), "attach for another session");
+                match self.server.claim(generation, output_received) {
+                    Ok(start) => {
+                        assert!(start >= output_received);
+                        self.wire.as_mut().expect("checked").attached = true;
+                    }
+                    Err(e) => {
+                        assert!(self.removed, "a live session refused an honest attach: {e}");
+                        self.close_server_side();
+                        self.client_exited = true; // the client is told the session is gone
+                        return;
+                    }
+                }
+                continue;
+            }
+            input |= matches!(msg, ConsoleMsg::Data(_) | ConsoleMsg::Resize { .. });
+            if let Err(e) = self.server.receive(generation, msg) {
+                panic!("an honest client's message was refused: {e}");
+            }
+        }
+        if input {
+            self.write_input();
+        }
+    }
+
+    fn write_input(&mut self) {
+        let Some(wire) = &self.wire else { return };
+        if !wire.attached {
+            return;
+        }
+        let (takes, broken) = (self.pty_takes, self.pty_broken);
+        let console = &mut self.console;
+        self.server.write_input(wire.generation, self.now, |work| match work {
+            InputWork::Data(_) if broken => Ok(Some(0)),
+            InputWork::Data(bytes) => {
+                let n = bytes.len().min(takes);
+                console.extend_from_slice(&bytes[..n]);
+                Ok(if n == 0 { None } else { Some(n) })
+            }
+            InputWork::Resize { cols, rows } => {
+                assert!(cols > 0 && rows > 0);
+                Ok(Some(0))
+            }
+        });
+    }
+
+    fn server_send(&mut self, frames: usize) {
+        for _ in 0..frames {
+            let Some(wire) = &mut self.wire else { return };
+            if !wire.attached {
+                return;
+            }
+            match self.server.poll_transmit(wire.generation, self.now).expect("no output is ever lost") {
+                Transmit::Frame(msg) => wire.to_client.extend(msg.encode().expect("the server's frames encode")),
+                Transmit::Idle(_) => return,
+                Transmit::Kicked => {
+                    assert!(self.removed, "the only connection was kicked");
+                    self.close_server_side();
+                    return;
+                }
+                Transmit::Finished => {
+                    // serve_connection: the manager removes the finished session.
+                    self.server.remove();
+                    self.removed = true;
+                    self.close_server_side();
+                    return;
+                }
+                Transmit::ExitUnacknowledged => {
+                    self.close_server_side();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn client_receive(&mut self, frames: usize) {
+        let Some(wire) = &mut self.wire else { return };
+        let bytes: Vec<u8> = wire.to_client.drain(..).collect();
+        wire.client_decoder.push(&bytes);
+        for _ in 0..frames {
+            let wire = self.wire.as_mut().expect("checked above");
+            let frame = match wire.client_decoder.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => panic!("the server sent a malformed frame: {e}"),
+            };
+            let msg = ConsoleMsg::decode_payload(frame.kind, &frame.payload).expect("the server's frames decode");
+            let event = self.client.handle(msg).unwrap_or_else(|e| panic!("the client refused honest output: {e}"));
+            match event {
+                None => {}
+                Some(ClientEvent::Output(bytes)) => {
+                    assert!(!self.client_exited, "output after Exit");
+                    for (i, b) in bytes.iter().enumerate() {
+                        let at = self.client_have as usize + i;
+                        assert_eq!(*b, out_byte(at), "output byte {at} wrong, skipped or repeated");
+                    }
+                    self.client_have += bytes.len() as u64;
+                    assert!(self.client_have as usize <= self.produced);
+                }
+                Some(ClientEvent::Gap(bytes)) => {
+                    let (start, _, _) = self.server.output_offsets();
+                    assert!(self.client_have + bytes <= start, "a gap over bytes the ring still holds");
+                    self.client_have += bytes;
+                }
+                Some(ClientEvent::Exited(status)) => {
+                    assert_eq!(Some(status), self.exit);
+                    assert_eq!(self.client_have as usize, self.produced, "Exit before all output");
+                    self.client_exited = true;
+                }
+                Some(ClientEvent::Refused(reason)) => panic!("refused: {reason}"),
+            }
+        }
+        // The client's answers (acks) are queued; ClientSend delivers them.
     }
 
     fn step(&mut self, op: Op) {
         match op {
-            Op::Attach { slot, counter } => self.attach(Self::slot(slot), counter),
-            Op::Drop { slot } => self.close(Self::slot(slot)),
-            Op::Pump { slot, max } => self.pump(Self::slot(slot), max),
-            Op::Ack { slot, lag, bogus } => self.ack(Self::slot(slot), lag, bogus),
-            Op::Type { n } => self.typed += u64::from(n),
-            Op::Input { slot, chunk } => self.input(Self::slot(slot), chunk),
-            Op::Resize { slot } => {
-                let slot = Self::slot(slot);
-                if let Some(conn) = &self.conns[slot] {
-                    let before = (self.state.output_offsets(), *self.state.input());
-                    if !self.state.is_owner(conn.generation) {
-                        self.close(slot);
-                    }
-                    assert_eq!((self.state.output_offsets(), *self.state.input()), before);
+            Op::Type { n } => {
+                if self.client.window_open() && !self.client_exited {
+                    let bytes: Vec<u8> = (self.typed..self.typed + usize::from(n)).map(in_byte).collect();
+                    self.client.type_input(&bytes);
+                    self.typed += usize::from(n);
                 }
             }
+            Op::Resize { cols, rows } => self.client.resize(u16::from(cols), u16::from(rows)),
+            Op::ClientSend { frames } => self.client_send(usize::from(frames)),
+            Op::ServerReceive { frames } => self.server_receive(usize::from(frames)),
+            Op::PtyTakes { bytes } => {
+                self.pty_takes = usize::from(bytes);
+                self.write_input();
+            }
+            Op::PtyBreaks => self.pty_broken = true,
+            Op::ServerSend { frames } => self.server_send(usize::from(frames)),
+            Op::ClientReceive { frames } => self.client_receive(usize::from(frames)),
             Op::Output { n } => {
                 if self.exit.is_none() && !self.removed {
-                    let n = usize::from(n).min(self.state.output_room());
-                    let bytes: Vec<u8> = (0..n as u64).map(|i| out_byte(self.produced + i)).collect();
-                    self.state.push_output(&bytes);
-                    self.produced += n as u64;
+                    let n = usize::from(n).min(self.server.output_room());
+                    let bytes: Vec<u8> = (self.produced..self.produced + n).map(out_byte).collect();
+                    self.server.push_output(&bytes);
+                    self.produced += n;
                 }
             }
             Op::Exit { status } => {
                 if self.exit.is_none() && !self.removed {
                     self.exit = Some(i32::from(status));
-                    self.state.set_exit(i32::from(status));
+                    self.server.set_exit(i32::from(status));
                 }
             }
+            Op::Tick { ms } => self.now += Duration::from_millis(u64::from(ms)),
+            Op::Cut => self.cut(),
+            Op::Reconnect => self.reconnect(),
             Op::Linger { over } => {
-                let expected = self.removed || (self.state.owner() == DETACHED && self.lingering && over);
-                assert_eq!(self.state.try_expire(self.lingering && over), expected);
-                if expected {
+                let detached = self.wire.as_ref().is_none_or(|w| !w.attached);
+                if self.server.try_expire(over && detached) {
                     self.removed = true;
                 }
             }
             Op::HangUp => {
-                self.state.remove();
+                self.server.remove();
                 self.removed = true;
             }
         }
@@ -328,29 +343,51 @@ impl Model {
     }
 
     fn check(&self) {
-        let (start, acked, end) = self.state.output_offsets();
-        assert!(start <= acked && acked <= end, "offsets {start} {acked} {end}");
-        assert_eq!(end, self.produced);
-        assert!(self.state.held() <= self.bound, "ring holds {} > {}", self.state.held(), self.bound);
-        assert_eq!(self.state.held() as u64, end - start);
-        assert_eq!(self.state.input().received(), self.pty);
-        assert!(self.pty <= self.typed);
-        assert_eq!(self.state.is_removed(), self.removed);
-        let owner = self.state.owner();
-        if owner != DETACHED {
-            assert!(self.conns.iter().flatten().any(|c| c.generation == owner), "owned by a closed connection");
+        assert!(self.console.len() <= self.typed);
+        for (i, b) in self.console.iter().enumerate() {
+            assert_eq!(*b, in_byte(i), "the console read byte {i} wrong, twice or out of order");
+        }
+        assert_eq!(self.server.input().received() as usize, self.console.len());
+        assert!(self.server.held() <= self.bound, "ring holds {} > {}", self.server.held(), self.bound);
+        let (start, acked, end) = self.server.output_offsets();
+        assert!(start <= acked && acked <= end && end as usize == self.produced);
+        assert_eq!(self.server.is_removed(), self.removed);
+    }
+
+    /// Leave the pair to settle: the PTY takes everything, every frame is delivered.
+    fn settle(&mut self) {
+        self.pty_takes = usize::MAX;
+        for _ in 0..64 {
+            if self.removed || self.client_exited {
+                break;
+            }
+            if self.wire.as_ref().is_none_or(|w| w.closed) {
+                self.reconnect();
+            }
+            self.client_send(usize::MAX);
+            self.server_receive(usize::MAX);
+            self.write_input();
+            self.server_send(usize::MAX);
+            self.client_receive(usize::MAX);
+            self.now += Duration::from_millis(200);
+            self.check();
+        }
+        if !self.removed && !self.client_exited && !self.pty_broken {
+            assert_eq!(self.console.len(), self.typed, "typed input never reached the console");
+            assert_eq!(self.client_have as usize, self.produced, "output never reached the client");
         }
     }
 }
 
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
-    let Ok((scrollback, max_unacked)) = <(u16, u16)>::arbitrary(&mut u) else { return };
-    let mut model = Model::new(usize::from(scrollback % 4096), usize::from(max_unacked % 4096));
+    let Ok((scrollback, max_unacked, ack_every)) = <(u16, u16, u8)>::arbitrary(&mut u) else { return };
+    let mut pair = Pair::new(usize::from(scrollback % 4096), usize::from(max_unacked % 4096), u64::from(ack_every) + 1);
     let mut steps = 0;
     while !u.is_empty() && steps < 4096 {
-        let Ok(op) = Op::arbitrary(&mut u) else { return };
-        model.step(op);
+        let Ok(op) = Op::arbitrary(&mut u) else { break };
+        pair.step(op);
         steps += 1;
     }
+    pair.settle();
 });

@@ -13,7 +13,8 @@ use cvm_consoled::authorized::ClientAuth;
 use std::time::Duration;
 
 use cvm_consoled::console::{ConsoleConfig, ConsoleError, SessionManager};
-use cvmc_protocol::console::{ConsoleMsg, SessionToken, kind};
+use cvmc_protocol::console::client::{ClientEvent, ConsoleClient};
+use cvmc_protocol::console::{ConsoleMsg, SessionError, SessionToken, kind};
 use cvmc_protocol::frame::FrameDecoder;
 use nix::errno::Errno;
 use nix::sys::signal::kill;
@@ -121,16 +122,13 @@ impl Conn {
     }
 }
 
-/// A terminal client: keeps every output byte by absolute offset, every typed byte for
-/// resending, and acks output every `ack_every` bytes.
+/// A terminal client: the product's own [`ConsoleClient`] (it keeps the output count,
+/// the input to resend and the size across connections) over a raw connection, and
+/// everything shown, for the tests' checks.
 struct Term {
     conn: Conn,
-    token: SessionToken,
+    client: ConsoleClient,
     output: Vec<u8>,
-    acked: u64,
-    ack_every: u64,
-    input: Vec<u8>,
-    input_acked: u64,
     exit: Option<i32>,
     cursor: usize,
 }
@@ -143,87 +141,76 @@ impl Term {
 
     /// A new session of this client, at its first prompt.
     async fn open_as(mgr: &SessionManager, auth: ClientAuth) -> Self {
-        let mut term = Self::attach_as(mgr, auth, SessionToken::NEW, Vec::new(), Vec::new()).await;
+        Self::open_with(mgr, auth, ConsoleClient::new(1)).await
+    }
+
+    /// A new session for `client` (e.g. one that acks output rarely), at its first prompt.
+    async fn open_with(mgr: &SessionManager, auth: ClientAuth, client: ConsoleClient) -> Self {
+        let mut term = Self::attach_as(mgr, auth, client, Vec::new()).await;
         term.wait_for("$ ").await;
         term
     }
 
-    /// Attach (to a new session for [`SessionToken::NEW`]) holding `output`, and resend
-    /// what the session has not consumed of `input`.
-    async fn attach(mgr: &SessionManager, token: SessionToken, output: Vec<u8>, input: Vec<u8>) -> Self {
-        Self::attach_as(mgr, test_key(), token, output, input).await
+    /// Attach `client` (to a new session if it has none) on a new connection, having
+    /// shown `output` so far; it resends what the session did not consume.
+    async fn attach(mgr: &SessionManager, client: ConsoleClient, output: Vec<u8>) -> Self {
+        Self::attach_as(mgr, test_key(), client, output).await
     }
 
-    /// [`Term::attach`] as this client.
-    async fn attach_as(
-        mgr: &SessionManager,
-        auth: ClientAuth,
-        token: SessionToken,
-        output: Vec<u8>,
-        input: Vec<u8>,
-    ) -> Self {
+    /// [`Term::attach`] as this client key.
+    async fn attach_as(mgr: &SessionManager, auth: ClientAuth, mut client: ConsoleClient, output: Vec<u8>) -> Self {
+        assert_eq!(client.output_received(), output.len() as u64);
         let mut conn = Conn::open_as(mgr, auth);
-        conn.send(&ConsoleMsg::Attach { token, output_received: output.len() as u64 }).await.unwrap();
-        let (got, input_received, output_start) = match conn.recv().await {
-            Some(ConsoleMsg::SessionInfo { token, input_received, output_start }) => {
-                (token, input_received, output_start)
-            }
-            other => panic!("expected SessionInfo, got {other:?}"),
-        };
-        assert!(if token.is_new() { !got.is_new() } else { got == token }, "session token");
-        assert_eq!(output_start, output.len() as u64, "replay starts exactly where this client stopped");
-        assert!(input_received <= input.len() as u64, "consumed {input_received} of {} typed", input.len());
-        let unconsumed = input[usize::try_from(input_received).unwrap()..].to_vec();
-        if !unconsumed.is_empty() {
-            conn.send(&ConsoleMsg::Data(unconsumed)).await.unwrap();
+        conn.send(&client.connect()).await.unwrap();
+        let had = client.token();
+        let mut term = Self { conn, client, output, exit: None, cursor: 0 };
+        while !term.client.is_attached() {
+            assert!(term.pump().await, "closed before SessionInfo");
         }
-        let acked = output.len() as u64;
-        Self {
-            conn,
-            token: got,
-            output,
-            acked,
-            ack_every: 1,
-            input,
-            input_acked: input_received,
-            exit: None,
-            cursor: 0,
+        if let Some(had) = had {
+            assert_eq!(term.client.token(), Some(had), "re-attached to the same session");
         }
+        term
     }
 
+    /// Type `text` as a front end does: taken only while the client's input window is
+    /// open (acknowledgements are read meanwhile).
     async fn type_str(&mut self, text: &str) {
-        self.input.extend_from_slice(text.as_bytes());
-        self.conn.send(&ConsoleMsg::Data(text.as_bytes().to_vec())).await.unwrap();
+        while !self.client.window_open() {
+            assert!(self.pump().await, "closed while the input window was full");
+        }
+        self.client.type_input(text.as_bytes());
+        self.flush().await;
+    }
+
+    async fn flush(&mut self) {
+        while let Some(msg) = self.client.poll_transmit() {
+            // The server may already be closing this connection (bad-input tests).
+            if self.conn.send(&msg).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Handle one server message; `false` once the connection is closed.
     async fn pump(&mut self) -> bool {
-        match self.conn.recv().await {
-            None => false,
-            Some(ConsoleMsg::Data(bytes)) => {
+        let Some(msg) = self.conn.recv().await else { return false };
+        let event = self.client.handle(msg).unwrap_or_else(|e| panic!("the server broke the protocol: {e}"));
+        match event {
+            None => {}
+            Some(ClientEvent::Output(bytes)) => {
                 assert!(self.exit.is_none(), "output after Exit");
                 self.output.extend_from_slice(&bytes);
-                let received = self.output.len() as u64;
-                if received - self.acked >= self.ack_every {
-                    self.acked = received;
-                    // The server may already be closing this connection (bad-input tests).
-                    let _ = self.conn.send(&ConsoleMsg::Ack { received }).await;
-                }
-                true
             }
-            Some(ConsoleMsg::Ack { received }) => {
-                let valid = self.input_acked..=self.input.len() as u64;
-                assert!(valid.contains(&received), "input ack {received} outside {valid:?}");
-                self.input_acked = received;
-                true
-            }
-            Some(ConsoleMsg::Exit { status }) => {
+            Some(ClientEvent::Exited(status)) => {
                 assert_eq!(self.exit, None, "a second Exit");
                 self.exit = Some(status);
-                true
             }
-            Some(other) => panic!("unexpected message from the server: {other:?}"),
+            Some(ClientEvent::Gap(bytes)) => panic!("{bytes} output bytes lost"),
+            Some(ClientEvent::Refused(reason)) => panic!("refused: {reason}"),
         }
+        self.flush().await;
+        true
     }
 
     /// Read until `needle` appears after the previous match; returns the offset after it.
@@ -273,8 +260,8 @@ impl Term {
     }
 
     async fn wait_input_acked(&mut self) {
-        while self.input_acked < self.input.len() as u64 {
-            assert!(self.pump().await, "closed before the input was acked");
+        while self.client.unacked_input() > 0 {
+            assert!(self.pump().await, "closed before the input was acknowledged");
         }
     }
 
@@ -297,13 +284,13 @@ impl Term {
         }
     }
 
-    /// Cut the connection (both directions, no goodbye); the client keeps its state.
-    async fn cut(self) -> (SessionToken, Vec<u8>, Vec<u8>) {
-        let Term { conn, token, output, input, .. } = self;
+    /// Cut the connection (both directions, no goodbye); the client keeps its books.
+    async fn cut(self) -> (ConsoleClient, Vec<u8>) {
+        let Term { conn, client, output, .. } = self;
         let Conn { rd, wr, server, .. } = conn;
         drop((rd, wr));
         let _ = server.await.unwrap(); // a cut may end in an i/o error: either is fine
-        (token, output, input)
+        (client, output)
     }
 }
 
@@ -367,8 +354,8 @@ async fn a_cut_mid_burst_resumes_without_loss_or_duplication() {
     let cfg = ConsoleConfig { max_unacked: 256 * 1024, scrollback: 64 * 1024, ..bash_config() };
     let bound = cfg.max_unacked + cfg.scrollback;
     let mgr = SessionManager::new(cfg);
-    let mut term = Term::open(&mgr).await;
-    term.ack_every = 64 * 1024; // some received bytes are unacked when the cut comes
+    // Acks every 64 KiB: some received bytes are unacked when the cut comes.
+    let mut term = Term::open_with(&mgr, test_key(), ConsoleClient::new(64 * 1024)).await;
     // -echo so that input typed during the burst is not echoed into it.
     term.type_str("stty -echo; echo B$((1))GIN; seq 1 200000; echo END$((1+1)); stty echo\r").await;
     let begin = term.wait_for("B1GIN\r\n").await;
@@ -377,9 +364,9 @@ async fn a_cut_mid_burst_resumes_without_loss_or_duplication() {
     }
     // Half a command goes out on this connection, then the connection is cut...
     term.type_str("echo ma").await;
-    let (token, output, mut input) = term.cut().await;
+    let (mut client, output) = term.cut().await;
     // ...and the rest is typed while disconnected: it only exists in the resend buffer.
-    input.extend_from_slice(b"rk$((2+3))\r");
+    client.type_input(b"rk$((2+3))\r");
     // Detached, the session fills its window and stops reading the PTY: seq blocks.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let held = mgr.held_output_bytes();
@@ -387,7 +374,7 @@ async fn a_cut_mid_burst_resumes_without_loss_or_duplication() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(mgr.held_output_bytes(), held, "the PTY is not read while the client is a window behind");
 
-    let mut term = Term::attach(&mgr, token, output, input).await;
+    let mut term = Term::attach(&mgr, client, output).await;
     term.wait_for("END2").await;
     term.wait_line("mark5").await;
     term.wait_input_acked().await;
@@ -411,7 +398,7 @@ async fn a_newer_attach_replaces_the_older_connection() {
     let mut first = Term::open(&mgr).await;
     first.check_echo("a").await;
     first.wait_input_acked().await;
-    let mut second = Term::attach(&mgr, first.token, first.output.clone(), first.input.clone()).await;
+    let mut second = Term::attach(&mgr, first.client.clone(), first.output.clone()).await;
     first.wait_closed().await;
     assert!(first.conn.server.await.unwrap().is_ok());
     second.check_echo("b").await;
@@ -481,11 +468,11 @@ async fn bad_input_closes_only_that_connection() {
         // Its session stays (detached, lingering); the witness is unaffected.
         assert_eq!(mgr.session_count(), 2 + i, "{what}");
         witness.check_echo(&format!("w{i}_")).await;
-        last = Some((victim.token, victim.output, victim.input));
+        last = Some((victim.client, victim.output));
     }
     // A session whose connection was closed for bad input can be re-attached.
-    let (token, output, input) = last.unwrap();
-    let mut again = Term::attach(&mgr, token, output, input).await;
+    let (client, output) = last.unwrap();
+    let mut again = Term::attach(&mgr, client, output).await;
     again.check_echo("v").await;
     mgr.shutdown().await;
 }
@@ -498,7 +485,7 @@ async fn anything_but_attach_first_is_refused() {
     let data = ConsoleMsg::Data(b"echo hi\r".to_vec()).encode().unwrap();
     let (reason, err) = Conn::open(&mgr).refused(&data).await;
     assert_eq!(reason, "unexpected console message type 0x10 before attach");
-    assert!(matches!(err, ConsoleError::UnexpectedMessage { kind: 0x10, .. }));
+    assert!(matches!(err, ConsoleError::Protocol(SessionError::UnexpectedMessage { kind: 0x10, .. })));
     let (reason, err) = Conn::open(&mgr).refused(b"GET / HTTP/1.1\r\n\r\n").await;
     assert!(reason.starts_with("malformed console frame"), "{reason}");
     assert!(matches!(err, ConsoleError::Malformed(_)));
@@ -623,12 +610,13 @@ async fn a_session_re_attaches_only_for_the_key_that_opened_it() {
     let mgr = SessionManager::new(bash_config());
     let mut alice = Term::open(&mgr).await;
     alice.check_echo("mine").await;
-    let (token, output, input) = alice.cut().await;
+    let (client, output) = alice.cut().await;
+    let token = client.token().unwrap();
     let mallory = ClientAuth::Key(format!("sha256:{}", "cd".repeat(32)));
     let reason = Conn::open_as(&mgr, mallory).attach_refused(token).await;
     assert!(reason.ends_with("belongs to another client key"), "{reason}");
     // Nothing was replayed to the other key, and the owner still re-attaches.
-    let mut again = Term::attach(&mgr, token, output, input).await;
+    let mut again = Term::attach(&mgr, client, output).await;
     again.check_echo("back").await;
     mgr.shutdown().await;
 }
@@ -638,7 +626,8 @@ async fn a_session_without_a_key_ends_with_its_connection_and_never_re_attaches(
     let mgr = SessionManager::new(bash_config());
     let mut term = Term::open_as(&mgr, unauthenticated(1)).await;
     let shell = term.echo_number("$$").await;
-    let (token, ..) = term.cut().await;
+    let (client, _) = term.cut().await;
+    let token = client.token().unwrap();
     let reason = Conn::open_as(&mgr, unauthenticated(1)).attach_refused(token).await;
     assert_eq!(reason, "a session opened without a client key cannot be re-attached");
     // Not even by a key: the token alone is no credential.

@@ -18,7 +18,7 @@ use tokio::process::Child;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::session::{Session, token_hint};
+use super::session::Session;
 use super::{ConsoleConfig, ConsoleError, Inner};
 use crate::authorized::ClientAuth;
 
@@ -53,7 +53,7 @@ pub(super) fn spawn_session(
         .kill_on_drop(true)
         .spawn(pts)
         .map_err(|source| ConsoleError::Spawn { program: program.clone(), source })?;
-    tracing::info!(session = %token_hint(&token), pid = ?child.id(), program, "console session started");
+    tracing::info!(session = %cvmc_protocol::console::token_hint(&token), pid = ?child.id(), program, "console session started");
     let (reader, writer) = super::pty::split(pty).map_err(ConsoleError::PtyIo)?;
     let session = Arc::new(Session::new(token, auth, writer, cfg));
     let task = tokio::spawn(drive(Arc::clone(&session), reader, child, registry));
@@ -89,12 +89,15 @@ async fn drive(session: Arc<Session>, mut reader: super::pty::PtyReader, mut chi
                 // Linux reports EIO on the master once every slave fd is closed.
                 Err(err) if err.raw_os_error() == Some(Errno::EIO as i32) => pty_open = false,
                 Err(err) => {
-                    tracing::warn!(session = %token_hint(&session.token), %err, "console pty read failed");
+                    tracing::warn!(session = %session.hint(), %err, "console pty read failed");
                     pty_open = false;
                 }
             },
             waited = child.wait(), if status.is_none() => {
-                status = Some(exit_status(&session, waited));
+                let code = exit_status(&session, waited);
+                status = Some(code);
+                // Before Exit can reach the client, so the next attempt already waits.
+                record_login(&registry, &session, code != 0);
                 drain_deadline = Some(Instant::now() + EXIT_DRAIN);
             }
             () = tokio::time::sleep_until(drain_deadline.unwrap_or_else(Instant::now)),
@@ -105,7 +108,7 @@ async fn drive(session: Arc<Session>, mut reader: super::pty::PtyReader, mut chi
                     drain_deadline = Some(Instant::now() + EXIT_DRAIN);
                 } else {
                     tracing::info!(
-                        session = %token_hint(&session.token),
+                        session = %session.hint(),
                         "console process exited; another process keeps its terminal open: not waiting for it"
                     );
                     pty_open = false;
@@ -113,7 +116,7 @@ async fn drive(session: Arc<Session>, mut reader: super::pty::PtyReader, mut chi
             }
             () = linger_expired(&mut linger) => {
                 if expire(&registry, &session) {
-                    tracing::info!(session = %token_hint(&session.token), "detached console session expired");
+                    tracing::info!(session = %session.hint(), "detached console session expired");
                     break;
                 }
             }
@@ -121,11 +124,18 @@ async fn drive(session: Arc<Session>, mut reader: super::pty::PtyReader, mut chi
         }
     }
     hang_up(&session, &mut child).await;
+    if status.is_none() {
+        // Hung up before its process ended: the peer left in the middle of a login.
+        record_login(&registry, &session, true);
+    }
+}
+
+/// An unauthenticated session's login ended: `failed` feeds the address's back-off.
+fn record_login(registry: &Weak<Inner>, session: &Session, failed: bool) {
     if let ClientAuth::Unauthenticated { source } = session.auth
         && let Some(inner) = registry.upgrade()
     {
-        // Hung up before its process ended: the peer left in the middle of a login.
-        inner.record_login(source, status.is_none_or(|s| s != 0));
+        inner.record_login(source, failed);
     }
 }
 
@@ -221,11 +231,11 @@ fn exit_status(session: &Session, waited: io::Result<ExitStatus>) -> i32 {
     let status = match waited {
         Ok(status) => status.code().or_else(|| status.signal().map(|sig| -sig)).unwrap_or(-1),
         Err(err) => {
-            tracing::warn!(session = %token_hint(&session.token), %err, "waiting for the console process failed");
+            tracing::warn!(session = %session.hint(), %err, "waiting for the console process failed");
             -1
         }
     };
-    tracing::info!(session = %token_hint(&session.token), status, "console process exited");
+    tracing::info!(session = %session.hint(), status, "console process exited");
     status
 }
 
@@ -235,7 +245,7 @@ async fn hang_up(session: &Session, child: &mut Child) {
     let Some(group) = child.id().and_then(|pid| i32::try_from(pid).ok()).map(Pid::from_raw) else {
         return;
     };
-    tracing::info!(session = %token_hint(&session.token), pid = group.as_raw(), "hanging up console session");
+    tracing::info!(session = %session.hint(), pid = group.as_raw(), "hanging up console session");
     if let Err(err) = killpg(group, Signal::SIGHUP) {
         tracing::debug!(%err, "SIGHUP to the console process group");
     }

@@ -29,10 +29,8 @@
 pub mod backoff;
 mod driver;
 mod pty;
-mod ring;
 mod serve;
 mod session;
-pub mod state;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -40,14 +38,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cvmc_protocol::console::SessionToken;
+use cvmc_protocol::console::{SessionError, SessionToken, token_hint};
 use cvmc_protocol::error::CodecError;
 use rand_core::{OsRng, RngCore as _};
 
 use crate::authorized::ClientAuth;
 
 use self::serve::End;
-use self::session::{Session, lock, token_hint};
+use self::session::{Session, lock};
 
 /// What the console runs and how sessions are kept.
 #[derive(Debug, Clone)]
@@ -107,12 +105,9 @@ pub enum ConsoleError {
     /// The connection ended in the middle of a frame.
     #[error("connection closed inside a frame ({buffered} bytes buffered)")]
     TruncatedFrame { buffered: usize },
-    /// A message the client may not send at this point.
-    #[error("unexpected console message type {kind:#04x} {phase}")]
-    UnexpectedMessage { kind: u8, phase: &'static str },
-    /// Re-attach to a session that ended or never existed.
-    #[error("session {token} is gone")]
-    SessionGone { token: String },
+    /// The peer broke the console protocol (the rule and its values).
+    #[error(transparent)]
+    Protocol(#[from] SessionError),
     /// Re-attach to a session another client key opened.
     #[error("session {token} belongs to another client key")]
     NotYourSession { token: String },
@@ -128,15 +123,6 @@ pub enum ConsoleError {
     /// [`SessionManager::shutdown`] was called.
     #[error("the console server is shutting down")]
     ShuttingDown,
-    /// Attach claims more output than the session produced.
-    #[error("attach claims {output_received} output bytes received, the session produced {end}")]
-    AttachBeyondOutput { output_received: u64, end: u64 },
-    /// Ack of output that was never sent on this connection.
-    #[error("ack of {received} output bytes, only {sent} were sent")]
-    AckBeyondSent { received: u64, sent: u64 },
-    /// Internal: output to send was evicted (a bug; the connection is closed).
-    #[error("output offset {offset} is no longer held (oldest {start})")]
-    OutputLost { offset: u64, start: u64 },
     /// [`ConsoleConfig::argv`] is empty.
     #[error("console command is empty")]
     EmptyCommand,
@@ -259,21 +245,21 @@ struct Registry {
 
 impl Inner {
     /// Attach a new connection of `auth`: to a new session for [`SessionToken::NEW`],
-    /// else to an existing one of the same key. Returns the session, the connection's
-    /// generation and where its output replay starts.
+    /// else to an existing one of the same key. Returns the session and the
+    /// connection's generation.
     fn attach(
         self: &Arc<Self>,
         token: SessionToken,
         output_received: u64,
         auth: &ClientAuth,
-    ) -> Result<(Arc<Session>, u64, u64), ConsoleError> {
+    ) -> Result<(Arc<Session>, u64), ConsoleError> {
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         if token.is_new() {
             let session = self.open(auth)?;
             let registry = lock(&self.registry);
-            let start = session.claim(generation, 0)?;
+            session.claim(generation, 0)?;
             drop(registry);
-            return Ok((session, generation, start));
+            return Ok((session, generation));
         }
         if matches!(auth, ClientAuth::Unauthenticated { .. }) {
             return Err(ConsoleError::UnauthenticatedReattach);
@@ -283,12 +269,12 @@ impl Inner {
             return Err(ConsoleError::ShuttingDown);
         }
         let session =
-            registry.map.get(&token).ok_or_else(|| ConsoleError::SessionGone { token: token_hint(&token) })?;
+            registry.map.get(&token).ok_or_else(|| SessionError::SessionGone { token: token_hint(&token) })?;
         if session.auth != *auth {
             return Err(ConsoleError::NotYourSession { token: token_hint(&token) });
         }
-        let start = session.claim(generation, output_received)?;
-        Ok((Arc::clone(session), generation, start))
+        session.claim(generation, output_received)?;
+        Ok((Arc::clone(session), generation))
     }
 
     /// Spawn a new session for `auth` and register it, within `max_sessions` and, for

@@ -39,17 +39,11 @@ pub(super) fn split(pty: pty_process::Pty) -> io::Result<(PtyReader, PtyWriter)>
 }
 
 impl PtyWriter {
-    /// Write some of `buf`; waits only while the PTY's input buffer is full.
-    /// Cancel-safe: when it returns nothing was written unless it says so.
-    pub(super) async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        loop {
-            if let Some(n) = self.try_write(buf)? {
-                return Ok(n);
-            }
-            // A registration for this one wait: write interest only while blocked.
-            let waiter = pipe::Sender::from_owned_fd_unchecked(self.fd.try_clone()?)?;
-            waiter.writable().await?;
-        }
+    /// Resolves once the PTY's input buffer has room again (after `try_write` said it
+    /// would block). A registration for this one wait: write interest only while blocked.
+    pub(super) async fn writable(&self) -> io::Result<()> {
+        let waiter = pipe::Sender::from_owned_fd_unchecked(self.fd.try_clone()?)?;
+        waiter.writable().await
     }
 
     /// Write some of `buf` if the PTY takes it without waiting; `Ok(None)` if it would

@@ -1,35 +1,22 @@
-//! One console session as connections and its driver task see it: the output ring,
-//! the PTY input side, who is attached, and the exit status.
+//! One console session as connections and its driver task share it: the protocol's
+//! sans-IO [`SessionState`] behind a mutex, the PTY's writing side, and the wake-ups.
+//! Every bookkeeping decision is the state's; this file only locks, writes through the
+//! PTY when the state says so, and wakes whoever waits.
 //!
-//! Lock order: the manager's registry, then `state`. `input` (async) is never taken
-//! with `state` held across an await.
+//! Lock order: the manager's registry, then `state`. Nothing awaits with `state` held:
+//! PTY writes under it are non-blocking.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use cvmc_protocol::console::SessionToken;
+use cvmc_protocol::console::server::{InputProgress, InputWork, SessionState, Transmit};
+use cvmc_protocol::console::{ConsoleMsg, SessionToken, token_hint};
 use tokio::sync::{Notify, futures::Notified, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::ConsoleError;
-use super::state::SessionState;
-pub(super) use super::state::{DETACHED, Next};
+use super::{ConsoleConfig, ConsoleError};
 use crate::authorized::ClientAuth;
-
-/// What a connection asks the PTY to do, in the order the client sent it.
-#[derive(Debug)]
-pub(super) enum InputItem {
-    Data(Vec<u8>),
-    Resize { cols: u16, rows: u16 },
-}
-
-/// The PTY's input side. Held across PTY writes, so one connection's write finishes
-/// before another's starts; the count itself lives in the state.
-#[derive(Debug)]
-struct Input {
-    pty: super::pty::PtyWriter,
-}
 
 /// A live or finished console session.
 #[derive(Debug)]
@@ -40,14 +27,13 @@ pub(super) struct Session {
     /// How long it lingers detached once its process has exited.
     exited_linger: Duration,
     state: Mutex<SessionState>,
-    /// Bumped on every change a waiter may care about: output, acks, exit, owner, removal.
+    /// Bumped on every change a waiter may care about: output, acks, exit, owner,
+    /// removal, input that needs an Ack.
     changed: watch::Sender<()>,
-    /// Generation of the attached connection, or [`DETACHED`]. Written only with `state` locked.
-    owner: watch::Sender<u64>,
     /// When a detached session expires; `None` while attached.
     linger: watch::Sender<Option<Instant>>,
     hangup: Notify,
-    input: tokio::sync::Mutex<Input>,
+    pty: super::pty::PtyWriter,
     driver: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -56,35 +42,23 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The first bytes of a token, enough to tell sessions apart in logs and errors.
-pub(super) fn token_hint(token: &SessionToken) -> String {
-    format!("{}…", hex::encode(&token.0[..4]))
-}
-
 impl Session {
-    pub(super) fn new(
-        token: SessionToken,
-        auth: ClientAuth,
-        pty: super::pty::PtyWriter,
-        cfg: &super::ConsoleConfig,
-    ) -> Self {
-        let (scrollback, max_unacked, exited_linger) = (cfg.scrollback, cfg.max_unacked, cfg.exited_linger);
+    pub(super) fn new(token: SessionToken, auth: ClientAuth, pty: super::pty::PtyWriter, cfg: &ConsoleConfig) -> Self {
         Self {
             token,
             auth,
-            exited_linger,
-            state: Mutex::new(SessionState::new(token_hint(&token), scrollback, max_unacked)),
+            exited_linger: cfg.exited_linger,
+            state: Mutex::new(SessionState::new(token, cfg.scrollback, cfg.max_unacked)),
             changed: watch::Sender::new(()),
-            owner: watch::Sender::new(DETACHED),
             linger: watch::Sender::new(None),
             hangup: Notify::new(),
-            input: tokio::sync::Mutex::new(Input { pty }),
+            pty,
             driver: Mutex::new(None),
         }
     }
 
-    fn is_owner(&self, generation: u64) -> bool {
-        lock(&self.state).is_owner(generation)
+    pub(super) fn hint(&self) -> String {
+        token_hint(&self.token)
     }
 
     /// Attach connection `generation`, which holds `output_received` bytes; the previous
@@ -92,7 +66,6 @@ impl Session {
     /// Call with the registry locked.
     pub(super) fn claim(&self, generation: u64, output_received: u64) -> Result<u64, ConsoleError> {
         let start = lock(&self.state).claim(generation, output_received)?;
-        self.owner.send_replace(generation);
         self.linger.send_replace(None);
         self.changed.send_replace(());
         Ok(start)
@@ -100,19 +73,15 @@ impl Session {
 
     /// Connection `generation` ended; if it was attached, the session starts to linger.
     pub(super) fn release(&self, generation: u64, linger: Duration) {
-        let mut st = lock(&self.state);
-        if st.release(generation) {
-            self.owner.send_replace(DETACHED);
+        if lock(&self.state).release(generation) {
             self.linger.send_replace(Some(Instant::now() + linger));
             self.changed.send_replace(());
         }
     }
 
     /// The session left the registry: kick its connection and end its driver.
-    /// Call with the registry locked (or after taking the session out of it).
     pub(super) fn mark_removed(&self) {
         lock(&self.state).remove();
-        self.owner.send_replace(DETACHED);
         self.changed.send_replace(());
         self.hangup.notify_one();
     }
@@ -130,105 +99,56 @@ impl Session {
         expired
     }
 
-    /// The client of connection `generation` holds `received` output bytes; it was sent `sent`.
-    pub(super) fn ack(&self, generation: u64, received: u64, sent: u64) -> Result<(), ConsoleError> {
-        if lock(&self.state).ack(generation, received, sent)? {
+    /// A message from connection `generation`; an Ack may free room for the PTY reader.
+    pub(super) fn receive(&self, generation: u64, msg: ConsoleMsg) -> Result<(), ConsoleError> {
+        let ack = matches!(msg, ConsoleMsg::Ack { .. });
+        lock(&self.state).receive(generation, msg)?;
+        if ack {
             self.changed.send_replace(());
         }
         Ok(())
     }
 
-    /// What connection `generation`, which has sent output up to `sent`, does next.
-    pub(super) fn next_output(&self, generation: u64, sent: u64, exit_sent: bool, max: usize) -> Next {
-        lock(&self.state).next_output(generation, sent, exit_sent, max)
-    }
-
-    /// Input bytes the console has consumed. Waits for a replaced connection's write in
-    /// flight, so the answer is exact.
-    pub(super) async fn input_received(&self) -> u64 {
-        let _in_flight = self.input.lock().await;
-        lock(&self.state).input().received()
-    }
-
-    /// Write client input to the PTY (or resize it) for connection `generation`.
-    /// Returns the input byte count afterwards, or `None` if the connection was replaced.
-    /// Cancel-safe at write granularity: the count always matches what reached the PTY.
-    pub(super) async fn apply_input(&self, generation: u64, item: InputItem) -> Option<u64> {
-        let mut input = self.input.lock().await;
-        if !self.is_owner(generation) {
-            return None;
-        }
-        match item {
-            InputItem::Data(bytes) => {
-                let mut rest = bytes.as_slice();
-                while !rest.is_empty() && !lock(&self.state).input().is_broken() {
-                    let written = input.pty.write(rest).await;
-                    match self.count_written(&written) {
-                        Some(n) => rest = &rest[n..],
-                        None => break,
-                    }
+    /// Write connection `generation`'s queued input to the PTY, non-blocking, as far
+    /// as it goes. `blocked`: the PTY is full, wait for [`Session::writable`].
+    pub(super) fn write_input(&self, generation: u64) -> InputProgress {
+        let progress = lock(&self.state).write_input(generation, Instant::now().into_std(), |work| match work {
+            InputWork::Data(bytes) => self.pty.try_write(bytes),
+            InputWork::Resize { cols, rows } => {
+                if let Err(err) = self.pty.resize(rows, cols) {
+                    tracing::debug!(session = %self.hint(), %err, cols, rows, "resize failed");
                 }
+                Ok(Some(0))
             }
-            InputItem::Resize { cols, rows } => self.resize(&input, cols, rows),
+        });
+        if progress.wake_output {
+            self.changed.send_replace(());
         }
-        Some(lock(&self.state).input().received())
+        progress
     }
 
-    /// Account one PTY write in the input count; `None`: the PTY refused it and the
-    /// console's input is broken from here on (later input is dropped uncounted).
-    fn count_written(&self, written: &std::io::Result<usize>) -> Option<usize> {
-        if let Err(err) = written {
-            tracing::debug!(session = %token_hint(&self.token), %err, "console input refused");
-        }
-        lock(&self.state).input_mut().wrote(written)
-    }
-
-    /// Set the terminal's size; a failure is logged, not fatal.
-    fn resize(&self, input: &Input, cols: u16, rows: u16) {
-        if let Err(err) = input.pty.resize(rows, cols) {
-            tracing::debug!(session = %token_hint(&self.token), %err, cols, rows, "resize failed");
-        }
-    }
-
-    /// Write input at once when nothing stands in the way: connection `generation` owns
-    /// the session, no other write to the PTY is under way, and the PTY takes bytes
-    /// without waiting. Returns how many bytes of `bytes` were written (possibly 0: queue
-    /// the rest, in order) and the input count afterwards; `None` when it could not try
-    /// (queue all of it). Never waits.
-    pub(super) fn try_input_now(&self, generation: u64, bytes: &[u8]) -> Option<(usize, u64)> {
-        let input = self.input.try_lock().ok()?;
-        if !self.is_owner(generation) {
-            return None;
-        }
-        let mut done = 0;
-        while done < bytes.len() && !lock(&self.state).input().is_broken() {
-            // None: the PTY is full, the rest waits in the queue.
-            let Some(written) = input.pty.try_write(&bytes[done..]).transpose() else { break };
-            match self.count_written(&written) {
-                Some(n) => done += n,
-                None => break,
+    /// Resolves once connection `generation` is no longer the attached one (another
+    /// attached, or the session was removed), even while it is blocked writing.
+    pub(super) async fn kicked(&self, generation: u64) {
+        let mut changes = self.changed.subscribe();
+        loop {
+            if !lock(&self.state).is_owner(generation) {
+                return;
+            }
+            if changes.changed().await.is_err() {
+                std::future::pending::<()>().await; // the sender lives in this session
             }
         }
-        let state = lock(&self.state);
-        if state.input().is_broken() {
-            done = bytes.len(); // the console is gone: input is dropped, as apply_input does
-        }
-        Some((done, state.input().received()))
     }
 
-    /// Resize the terminal at once when nothing stands in the way (as
-    /// [`Session::try_input_now`]); `false`: queue it.
-    pub(super) fn try_resize_now(&self, generation: u64, cols: u16, rows: u16) -> bool {
-        let Ok(input) = self.input.try_lock() else { return false };
-        if !self.is_owner(generation) {
-            return false;
-        }
-        self.resize(&input, cols, rows);
-        true
+    /// Resolves once the PTY takes input again.
+    pub(super) async fn writable(&self) -> std::io::Result<()> {
+        self.pty.writable().await
     }
 
-    pub(super) fn subscribe_owner(&self) -> watch::Receiver<u64> {
-        self.owner.subscribe()
+    /// What connection `generation` sends next.
+    pub(super) fn poll_transmit(&self, generation: u64) -> Result<Transmit, ConsoleError> {
+        Ok(lock(&self.state).poll_transmit(generation, Instant::now().into_std())?)
     }
 
     pub(super) fn subscribe_changes(&self) -> watch::Receiver<()> {
@@ -252,9 +172,9 @@ impl Session {
     /// The process ended and its output is fully read. A detached session now lingers
     /// only `exited_linger` more: its slot is freed soon even if nobody comes back.
     pub(super) fn set_exit(&self, status: i32) {
-        let st = &mut lock(&self.state);
+        let mut st = lock(&self.state);
         st.set_exit(status);
-        if st.owner() == DETACHED {
+        if st.owner() == cvmc_protocol::console::server::DETACHED {
             let soon = Instant::now() + self.exited_linger;
             self.linger.send_if_modified(|deadline| match deadline {
                 Some(d) if *d > soon => {
@@ -264,6 +184,7 @@ impl Session {
                 _ => false,
             });
         }
+        drop(st);
         self.changed.send_replace(());
     }
 

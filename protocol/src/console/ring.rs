@@ -14,14 +14,14 @@ const SHRINK_FLOOR: usize = 64 * 1024;
 
 /// An offset past the end of the output: the peer claims bytes that were never produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct BeyondEnd {
+pub struct BeyondEnd {
     /// The current end of the output.
-    pub(super) end: u64,
+    pub end: u64,
 }
 
 /// The session's output, addressed by absolute offsets.
 #[derive(Debug)]
-pub(super) struct OutputRing {
+pub struct OutputRing {
     buf: VecDeque<u8>,
     /// Offset of `buf[0]`.
     start: u64,
@@ -32,44 +32,44 @@ pub(super) struct OutputRing {
 }
 
 impl OutputRing {
-    pub(super) fn new(scrollback: usize, max_unacked: usize) -> Self {
+    pub fn new(scrollback: usize, max_unacked: usize) -> Self {
         Self { buf: VecDeque::new(), start: 0, acked: 0, scrollback, max_unacked }
     }
 
     /// Offset of the oldest byte still held.
-    pub(super) fn start(&self) -> u64 {
+    pub fn start(&self) -> u64 {
         self.start
     }
 
     /// Total output bytes produced so far.
-    pub(super) fn end(&self) -> u64 {
+    pub fn end(&self) -> u64 {
         self.start + len64(self.buf.len())
     }
 
-    pub(super) fn acked(&self) -> u64 {
+    pub fn acked(&self) -> u64 {
         self.acked
     }
 
     /// Bytes held in memory.
-    pub(super) fn held(&self) -> usize {
+    pub fn held(&self) -> usize {
         self.buf.len()
     }
 
     /// How many more bytes may be read from the PTY before the client is
     /// `max_unacked` behind; 0 means stop reading (backpressure).
-    pub(super) fn room(&self) -> usize {
+    pub fn room(&self) -> usize {
         let unacked = self.end() - self.acked;
         usize::try_from(unacked).map_or(0, |unacked| self.max_unacked.saturating_sub(unacked))
     }
 
     /// Append output read from the PTY.
-    pub(super) fn push(&mut self, bytes: &[u8]) {
+    pub fn push(&mut self, bytes: &[u8]) {
         self.buf.extend(bytes);
         self.evict();
     }
 
     /// The client holds the first `received` bytes. Stale acks are ignored.
-    pub(super) fn ack(&mut self, received: u64) -> Result<(), BeyondEnd> {
+    pub fn ack(&mut self, received: u64) -> Result<(), BeyondEnd> {
         let end = self.end();
         if received > end {
             return Err(BeyondEnd { end });
@@ -84,7 +84,7 @@ impl OutputRing {
     /// A (re-)attaching client holds the first `received` bytes: replay starts at
     /// `received`, or at the oldest byte held if that is later, and the ack position
     /// becomes that start. Lowering it keeps the bytes this client still needs.
-    pub(super) fn restart_at(&mut self, received: u64) -> Result<u64, BeyondEnd> {
+    pub fn restart_at(&mut self, received: u64) -> Result<u64, BeyondEnd> {
         let end = self.end();
         if received > end {
             return Err(BeyondEnd { end });
@@ -95,7 +95,7 @@ impl OutputRing {
     }
 
     /// Up to `max` bytes from `offset`; `None` if `offset` is no longer (or not yet) held.
-    pub(super) fn read_at(&self, offset: u64, max: usize) -> Option<Vec<u8>> {
+    pub fn read_at(&self, offset: u64, max: usize) -> Option<Vec<u8>> {
         if offset < self.start || offset > self.end() {
             return None;
         }
