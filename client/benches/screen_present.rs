@@ -32,9 +32,9 @@ mod bench {
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-    use cvm_console::gui::frame::Framebuffer;
     use cvm_console::gui::net::screen_event;
     use cvm_console::gui::screen_view::ScreenView;
+    use cvm_console::gui::state::SessionView;
     use cvm_consoled::display::{DisplayConfig, Frame, FrameHub, FrameSource, PatternSource, serve_rfb};
 
     const W: u16 = 1920;
@@ -196,8 +196,8 @@ mod bench {
 
         let ctx = egui::Context::default();
         let mut view = ScreenView::new();
-        let mut fb = Framebuffer::default();
-        let frame = |fb: &mut Framebuffer, view: &mut ScreenView| {
+        let mut fb = SessionView::default();
+        let frame = |fb: &mut SessionView, view: &mut ScreenView| {
             let mut out = ctx.run_ui(egui::RawInput::default(), |ui| view.ui(ui, fb, &mut |_| {}));
             let area: u64 = out
                 .textures_delta
@@ -213,7 +213,7 @@ mod bench {
         };
         // The first event is the size (SetResolution from ServerInit).
         let first = rt.block_on(client.recv_event()).unwrap();
-        fb.apply(screen_event(first).unwrap().unwrap());
+        fb.screen.apply(screen_event(first).unwrap().unwrap());
         frame(&mut fb, &mut view);
         for update in updates {
             let t0 = Instant::now();
@@ -225,7 +225,7 @@ mod bench {
                     got += u64::from(r.width) * u64::from(r.height);
                 }
                 if let Some(ev) = screen_event(ev).unwrap() {
-                    fb.apply(ev);
+                    fb.screen.apply(ev);
                 }
             }
             let decoded = t0.elapsed();

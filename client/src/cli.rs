@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::ClientError;
 use crate::error::exit;
+use crate::failure::CommandError;
 use crate::verify_report::{VerifyReportArgs, verify_report};
 
 /// Exit status: trusted, or the command succeeded.
@@ -164,7 +165,7 @@ fn now_unix() -> u64 {
 }
 
 /// Run a parsed command line; the result is the exit status.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
     match cli.command {
         Some(Command::VerifyReport {
             report,
@@ -221,7 +222,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
                     emit(out, &format!("NOT TRUSTED: {error} ({})\n", error.name()));
                     Ok(EXIT_NOT_TRUSTED)
                 }
-                Err(end) => Err(ClientError::from(end)),
+                Err(end) => Err(CommandError::from(end)),
             }
         }
         Some(Command::Bridge { address, policy, listen, no_client_key, require_hardware }) => {
@@ -261,13 +262,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, ClientError> {
         #[cfg(all(unix, feature = "demo"))]
         Some(Command::Demo { terminal: true }) => runtime()?.block_on(crate::demo::run_demo(out)),
         #[cfg(all(unix, feature = "demo", feature = "gui"))]
-        Some(Command::Demo { terminal: false }) => crate::demo::run_demo_gui(&runtime()?, out),
+        Some(Command::Demo { terminal: false }) => Ok(crate::demo::run_demo_gui(&runtime()?, out)?),
         #[cfg(all(unix, feature = "demo", not(feature = "gui")))]
         Some(Command::Demo { terminal: false }) => Err(no_gui()),
         #[cfg(feature = "gui")]
         None => {
             let guests = crate::saved_guests::SavedGuests::load(&crate::clientkey::config_dir()?)?;
-            crate::gui::run(crate::gui::Start::Guests(guests)).map(|()| EXIT_OK)
+            crate::gui::run(crate::gui::Start::Guests(guests))?;
+            Ok(EXIT_OK)
         }
         #[cfg(not(feature = "gui"))]
         None => Err(no_gui()),

@@ -115,7 +115,7 @@ pub fn run_demo_gui(rt: &tokio::runtime::Runtime, out: &mut dyn std::io::Write) 
 
 /// `cvm-console demo --terminal`: start the embedded guest, show its verification,
 /// open its console here. Returns the exit status for the process.
-pub async fn run_demo(out: &mut dyn std::io::Write) -> Result<u8, ClientError> {
+pub async fn run_demo(out: &mut dyn std::io::Write) -> Result<u8, crate::failure::CommandError> {
     let DemoGuest { guest, address, opts, dir } = start_guest().await?;
     let _ = writeln!(out, "cvm-console demo: a SIMULATED guest on {address} (chain in {})\n", dir.display());
     let outcome: Outcome = crate::live::verify_live(&address, &opts).await?;
@@ -125,7 +125,7 @@ pub async fn run_demo(out: &mut dyn std::io::Write) -> Result<u8, ClientError> {
     }
     let _ = writeln!(out, "\nOpening its console: your shell, SIMULATED - NOT CONFIDENTIAL. Enter ~ . to leave.\n");
     let _ = out.flush();
-    let status = crate::term::run_terminal(&address, &opts).await.map_err(ClientError::from)?;
+    let status = crate::term::run_terminal(&address, &opts).await.map_err(crate::failure::CommandError::from)?;
     guest.stop().await;
     Ok(u8::try_from(status.clamp(0, 255)).unwrap_or(1))
 }

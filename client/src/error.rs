@@ -1,7 +1,7 @@
-//! The client's error type, and the exit status each kind of failure gives
-//! (docs/DESIGN.md "Exit status"): what the user must fix (a file, a flag: 2) is kept
-//! apart from what stopped a verdict from being reached (a network, a guest, a
-//! time-out, this machine: 3).
+//! The client's error type for what the user must fix or this machine cannot do: a
+//! file, a flag, a policy, a key, a window. It sits below everything else of the
+//! client; connection and session failures join it in `failure.rs`, which gives
+//! each its exit status (docs/DESIGN.md "Exit status").
 
 use std::path::PathBuf;
 
@@ -43,54 +43,18 @@ pub enum ClientError {
     /// There is no safe place for the client's key and pins.
     #[error("no configuration directory: {0}")]
     NoConfigDir(String),
-    /// Connecting to the guest or attesting it did not reach a verdict.
-    #[error(transparent)]
-    Connect(Box<crate::net::ConnectError>),
-    /// The console session could not go on.
-    #[error("{0}")]
-    Session(String),
     /// This machine could not run the command (an async runtime, a window, a socket).
     #[error("{what}: {reason}")]
     Local { what: &'static str, reason: String },
 }
 
-impl From<crate::net::ConnectError> for ClientError {
-    fn from(e: crate::net::ConnectError) -> Self {
-        match e {
-            crate::net::ConnectError::Client(inner) => inner,
-            other => Self::Connect(Box::new(other)),
-        }
-    }
-}
-
-impl From<crate::console_client::ConsoleEnd> for ClientError {
-    fn from(end: crate::console_client::ConsoleEnd) -> Self {
-        use crate::console_client::ConsoleEnd;
-        match end {
-            ConsoleEnd::Connect(e) => e.into(),
-            other => Self::Session(other.to_string()),
-        }
-    }
-}
-
 impl ClientError {
-    /// Exit status for the CLI.
+    /// Exit status for the CLI: unusable input (2), or this machine could not run the
+    /// command (3: no verdict reached).
     pub fn exit_code(&self) -> u8 {
-        use crate::net::ConnectError;
         match self {
-            Self::File { .. }
-            | Self::BadInput { .. }
-            | Self::Unsafe { .. }
-            | Self::BadArgument { .. }
-            | Self::Policy { .. }
-            | Self::Root { .. }
-            | Self::NoConfigDir(_) => exit::BAD_INPUT,
-            Self::Connect(e) => match e.as_ref() {
-                ConnectError::Refused { .. } | ConnectError::IdentityChanged { .. } => exit::NOT_TRUSTED,
-                ConnectError::Client(inner) => inner.exit_code(),
-                _ => exit::NO_VERDICT,
-            },
-            Self::Session(_) | Self::Local { .. } => exit::NO_VERDICT,
+            Self::Local { .. } => exit::NO_VERDICT,
+            _ => exit::BAD_INPUT,
         }
     }
 }
@@ -98,28 +62,4 @@ impl ClientError {
 /// Read a whole file, naming it in the error.
 pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, ClientError> {
     std::fs::read(path).map_err(|e| ClientError::File { path: path.to_path_buf(), reason: e.to_string() })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::net::ConnectError;
-
-    #[test]
-    fn each_kind_of_failure_has_its_exit_status() {
-        let unreachable = ClientError::from(ConnectError::Connect {
-            address: "10.0.0.1:7443".into(),
-            reason: "connection refused".into(),
-        });
-        assert_eq!(unreachable.exit_code(), exit::NO_VERDICT);
-        let timeout =
-            ClientError::from(ConnectError::Timeout { address: "g:1".into(), what: "TLS handshake", secs: 20 });
-        assert_eq!(timeout.exit_code(), exit::NO_VERDICT);
-        let changed = ClientError::from(ConnectError::IdentityChanged { warning: "w".into() });
-        assert_eq!(changed.exit_code(), exit::NOT_TRUSTED);
-        let file = ClientError::from(ConnectError::Client(ClientError::File { path: "p".into(), reason: "r".into() }));
-        assert!(matches!(file, ClientError::File { .. }), "a wrapped client error is unwrapped");
-        assert_eq!(file.exit_code(), exit::BAD_INPUT);
-        assert_eq!(ClientError::Local { what: "runtime", reason: "r".into() }.exit_code(), exit::NO_VERDICT);
-    }
 }

@@ -15,6 +15,7 @@ pub mod console_client;
 #[cfg(all(unix, feature = "demo"))]
 pub mod demo;
 pub mod error;
+pub mod failure;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod known_guests;

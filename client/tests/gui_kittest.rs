@@ -16,7 +16,8 @@ use common::{REPORT, Rig, dialer, guest};
 use cvm_console::console_client::{ConsoleCommand, ConsoleEvent};
 use cvm_console::gui::app::{BANNER_TEXT, CONNECT_AGAIN, RECONNECT_NOW, Tab};
 use cvm_console::gui::dialogs::{COMPARED_LABEL, IDENTITY_HEADING, PIN_LABEL, TRUST_LABEL};
-use cvm_console::gui::state::{NetCommand, NetEvent, Phase};
+use cvm_console::gui::net::{NetCommand, NetEvent};
+use cvm_console::gui::state::Phase;
 use cvm_console::net::{IdentityChange, Stage};
 use cvmc_protocol::{Check, VerifyError};
 
@@ -214,7 +215,7 @@ fn reconnecting_shows_the_wait_and_reattaches_with_a_fresh_attestation() {
     rig.frames(2);
     assert_eq!(rig.harness.state().state.phase, Phase::Session);
     assert!(!rig.has("Reconnecting"));
-    assert_eq!(rig.harness.state().state.attestations, 3, "verify, console, re-attach: each attested");
+    assert_eq!(rig.harness.state().state.verdict.attestations, 3, "verify, console, re-attach: each attested");
     // The guest dropped the session for good: a new one is a click away.
     rig.send(NetEvent::ConsoleEnded("console: the console exited with status 0".into()));
     rig.frames(2);

@@ -11,7 +11,7 @@ use cvm_console::clientkey::ClientKey;
 use cvm_console::console_client::ConsoleEvent;
 use cvm_console::gui::frame::ScreenEvent;
 use cvm_console::gui::net::{Link, spawn};
-use cvm_console::gui::state::{NetCommand, NetEvent};
+use cvm_console::gui::net::{NetCommand, NetEvent};
 use cvm_console::known_guests::KnownGuests;
 use cvm_console::net::{ConnectOptions, Stage};
 use cvm_consoled::builder::ServerBuilder;
@@ -218,7 +218,7 @@ fn a_cut_connection_is_reattested_and_the_console_reattaches() {
         _ => None,
     });
     assert!(matches!(retry, Some((1, d)) if d > Duration::ZERO), "the wait is announced: {retry:?}");
-    assert!(events.iter().any(|e| matches!(e, NetEvent::Screen(ScreenEvent::Reconnecting { attempt: 1, .. }))));
+    assert!(events.iter().any(|e| matches!(e, NetEvent::ScreenReconnecting { attempt: 1, .. })));
     // Attested afresh: the reconnection went through the evidence step again.
     assert!(events.iter().any(|e| matches!(e, NetEvent::Stage(Stage::Evidence))));
 
@@ -276,7 +276,7 @@ fn a_guest_without_a_screen_says_so_once_and_keeps_its_console() {
     let events = collect(&link, 60, |ev| {
         match ev {
             NetEvent::Console(ConsoleEvent::Attested(_)) => attached = true,
-            NetEvent::Screen(ScreenEvent::Ended(why)) => ended = Some(why.clone()),
+            NetEvent::ScreenEnded(why) => ended = Some(why.clone()),
             _ => {}
         }
         attached && ended.is_some()
@@ -284,7 +284,7 @@ fn a_guest_without_a_screen_says_so_once_and_keeps_its_console() {
     // The guest's own reason, at the first try: no retries.
     let why = ended.unwrap();
     assert!(why.contains("serves no screen"), "{why}");
-    let tries = events.iter().filter(|e| matches!(e, NetEvent::Screen(ScreenEvent::Reconnecting { .. }))).count();
+    let tries = events.iter().filter(|e| matches!(e, NetEvent::ScreenReconnecting { .. })).count();
     assert_eq!(tries, 0, "a refused screen is not retried");
     link.commands.send(NetCommand::Disconnect).unwrap();
     rt.block_on(g.guest.stop());

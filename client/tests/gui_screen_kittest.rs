@@ -11,8 +11,8 @@ use std::time::Duration;
 use egui_kittest::kittest::Queryable;
 
 use common::Rig;
+use cvm_console::gui::net::NetCommand;
 use cvm_console::gui::screen_view::{PASTE_LABEL, VIEW_ONLY_TEXT};
-use cvm_console::gui::state::NetCommand;
 use cvm_console::rfb_viewer::start_viewer;
 
 #[test]

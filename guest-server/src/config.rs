@@ -1,5 +1,5 @@
 //! `server.toml`: the cvm-consoled configuration file. Unknown keys are an error;
-//! command-line flags override the file. [`crate::builder::ServerBuilder`] turns it into
+//! command-line flags override the file. `builder::ServerBuilder` turns it into
 //! a running server, the same way for `cvm-consoled`, the demo and the tests.
 
 use std::path::{Path, PathBuf};

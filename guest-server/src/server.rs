@@ -63,7 +63,7 @@ pub struct Limits {
     pub max_unauthenticated_per_source: usize,
 }
 
-/// Everything a running server needs; [`crate::builder::ServerBuilder`] makes it.
+/// Everything a running server needs; `builder::ServerBuilder` makes it.
 #[derive(Debug)]
 pub struct ServerParts {
     /// Address to bind.

@@ -1,8 +1,9 @@
 //! One error type per concern, each variant one failed check with its values.
 
-use crate::snp::certs::fmt_time;
+pub use crate::snp::report::ReportError;
 use crate::snp::report::SigningKey;
 use crate::snp::tcb::TcbComponent;
+use crate::time::fmt_time;
 
 /// Malformed bytes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,30 +24,6 @@ pub enum CodecError {
     /// A field with a value outside its domain.
     #[error("{field}: invalid value {value}")]
     BadValue { field: &'static str, value: String },
-}
-
-/// An SEV-SNP report that is not well formed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReportError {
-    /// Not 1184 bytes.
-    #[error("report size: {len} bytes, expected {expected}")]
-    Size { len: usize, expected: usize },
-    /// VERSION not one we know the layout of.
-    #[error("report version: {version} is not supported (supported: {supported:?})")]
-    UnknownVersion { version: u32, supported: Vec<u32> },
-    /// A reserved byte is set.
-    #[error("reserved bytes: byte {offset:#05x} is {value:#04x}, must be zero")]
-    ReservedNonZero { offset: usize, value: u8 },
-    /// KEY_INFO.SIGNING_KEY is not VCEK, VLEK or none.
-    #[error("signing key: KEY_INFO.SIGNING_KEY is {value}, expected 0 (VCEK) or 1 (VLEK)")]
-    UnknownSigningKey { value: u32 },
-    /// SIGNATURE_ALGO is not ECDSA P-384 with SHA-384.
-    #[error("signature algorithm: {algo}, expected 1 (ECDSA P-384 with SHA-384)")]
-    SignatureAlgorithm { algo: u32 },
-    /// CPUID family/model of no known SNP product.
-    #[error("product: CPUID family {family:#04x} model {model:#04x} is no known SEV-SNP product")]
-    UnknownCpuid { family: u8, model: u8 },
 }
 
 /// A trust policy file that cannot be used.

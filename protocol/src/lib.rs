@@ -31,6 +31,7 @@ pub mod policy;
 pub mod rfb;
 pub mod snp;
 pub mod text;
+pub mod time;
 
 pub use attest::{AttestedGuest, SessionBinding, verify_evidence};
 pub use error::{Check, CodecError, PolicyError, ReportError, VerifyError};

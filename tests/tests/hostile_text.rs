@@ -145,15 +145,15 @@ async fn a_hostile_certificate_name_reaches_the_terminal_and_the_gui_escaped() {
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
     };
     let mut state = cvm_console::gui::state::ClientState::new("g".into());
-    state.apply(cvm_console::gui::state::NetEvent::Refused { error, report: Vec::new() });
-    let refusal = state.refusal.clone().unwrap();
+    state.apply(cvm_console::gui::net::NetEvent::Refused { error, report: Vec::new() });
+    let refusal = state.verdict.refusal.clone().unwrap();
     assert_inert("the GUI's refusal", &refusal.message);
-    for (_, status) in &state.checks {
+    for (_, status) in &state.verdict.checks {
         if let CheckStatus::Passed(text) | CheckStatus::Failed(text) = status {
             assert_inert("a GUI check", text);
         }
     }
     let mut state = cvm_console::gui::state::ClientState::new("g".into());
-    state.apply(cvm_console::gui::state::NetEvent::Failed(HOSTILE.into()));
-    assert_inert("the GUI's status line", state.status.as_deref().unwrap());
+    state.apply(cvm_console::gui::net::NetEvent::Failed(HOSTILE.into()));
+    assert_inert("the GUI's status line", state.connection.status.as_deref().unwrap());
 }

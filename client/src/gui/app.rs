@@ -14,8 +14,9 @@ use crate::gui::dialogs::{self, Dialogs};
 use crate::gui::guests::{SavedGuest, SavedGuests};
 use crate::gui::guests_view::GuestsView;
 use crate::gui::net::Link;
+use crate::gui::net::NetCommand;
 use crate::gui::screen_view::ScreenView;
-use crate::gui::state::{ClientState, NetCommand, Phase};
+use crate::gui::state::{ClientState, Phase};
 use crate::gui::verdict_view;
 
 /// The session bar's button while a reconnection is waited for.
@@ -145,7 +146,7 @@ impl GuiApp {
             }
             Err(e) => {
                 self.link = None;
-                self.state.status = Some(format!("cannot connect again: {e}"));
+                self.state.connection.status = Some(format!("cannot connect again: {e}"));
             }
         }
     }
@@ -186,7 +187,8 @@ impl GuiApp {
         match crate::gui::pin::pin_measurement(&path, measurement) {
             Ok(()) => {
                 self.redial(ctx);
-                self.state.status = Some(format!("measurement added to {}; verifying again", path.display()));
+                self.state.connection.status =
+                    Some(format!("measurement added to {}; verifying again", path.display()));
             }
             Err(e) => self.dialogs.pin_error = Some(e.to_string()),
         }
@@ -195,7 +197,7 @@ impl GuiApp {
     /// Render one frame into `ui` (what `App::ui` does; tests call it directly).
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.pump();
-        if self.state.simulated {
+        if self.state.verdict.simulated {
             egui::Panel::top("banner").frame(egui::Frame::new().fill(BANNER_FILL).inner_margin(6)).show(ui, |ui| {
                 ui.vertical_centered(|ui| {
                     ui.label(RichText::new(BANNER_TEXT).strong().size(18.0).color(Color32::BLACK));
@@ -214,10 +216,10 @@ impl GuiApp {
             Phase::Idle if self.link.is_none() && !self.can_redial() => self.guests_ui(ui),
             Phase::Idle => {
                 ui.heading(format!("Not connected: {}", self.state.guest_name));
-                if let Some(status) = &self.state.status {
+                if let Some(status) = &self.state.connection.status {
                     ui.colored_label(Color32::LIGHT_RED, status);
                 }
-                if let Some(stage) = &self.state.failed_at {
+                if let Some(stage) = &self.state.connection.failed_at {
                     ui.label(format!("It failed while {}", verdict_view::stage_text(stage)));
                     ui.label(verdict_view::slow_hint(stage));
                 }
@@ -233,7 +235,7 @@ impl GuiApp {
                 egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
                     leave = self.guests.is_some() && ui.button("Back to guests").clicked();
                     verdict_view::refused_ui(ui, &self.state);
-                    if let Some(m) = &self.state.pinnable
+                    if let Some(m) = &self.state.verdict.pinnable
                         && dialogs::pin_offer_ui(ui, m, self.policy_path.as_deref(), &mut self.dialogs)
                     {
                         pin = Some(m.clone());
@@ -270,12 +272,12 @@ impl GuiApp {
     /// Returns (reconnect now, connect again).
     fn connection_status(&self, ui: &mut egui::Ui) -> (bool, bool) {
         let (mut now, mut again) = (false, false);
-        if let Some(ended) = &self.state.ended {
+        if let Some(ended) = &self.state.session.ended {
             ui.colored_label(Color32::LIGHT_RED, format!("Session ended: {ended}"));
             again = self.can_redial() && ui.button(CONNECT_AGAIN).clicked();
         } else if self.state.phase == Phase::Reconnecting {
-            let running = self.state.stage.is_some();
-            match &self.state.retry {
+            let running = self.state.connection.stage.is_some();
+            match &self.state.connection.retry {
                 Some(r) if !running => {
                     ui.colored_label(
                         Color32::YELLOW,
@@ -289,14 +291,14 @@ impl GuiApp {
                     ui.ctx().request_repaint_after(Duration::from_secs(1));
                 }
                 _ => {
-                    let attempt = self.state.retry.as_ref().map_or(1, |r| r.attempt);
+                    let attempt = self.state.connection.retry.as_ref().map_or(1, |r| r.attempt);
                     ui.colored_label(Color32::YELLOW, format!("Reconnecting (attempt {attempt}):"));
                     verdict_view::stage_ui(ui, &self.state);
                 }
             }
             now = ui.button(RECONNECT_NOW).clicked();
         }
-        if let Some(status) = &self.state.status {
+        if let Some(status) = &self.state.connection.status {
             ui.weak(status);
         }
         (now, again)
@@ -307,7 +309,7 @@ impl GuiApp {
             ui.label("No guest.");
             return;
         };
-        if let Some(status) = &self.state.status {
+        if let Some(status) = &self.state.connection.status {
             ui.colored_label(Color32::LIGHT_RED, status);
         }
         let Some(guest) = view.ui(ui) else { return };
@@ -325,7 +327,7 @@ impl GuiApp {
                 self.screen.view_only = guest.view_only;
                 self.chosen = Some(guest);
             }
-            Err(e) => self.state.status = Some(e),
+            Err(e) => self.state.connection.status = Some(e),
         }
     }
 
@@ -340,8 +342,8 @@ impl GuiApp {
             ui.label(&self.state.guest_name);
             leave = ui.button("Disconnect").clicked();
         });
-        let waiting = self.state.phase == Phase::Reconnecting || self.state.ended.is_some();
-        if waiting || self.state.status.is_some() {
+        let waiting = self.state.phase == Phase::Reconnecting || self.state.session.ended.is_some();
+        if waiting || self.state.connection.status.is_some() {
             ui.horizontal_wrapped(|ui| (now, again) = self.connection_status(ui));
         }
         if now {
@@ -355,7 +357,7 @@ impl GuiApp {
             self.console.hidden();
         }
         match self.tab {
-            Tab::Screen => self.screen.ui(ui, &mut self.state.screen, &mut send),
+            Tab::Screen => self.screen.ui(ui, &mut self.state.session, &mut send),
             Tab::Console => self.console.ui(ui, &mut send),
             Tab::Attestation => verdict_view::attestation_ui(ui, &self.state),
         }

@@ -7,7 +7,8 @@
 //! ```
 
 use crate::console_client::ConsoleCommand;
-use crate::gui::state::{ClientState, NetCommand};
+use crate::gui::net::NetCommand;
+use crate::gui::state::ClientState;
 use crate::terminal::TerminalView;
 
 /// Lines of scrollback the Console tab keeps.

@@ -91,7 +91,7 @@ pub fn pin_offer_ui(ui: &mut egui::Ui, measurement: &str, policy: Option<&Path>,
 /// The changed-identity warning, as a dialog over the refusal page. No accept button:
 /// accepting means editing known_guests by hand, which the text explains.
 pub fn identity_ui(ui: &mut egui::Ui, state: &ClientState, d: &mut Dialogs) {
-    let Some(refusal) = state.refusal.as_ref().filter(|r| r.name == IDENTITY_CHANGED) else { return };
+    let Some(refusal) = state.verdict.refusal.as_ref().filter(|r| r.name == IDENTITY_CHANGED) else { return };
     if d.identity_closed {
         if ui.button("Show the identity warning again").clicked() {
             d.identity_closed = false;
@@ -106,7 +106,7 @@ pub fn identity_ui(ui: &mut egui::Ui, state: &ClientState, d: &mut Dialogs) {
              key than the one pinned for this address. Someone may be impersonating the guest with another \
              instance of the same image, or the guest was rebuilt without its identity key.",
         );
-        if let Some(c) = &state.identity_change {
+        if let Some(c) = &state.verdict.identity_change {
             egui::Grid::new("identity-rows").num_columns(3).spacing([12.0, 4.0]).show(ui, |ui| {
                 ui.label("Identity now");
                 ui.monospace(&c.seen);

@@ -1,5 +1,6 @@
 //! The guest's screen as RGBA pixels plus the rectangles changed since the view
-//! last uploaded them (so the texture is updated per rectangle, not per frame).
+//! last uploaded them (so the texture is updated per rectangle, not per frame). Only
+//! pixels travel here; whether the screen connection is up is the state's business.
 
 /// A rectangle in framebuffer pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,17 +29,6 @@ pub enum ScreenEvent {
     Pixels(Rect, Vec<u8>),
     /// Copy a rectangle (CopyRect, RFC 6143 7.7.2): destination, source top-left.
     Copy(Rect, (u16, u16)),
-    /// The screen connection ended.
-    Ended(String),
-    /// The screen connection dropped; the next attempt (with a fresh attestation) is due.
-    Reconnecting {
-        /// Attempt number.
-        attempt: u32,
-        /// Why the last connection ended.
-        reason: String,
-        /// Delay before the attempt.
-        retry_in: std::time::Duration,
-    },
 }
 
 /// Beyond this many pending rectangles the whole picture is uploaded instead.
@@ -55,10 +45,6 @@ pub struct Framebuffer {
     dirty: Vec<Rect>,
     /// The size changed: a new texture is needed.
     pub resized: bool,
-    /// Why the screen connection ended, if it did.
-    pub ended: Option<String>,
-    /// Waiting to reconnect the screen.
-    pub retry: Option<crate::gui::state::Retry>,
 }
 
 impl Framebuffer {
@@ -85,9 +71,6 @@ impl Framebuffer {
     pub fn apply(&mut self, ev: ScreenEvent) {
         match ev {
             ScreenEvent::Resized { w, h } => {
-                // A (re)connected screen: whatever ended is over.
-                self.ended = None;
-                self.retry = None;
                 self.size = (w, h);
                 self.rgba = [0, 0, 0, 255].repeat(usize::from(w) * usize::from(h));
                 self.dirty.clear();
@@ -121,14 +104,6 @@ impl Framebuffer {
                     self.rgba[at..at + row].copy_from_slice(&copy[y * row..(y + 1) * row]);
                 }
                 self.mark(dst);
-            }
-            ScreenEvent::Ended(reason) => {
-                self.retry = None;
-                self.ended = Some(reason);
-            }
-            ScreenEvent::Reconnecting { attempt, reason, retry_in } => {
-                self.ended = None;
-                self.retry = Some(crate::gui::state::Retry::new(attempt, reason, retry_in));
             }
         }
     }

@@ -21,11 +21,11 @@ use vnc::{ClientKeyEvent, ClientMouseEvent, VncClient, VncEncoding, VncEvent, X1
 
 use cvmc_protocol::handshake::alpn;
 
-use crate::console_client::{ConsoleCommand, ConsoleEnd, Reconnect, run_console_with};
+use crate::console_client::{ConsoleCommand, ConsoleEnd, ConsoleEvent, Reconnect, run_console_with};
 use crate::gui::frame::{Rect, ScreenEvent};
-use crate::gui::state::{NetCommand, NetEvent};
 use crate::net::{ConnectError, ConnectOptions, Stage, connect_with};
 use crate::rfb_viewer::start_viewer;
+use cvmc_protocol::{AttestedGuest, VerifyError};
 
 /// The shortest time between two incremental update requests (25 updates a second at most).
 pub const REFRESH_EVERY: Duration = Duration::from_millis(40);
@@ -36,6 +36,82 @@ const KEEPALIVE: Duration = Duration::from_secs(5);
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// Longest wait between reconnection attempts.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// What the net thread reports.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// TCP and TLS under way.
+    Connecting,
+    /// Evidence is being checked.
+    Verifying,
+    /// A connection (the first, or a reconnection) reached a new step.
+    Stage(Stage),
+    /// The guest passed every check.
+    Verified {
+        /// What was verified.
+        guest: Box<AttestedGuest>,
+        /// The report bytes as received.
+        report: Vec<u8>,
+    },
+    /// The guest failed a check.
+    Refused {
+        /// The failed check with its values.
+        error: VerifyError,
+        /// The report as received, if any.
+        report: Vec<u8>,
+    },
+    /// The guest attested but its identity differs from the pinned one: refused.
+    /// The warning names both identities and the known_guests line.
+    IdentityChanged(String),
+    /// The connection failed before any verdict (network, TLS, authorization).
+    Failed(String),
+    /// From the console loop.
+    Console(ConsoleEvent),
+    /// The console ended (exit, the guest dropped the session); a new session can be opened.
+    ConsoleEnded(String),
+    /// New pixels, or a new size, from the screen connection.
+    Screen(ScreenEvent),
+    /// The screen connection ended for good (the console goes on).
+    ScreenEnded(String),
+    /// The screen connection dropped; the next attempt (with a fresh attestation) is due.
+    ScreenReconnecting {
+        /// Attempt number.
+        attempt: u32,
+        /// Why the last connection ended.
+        reason: String,
+        /// Delay before the attempt.
+        retry_in: std::time::Duration,
+    },
+}
+
+/// What the GUI asks the net thread to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetCommand {
+    /// To the console loop.
+    Console(ConsoleCommand),
+    /// An RFB key event (RFC 6143 7.5.4): an X11 keysym, down or up.
+    Key {
+        /// The keysym.
+        keysym: u32,
+        /// Pressed (true) or released.
+        down: bool,
+    },
+    /// An RFB pointer event (RFC 6143 7.5.5) in framebuffer pixels.
+    Pointer {
+        /// Column.
+        x: u16,
+        /// Row.
+        y: u16,
+        /// Button mask (bit 0 left, 1 middle, 2 right).
+        buttons: u8,
+    },
+    /// Whether the screen is on view: a hidden screen asks the guest for no updates.
+    ScreenVisible(bool),
+    /// While waiting to reconnect (console or screen): try now.
+    ReconnectNow,
+    /// Close everything.
+    Disconnect,
+}
 
 /// Sends events to the GUI and wakes it.
 #[derive(Clone)]
@@ -235,7 +311,7 @@ async fn screen(
             // The guest says it will not serve the screen (none configured, or this key may
             // not see it): retrying would not change that.
             Err(ScreenError::Connect(e @ ConnectError::ChannelRefused { .. })) => {
-                emit.emit(NetEvent::Screen(ScreenEvent::Ended(format!("no screen: {e}"))));
+                emit.emit(NetEvent::ScreenEnded(format!("no screen: {e}")));
                 return;
             }
             Err(ScreenError::Connect(e @ (ConnectError::Refused { .. } | ConnectError::IdentityChanged { .. }))) => {
@@ -243,7 +319,7 @@ async fn screen(
                 return;
             }
             Err(ScreenError::Connect(e @ ConnectError::Unauthorized { .. })) => {
-                emit.emit(NetEvent::Screen(ScreenEvent::Ended(e.to_string())));
+                emit.emit(NetEvent::ScreenEnded(e.to_string()));
                 return;
             }
             Err(e) => e.to_string(),
@@ -253,7 +329,7 @@ async fn screen(
             delay = FIRST_RETRY_DELAY;
         }
         attempt += 1;
-        if !emit.emit(NetEvent::Screen(ScreenEvent::Reconnecting { attempt, reason, retry_in: delay })) {
+        if !emit.emit(NetEvent::ScreenReconnecting { attempt, reason, retry_in: delay }) {
             return;
         }
         let sleep = tokio::time::sleep(delay);

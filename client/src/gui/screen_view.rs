@@ -8,8 +8,9 @@ use egui::{Color32, ColorImage, Event, RichText, Sense, TextureHandle, TextureOp
 use crate::gui::frame::Framebuffer;
 use crate::gui::keymap::{RELEASE_HINT, is_release, key_events};
 use crate::gui::keysym::{Chord, PASTE_PREVIEW, paste_keys};
+use crate::gui::net::NetCommand;
 use crate::gui::scale::{guest_pixel, points_per_guest_pixel};
-use crate::gui::state::NetCommand;
+use crate::gui::state::SessionView;
 
 /// Something waiting for the user's yes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,7 +238,8 @@ impl ScreenView {
     }
 
     /// Draw the tab and forward input (none in view-only).
-    pub fn ui(&mut self, ui: &mut egui::Ui, fb: &mut Framebuffer, send: &mut dyn FnMut(NetCommand)) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, session: &mut SessionView, send: &mut dyn FnMut(NetCommand)) {
+        let fb = &mut session.screen;
         self.upload(ui.ctx(), fb);
         let mut dropped = |_: NetCommand| {};
         let send: &mut dyn FnMut(NetCommand) = if self.view_only { &mut dropped } else { send };
@@ -262,7 +264,7 @@ impl ScreenView {
                 self.notice = None;
             }
         }
-        if let Some(retry) = &fb.retry {
+        if let Some(retry) = &session.screen_retry {
             ui.colored_label(
                 Color32::YELLOW,
                 format!(
@@ -274,7 +276,7 @@ impl ScreenView {
             );
             ui.ctx().request_repaint_after(std::time::Duration::from_secs(1));
         }
-        if let Some(reason) = &fb.ended {
+        if let Some(reason) = &session.screen_ended {
             ui.colored_label(Color32::LIGHT_RED, reason);
         }
         let Some(tex) = &self.texture else {
@@ -283,7 +285,7 @@ impl ScreenView {
         };
         let native = tex.size_vec2();
         let id = tex.id();
-        let guest = fb.size;
+        let guest = session.screen.size;
         let scale = points_per_guest_pixel(native, ui.available_size(), ui.ctx().pixels_per_point(), self.fit);
         let response = egui::ScrollArea::both()
             .auto_shrink([false, false])
@@ -351,9 +353,9 @@ mod tests {
     fn frame(
         ctx: &egui::Context,
         view: &mut ScreenView,
-        fb: &mut Framebuffer,
+        session: &mut SessionView,
     ) -> Vec<([usize; 2], Option<[usize; 2]>)> {
-        let mut out = ctx.run_ui(egui::RawInput::default(), |ui| view.ui(ui, fb, &mut |_| {}));
+        let mut out = ctx.run_ui(egui::RawInput::default(), |ui| view.ui(ui, session, &mut |_| {}));
         let deltas = out.textures_delta.set.values().flat_map(|d| d.iter()).map(|d| (d.image.size(), d.pos)).collect();
         out.textures_delta.clear();
         deltas
@@ -362,13 +364,14 @@ mod tests {
     #[test]
     fn an_update_uploads_only_its_rectangle_of_the_texture() {
         let ctx = egui::Context::default();
-        let (mut view, mut fb) = (ScreenView::new(), Framebuffer::default());
-        fb.apply(ScreenEvent::Resized { w: 64, h: 32 });
-        assert!(frame(&ctx, &mut view, &mut fb).contains(&([64, 32], None)), "a new size uploads the picture");
-        fb.apply(ScreenEvent::Pixels(Rect { x: 10, y: 5, w: 3, h: 2 }, [0, 255, 0, 255].repeat(6)));
-        let deltas = frame(&ctx, &mut view, &mut fb);
+        let (mut view, mut session) = (ScreenView::new(), SessionView::default());
+        session.screen.apply(ScreenEvent::Resized { w: 64, h: 32 });
+        assert!(frame(&ctx, &mut view, &mut session).contains(&([64, 32], None)), "a new size uploads the picture");
+        session.screen.apply(ScreenEvent::Pixels(Rect { x: 10, y: 5, w: 3, h: 2 }, [0, 255, 0, 255].repeat(6)));
+        let deltas = frame(&ctx, &mut view, &mut session);
         assert!(deltas.contains(&([3, 2], Some([10, 5]))), "{deltas:?}");
         assert!(!deltas.iter().any(|(size, _)| *size == [64, 32]), "no whole-picture upload: {deltas:?}");
-        assert!(!frame(&ctx, &mut view, &mut fb).iter().any(|(size, _)| *size == [3, 2]), "nothing new, nothing sent");
+        let again = frame(&ctx, &mut view, &mut session);
+        assert!(!again.iter().any(|(size, _)| *size == [3, 2]), "nothing new, nothing sent");
     }
 }

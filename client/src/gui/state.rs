@@ -10,8 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use cvmc_protocol::{AttestedGuest, Check, VerifyError};
 
-use crate::console_client::{ConsoleCommand, ConsoleEvent};
-use crate::gui::frame::{Framebuffer, ScreenEvent};
+use crate::console_client::ConsoleEvent;
+use crate::gui::frame::Framebuffer;
+use crate::gui::net::NetEvent;
 use crate::net::{IdentityChange, Stage};
 
 /// The refusal name of a changed guest identity (`Refusal::name`).
@@ -84,78 +85,9 @@ pub struct Refusal {
     pub message: String,
 }
 
-/// What the net thread reports.
+/// What the guest proved, or failed to prove.
 #[derive(Debug)]
-pub enum NetEvent {
-    /// TCP and TLS under way.
-    Connecting,
-    /// Evidence is being checked.
-    Verifying,
-    /// A connection (the first, or a reconnection) reached a new step.
-    Stage(Stage),
-    /// The guest passed every check.
-    Verified {
-        /// What was verified.
-        guest: Box<AttestedGuest>,
-        /// The report bytes as received.
-        report: Vec<u8>,
-    },
-    /// The guest failed a check.
-    Refused {
-        /// The failed check with its values.
-        error: VerifyError,
-        /// The report as received, if any.
-        report: Vec<u8>,
-    },
-    /// The guest attested but its identity differs from the pinned one: refused.
-    /// The warning names both identities and the known_guests line.
-    IdentityChanged(String),
-    /// The connection failed before any verdict (network, TLS, authorization).
-    Failed(String),
-    /// From the console loop.
-    Console(ConsoleEvent),
-    /// The console ended (exit, the guest dropped the session); a new session can be opened.
-    ConsoleEnded(String),
-    /// From the screen connection.
-    Screen(ScreenEvent),
-}
-
-/// What the GUI asks the net thread to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetCommand {
-    /// To the console loop.
-    Console(ConsoleCommand),
-    /// An RFB key event (RFC 6143 7.5.4): an X11 keysym, down or up.
-    Key {
-        /// The keysym.
-        keysym: u32,
-        /// Pressed (true) or released.
-        down: bool,
-    },
-    /// An RFB pointer event (RFC 6143 7.5.5) in framebuffer pixels.
-    Pointer {
-        /// Column.
-        x: u16,
-        /// Row.
-        y: u16,
-        /// Button mask (bit 0 left, 1 middle, 2 right).
-        buttons: u8,
-    },
-    /// Whether the screen is on view: a hidden screen asks the guest for no updates.
-    ScreenVisible(bool),
-    /// While waiting to reconnect (console or screen): try now.
-    ReconnectNow,
-    /// Close everything.
-    Disconnect,
-}
-
-/// Everything the views show.
-#[derive(Debug)]
-pub struct ClientState {
-    /// Where the connection is.
-    pub phase: Phase,
-    /// A name for the guest (saved name or address).
-    pub guest_name: String,
+pub struct Verdict {
     /// The check list, in `Check::ALL` order.
     pub checks: Vec<(Check, CheckStatus)>,
     /// Set when the guest was refused.
@@ -168,28 +100,73 @@ pub struct ClientState {
     pub report: Vec<u8>,
     /// When the verdict was reached.
     pub verified_at: Option<SystemTime>,
-    /// The last connection problem or end, for a status line.
-    pub status: Option<String>,
-    /// Console output not yet fed to the terminal view.
-    pub console_output: Vec<u8>,
-    /// The guest's screen.
-    pub screen: Framebuffer,
-    /// Something changed since the views last looked (drives repaints).
-    pub changed: bool,
-    /// The step the current connection is at, and since when (None: not connecting).
-    pub stage: Option<(Stage, Instant)>,
-    /// Waiting to reconnect the console.
-    pub retry: Option<Retry>,
-    /// The session ended (console exited or dropped by the guest): why.
-    pub ended: Option<String>,
     /// Set when the guest was refused for a changed identity.
     pub identity_change: Option<IdentityChange>,
     /// Set when the only failure is an unpinned measurement: the measurement seen.
     pub pinnable: Option<String>,
     /// Verdicts of trust so far (the first connection and every reconnection).
     pub attestations: u32,
+}
+
+impl Default for Verdict {
+    fn default() -> Self {
+        Self {
+            checks: Check::ALL.iter().map(|c| (*c, CheckStatus::Pending)).collect(),
+            refusal: None,
+            simulated: false,
+            guest: None,
+            report: Vec::new(),
+            verified_at: None,
+            identity_change: None,
+            pinnable: None,
+            attestations: 0,
+        }
+    }
+}
+
+/// What the session shows, and whether each part of it is still up.
+#[derive(Debug, Default)]
+pub struct SessionView {
+    /// Console output not yet fed to the terminal view.
+    pub console_output: Vec<u8>,
+    /// The guest's screen, pixels only.
+    pub screen: Framebuffer,
+    /// The session ended (console exited or dropped by the guest): why.
+    pub ended: Option<String>,
+    /// The screen connection ended for good: why (the console goes on).
+    pub screen_ended: Option<String>,
+    /// Waiting to reconnect the screen.
+    pub screen_retry: Option<Retry>,
+}
+
+/// Where the connection is.
+#[derive(Debug, Default)]
+pub struct ConnectionStatus {
+    /// The step the current connection is at, and since when (None: not connecting).
+    pub stage: Option<(Stage, Instant)>,
+    /// Waiting to reconnect the console.
+    pub retry: Option<Retry>,
+    /// The last connection problem or end, for a status line.
+    pub status: Option<String>,
     /// The step a failed connection was at (for advice next to the error).
     pub failed_at: Option<Stage>,
+}
+
+/// Everything the views show.
+#[derive(Debug)]
+pub struct ClientState {
+    /// Where the connection is, as a phase.
+    pub phase: Phase,
+    /// A name for the guest (saved name or address).
+    pub guest_name: String,
+    /// Something changed since the views last looked (drives repaints).
+    pub changed: bool,
+    /// What the guest proved.
+    pub verdict: Verdict,
+    /// What the session shows.
+    pub session: SessionView,
+    /// The connection's step, wait and last problem.
+    pub connection: ConnectionStatus,
 }
 
 impl Default for ClientState {
@@ -204,29 +181,16 @@ impl ClientState {
         Self {
             phase: Phase::Idle,
             guest_name,
-            checks: Check::ALL.iter().map(|c| (*c, CheckStatus::Pending)).collect(),
-            refusal: None,
-            simulated: false,
-            guest: None,
-            report: Vec::new(),
-            verified_at: None,
-            status: None,
-            console_output: Vec::new(),
-            screen: Framebuffer::default(),
             changed: true,
-            stage: None,
-            retry: None,
-            ended: None,
-            identity_change: None,
-            pinnable: None,
-            attestations: 0,
-            failed_at: None,
+            verdict: Verdict::default(),
+            session: SessionView::default(),
+            connection: ConnectionStatus::default(),
         }
     }
 
     /// Whether the session (Screen, Console) may be shown: only after a verdict of trust.
     pub fn session_visible(&self) -> bool {
-        matches!(self.phase, Phase::Session | Phase::Reconnecting) && self.refusal.is_none()
+        matches!(self.phase, Phase::Session | Phase::Reconnecting) && self.verdict.refusal.is_none()
     }
 
     /// Apply one event from the net thread. Every text that may carry a peer's words
@@ -246,20 +210,33 @@ impl ClientState {
             NetEvent::IdentityChanged(warning) => self.identity_changed(warning),
             NetEvent::Failed(reason) => {
                 self.phase = Phase::Idle;
-                self.failed_at = self.stage.take().map(|(stage, _)| stage);
-                self.retry = None;
-                self.status = Some(shown(&reason));
+                self.connection.failed_at = self.connection.stage.take().map(|(stage, _)| stage);
+                self.connection.retry = None;
+                self.connection.status = Some(shown(&reason));
             }
             NetEvent::Console(ev) => self.console(ev),
             NetEvent::ConsoleEnded(reason) => {
-                self.retry = None;
-                self.stage = None;
-                self.ended = Some(shown(&reason));
+                self.connection.retry = None;
+                self.connection.stage = None;
+                self.session.ended = Some(shown(&reason));
             }
             NetEvent::Screen(ev) => {
                 if self.session_visible() || self.phase == Phase::Verified {
-                    self.screen.apply(ev);
+                    // A (re)connected screen: whatever ended is over.
+                    if matches!(ev, crate::gui::frame::ScreenEvent::Resized { .. }) {
+                        self.session.screen_ended = None;
+                        self.session.screen_retry = None;
+                    }
+                    self.session.screen.apply(ev);
                 }
+            }
+            NetEvent::ScreenEnded(reason) => {
+                self.session.screen_retry = None;
+                self.session.screen_ended = Some(shown(&reason));
+            }
+            NetEvent::ScreenReconnecting { attempt, reason, retry_in } => {
+                self.session.screen_ended = None;
+                self.session.screen_retry = Some(Retry::new(attempt, shown(&reason), retry_in));
             }
         }
     }
@@ -274,19 +251,19 @@ impl ClientState {
             Stage::Tcp | Stage::Tls if !reconnecting => self.phase = Phase::Connecting,
             Stage::Evidence | Stage::Checking { .. } if !reconnecting => self.phase = Phase::Verifying,
             Stage::Checked(passed) if !reconnecting => self.tick(passed.iter().map(|(c, d)| (*c, d.as_str()))),
-            Stage::IdentityChanged(change) => self.identity_change = Some(change.clone()),
+            Stage::IdentityChanged(change) => self.verdict.identity_change = Some(change.clone()),
             _ => {}
         }
-        if reconnecting && let Some(retry) = &mut self.retry {
+        if reconnecting && let Some(retry) = &mut self.connection.retry {
             // The wait is over: the attempt is running.
             retry.at = Instant::now();
         }
-        self.stage = Some((stage, Instant::now()));
+        self.connection.stage = Some((stage, Instant::now()));
     }
 
     /// Mark each check passed with its details (or not run, if the verifier did not need it).
     fn tick<'a>(&mut self, passed: impl Iterator<Item = (Check, &'a str)> + Clone) {
-        for (check, status) in &mut self.checks {
+        for (check, status) in &mut self.verdict.checks {
             let details: Vec<&str> = passed.clone().filter(|(c, _)| c == check).map(|(_, d)| d).collect();
             *status = if details.is_empty() {
                 CheckStatus::NotReached
@@ -298,11 +275,11 @@ impl ClientState {
 
     fn verified(&mut self, guest: Box<AttestedGuest>, report: Vec<u8>) {
         self.tick(guest.verified.passed.iter().map(|p| (p.check, p.detail.as_str())));
-        self.simulated = guest.verified.simulated();
-        self.guest = Some(guest);
-        self.report = report;
-        self.verified_at = Some(SystemTime::now());
-        self.attestations += 1;
+        self.verdict.simulated = guest.verified.simulated();
+        self.verdict.guest = Some(guest);
+        self.verdict.report = report;
+        self.verdict.verified_at = Some(SystemTime::now());
+        self.verdict.attestations += 1;
         if self.phase != Phase::Session && self.phase != Phase::Reconnecting {
             self.phase = Phase::Verified;
         }
@@ -310,31 +287,34 @@ impl ClientState {
 
     fn identity_changed(&mut self, warning: String) {
         // The pin is compared only after every verifier check passed.
-        for (check, status) in &mut self.checks {
+        for (check, status) in &mut self.verdict.checks {
             if *check == Check::Identity {
                 *status = CheckStatus::Failed("the guest identity differs from the pinned one".into());
             } else if *status == CheckStatus::Pending {
                 *status = CheckStatus::Passed(String::new());
             }
         }
-        self.refusal = Some(Refusal { check: Check::Identity, name: IDENTITY_CHANGED, message: shown(&warning) });
+        self.verdict.refusal =
+            Some(Refusal { check: Check::Identity, name: IDENTITY_CHANGED, message: shown(&warning) });
         self.refuse();
     }
 
     /// Enter the final Refused phase: drop everything of the session.
     fn refuse(&mut self) {
-        self.verified_at = Some(SystemTime::now());
+        self.verdict.verified_at = Some(SystemTime::now());
         self.phase = Phase::Refused;
-        self.stage = None;
-        self.retry = None;
-        self.console_output.clear();
-        self.screen = Framebuffer::default();
+        self.connection.stage = None;
+        self.connection.retry = None;
+        self.session.console_output.clear();
+        self.session.screen = Framebuffer::default();
+        self.session.screen_ended = None;
+        self.session.screen_retry = None;
     }
 
     fn refused(&mut self, error: &VerifyError, report: Vec<u8>) {
         let failed = error.check();
         let mut reached = true;
-        for (check, status) in &mut self.checks {
+        for (check, status) in &mut self.verdict.checks {
             *status = if *check == failed {
                 reached = false;
                 CheckStatus::Failed(shown(&error.to_string()))
@@ -344,13 +324,13 @@ impl ClientState {
                 CheckStatus::NotReached
             };
         }
-        self.refusal = Some(Refusal { check: failed, name: error.name(), message: shown(&error.to_string()) });
+        self.verdict.refusal = Some(Refusal { check: failed, name: error.name(), message: shown(&error.to_string()) });
         // Only this failure may be answered by pinning what was seen.
-        self.pinnable = match error {
+        self.verdict.pinnable = match error {
             VerifyError::MeasurementNotPinned { actual } => Some(actual.clone()),
             _ => None,
         };
-        self.report = report;
+        self.verdict.report = report;
         self.refuse();
     }
 
@@ -359,31 +339,33 @@ impl ClientState {
             ConsoleEvent::Attested(guest) => {
                 // Every (re)connection is attested afresh; show the newest verdict and its time.
                 self.tick(guest.verified.passed.iter().map(|p| (p.check, p.detail.as_str())));
-                self.simulated = guest.verified.simulated();
-                self.guest = Some(guest);
-                self.verified_at = Some(SystemTime::now());
-                self.attestations += 1;
+                self.verdict.simulated = guest.verified.simulated();
+                self.verdict.guest = Some(guest);
+                self.verdict.verified_at = Some(SystemTime::now());
+                self.verdict.attestations += 1;
                 self.phase = Phase::Session;
-                self.status = None;
-                self.stage = None;
-                self.retry = None;
+                self.connection.status = None;
+                self.connection.stage = None;
+                self.connection.retry = None;
             }
-            ConsoleEvent::Output(bytes) if self.session_visible() => self.console_output.extend_from_slice(&bytes),
+            ConsoleEvent::Output(bytes) if self.session_visible() => {
+                self.session.console_output.extend_from_slice(&bytes)
+            }
             ConsoleEvent::Output(_) => {}
             ConsoleEvent::Reconnecting { attempt, reason, retry_in } => {
                 self.phase = Phase::Reconnecting;
-                self.stage = None;
-                self.retry = Some(Retry::new(attempt, shown(&reason), retry_in));
+                self.connection.stage = None;
+                self.connection.retry = Some(Retry::new(attempt, shown(&reason), retry_in));
             }
             ConsoleEvent::OutputGap { bytes } => {
-                self.status = Some(format!("{bytes} bytes of console output were lost (scrollback)"));
+                self.connection.status = Some(format!("{bytes} bytes of console output were lost (scrollback)"));
             }
         }
     }
 
     /// Take the console output gathered since the last call.
     pub fn take_console_output(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.console_output)
+        std::mem::take(&mut self.session.console_output)
     }
 }
 
@@ -396,7 +378,7 @@ pub fn shown(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gui::frame::Rect;
+    use crate::gui::frame::{Rect, ScreenEvent};
 
     const REPORT: &[u8] = include_bytes!("../../../tests/data/snp/milan_attestation_report.bin");
 
@@ -434,13 +416,13 @@ mod tests {
         s.apply(NetEvent::Connecting);
         assert_eq!(s.phase, Phase::Connecting);
         s.apply(NetEvent::Console(ConsoleEvent::Output(b"early".to_vec())));
-        assert!(s.console_output.is_empty(), "nothing of the session before the verdict");
+        assert!(s.session.console_output.is_empty(), "nothing of the session before the verdict");
         s.apply(NetEvent::Verified { guest: guest(true), report: REPORT.to_vec() });
         assert_eq!(s.phase, Phase::Verified);
-        assert!(s.simulated && !s.session_visible());
-        assert_eq!(s.checks[0].1, CheckStatus::Passed("v3".into()));
-        assert_eq!(s.checks[1].1, CheckStatus::Passed("ok; valid".into()));
-        assert_eq!(s.checks[2].1, CheckStatus::NotReached);
+        assert!(s.verdict.simulated && !s.session_visible());
+        assert_eq!(s.verdict.checks[0].1, CheckStatus::Passed("v3".into()));
+        assert_eq!(s.verdict.checks[1].1, CheckStatus::Passed("ok; valid".into()));
+        assert_eq!(s.verdict.checks[2].1, CheckStatus::NotReached);
         s.apply(NetEvent::Console(ConsoleEvent::Attested(guest(true))));
         assert!(s.session_visible());
         s.apply(NetEvent::Console(ConsoleEvent::Output(b"hi".to_vec())));
@@ -451,14 +433,14 @@ mod tests {
             retry_in: Duration::from_secs(2),
         }));
         assert_eq!(s.phase, Phase::Reconnecting);
-        assert_eq!(s.retry.as_ref().map(Retry::secs_left), Some(2));
+        assert_eq!(s.connection.retry.as_ref().map(Retry::secs_left), Some(2));
         s.apply(NetEvent::Stage(Stage::Evidence));
         assert_eq!(s.phase, Phase::Reconnecting, "a re-attach stays in Reconnecting");
-        assert_eq!(s.retry.as_ref().map(Retry::secs_left), Some(0));
+        assert_eq!(s.connection.retry.as_ref().map(Retry::secs_left), Some(0));
         s.apply(NetEvent::Console(ConsoleEvent::Attested(guest(false))));
         assert_eq!(s.phase, Phase::Session);
-        assert!(!s.simulated && s.retry.is_none() && s.stage.is_none());
-        assert_eq!(s.attestations, 3, "the verdict, the console, the re-attach: each attested afresh");
+        assert!(!s.verdict.simulated && s.connection.retry.is_none() && s.connection.stage.is_none());
+        assert_eq!(s.verdict.attestations, 3, "the verdict, the console, the re-attach: each attested afresh");
     }
 
     #[test]
@@ -469,9 +451,9 @@ mod tests {
         let message = error.to_string();
         s.apply(NetEvent::Refused { error, report: REPORT.to_vec() });
         assert_eq!(s.phase, Phase::Refused);
-        let r = s.refusal.clone().unwrap();
+        let r = s.verdict.refusal.clone().unwrap();
         assert_eq!((r.check, r.name, r.message.as_str()), (Check::Measurement, "measurement", message.as_str()));
-        let statuses: Vec<&CheckStatus> = s.checks.iter().map(|(_, st)| st).collect();
+        let statuses: Vec<&CheckStatus> = s.verdict.checks.iter().map(|(_, st)| st).collect();
         assert_eq!(statuses[5], &CheckStatus::Passed(String::new()));
         assert_eq!(statuses[6], &CheckStatus::Failed(message));
         assert_eq!(statuses[7], &CheckStatus::NotReached);
@@ -479,8 +461,8 @@ mod tests {
         s.apply(NetEvent::Screen(ScreenEvent::Resized { w: 2, h: 2 }));
         s.apply(NetEvent::Screen(ScreenEvent::Pixels(Rect { x: 0, y: 0, w: 1, h: 1 }, vec![1; 4])));
         assert_eq!(s.phase, Phase::Refused);
-        assert!(!s.session_visible() && s.screen.size == (0, 0));
-        assert!(s.pinnable.is_none(), "pinning is offered for an unpinned measurement only");
+        assert!(!s.session_visible() && s.session.screen.size == (0, 0));
+        assert!(s.verdict.pinnable.is_none(), "pinning is offered for an unpinned measurement only");
     }
 
     #[test]
@@ -490,10 +472,10 @@ mod tests {
         assert_eq!(s.phase, Phase::Connecting);
         s.apply(NetEvent::Stage(Stage::Evidence));
         assert_eq!(s.phase, Phase::Verifying);
-        assert_eq!(s.stage.as_ref().map(|(st, _)| st.limit().is_some()), Some(true));
+        assert_eq!(s.connection.stage.as_ref().map(|(st, _)| st.limit().is_some()), Some(true));
         s.apply(NetEvent::Stage(Stage::Checked(vec![(Check::Format, "v3".into()), (Check::Chain, "ok".into())])));
-        assert_eq!(s.checks[0].1, CheckStatus::Passed("v3".into()));
-        assert_eq!(s.checks[2].1, CheckStatus::NotReached);
+        assert_eq!(s.verdict.checks[0].1, CheckStatus::Passed("v3".into()));
+        assert_eq!(s.verdict.checks[2].1, CheckStatus::NotReached);
     }
 
     #[test]
@@ -503,13 +485,13 @@ mod tests {
             error: VerifyError::MeasurementNotPinned { actual: "cd".repeat(48) },
             report: Vec::new(),
         });
-        assert_eq!(s.pinnable, Some("cd".repeat(48)));
+        assert_eq!(s.verdict.pinnable, Some("cd".repeat(48)));
         let mut s = ClientState::new("g".into());
         s.apply(NetEvent::IdentityChanged("WARNING".into()));
         assert_eq!(s.phase, Phase::Refused);
-        assert_eq!(s.refusal.as_ref().map(|r| r.name), Some(IDENTITY_CHANGED));
-        assert_eq!(s.checks[0].1, CheckStatus::Passed(String::new()));
-        assert!(matches!(s.checks[8], (Check::Identity, CheckStatus::Failed(_))));
-        assert!(s.pinnable.is_none());
+        assert_eq!(s.verdict.refusal.as_ref().map(|r| r.name), Some(IDENTITY_CHANGED));
+        assert_eq!(s.verdict.checks[0].1, CheckStatus::Passed(String::new()));
+        assert!(matches!(s.verdict.checks[8], (Check::Identity, CheckStatus::Failed(_))));
+        assert!(s.verdict.pinnable.is_none());
     }
 }

@@ -6,8 +6,8 @@ use std::time::UNIX_EPOCH;
 use egui::{Color32, RichText};
 use serde_json::Value;
 
-use cvmc_protocol::snp::certs::fmt_time;
 use cvmc_protocol::snp::report::Report;
+use cvmc_protocol::time::fmt_time;
 
 use crate::gui::state::{CheckStatus, ClientState, Phase};
 use crate::net::Stage;
@@ -20,7 +20,7 @@ const FAIL: Color32 = Color32::from_rgb(0xff, 0x55, 0x55);
 /// The check list: one row per check with its status and detail.
 pub fn checks_ui(ui: &mut egui::Ui, state: &ClientState) {
     egui::Grid::new("checks").num_columns(3).spacing([12.0, 4.0]).show(ui, |ui| {
-        for (check, status) in &state.checks {
+        for (check, status) in &state.verdict.checks {
             let (mark, colour, detail) = match status {
                 CheckStatus::Pending => ("...", Color32::GRAY, String::new()),
                 CheckStatus::Passed(d) => ("ok", PASS, d.clone()),
@@ -66,7 +66,7 @@ pub fn slow_hint(stage: &Stage) -> &'static str {
 /// The current step with how long it has run (and when it gives up); repaints once a
 /// second while something is waited for, and not otherwise.
 pub fn stage_ui(ui: &mut egui::Ui, state: &ClientState) {
-    let Some((stage, since)) = &state.stage else { return };
+    let Some((stage, since)) = &state.connection.stage else { return };
     let secs = since.elapsed().as_secs();
     let mut line = stage_text(stage);
     if let Some(limit) = stage.limit() {
@@ -87,7 +87,7 @@ pub fn connecting_ui(ui: &mut egui::Ui, state: &ClientState) {
         _ => "Verified; opening the session",
     };
     ui.heading(format!("{what}: {}", state.guest_name));
-    if let Some(status) = &state.status {
+    if let Some(status) = &state.connection.status {
         ui.label(status);
     }
     ui.horizontal(|ui| {
@@ -102,7 +102,7 @@ pub fn connecting_ui(ui: &mut egui::Ui, state: &ClientState) {
 /// A refused guest: the failed check, its values, the check list, the report's fields.
 pub fn refused_ui(ui: &mut egui::Ui, state: &ClientState) {
     ui.heading(RichText::new(format!("NOT TRUSTED: {}", state.guest_name)).color(FAIL));
-    if let Some(refusal) = &state.refusal {
+    if let Some(refusal) = &state.verdict.refusal {
         ui.label(
             RichText::new(format!("Failed check: {} ({})", check_name(refusal.check), refusal.name))
                 .strong()
@@ -113,7 +113,7 @@ pub fn refused_ui(ui: &mut egui::Ui, state: &ClientState) {
     ui.label("The session was not opened. Check the guest or its trust policy.");
     ui.add_space(8.0);
     checks_ui(ui, state);
-    if let Ok(report) = Report::parse(&state.report) {
+    if let Ok(report) = Report::parse(&state.verdict.report) {
         ui.add_space(8.0);
         egui::CollapsingHeader::new("Report fields (as received, NOT trusted)").show(ui, |ui| {
             report_grid(ui, &report, None);
@@ -169,7 +169,7 @@ fn report_grid(ui: &mut egui::Ui, report: &Report, product: Option<cvmc_protocol
 /// The Attestation tab: the verdict, the checks with details, every report field.
 pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        let Some(guest) = &state.guest else {
+        let Some(guest) = &state.verdict.guest else {
             ui.label("No verdict yet.");
             return;
         };
@@ -177,12 +177,16 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
         let what = if v.simulated() { "SIMULATED - NOT CONFIDENTIAL" } else { "SEV-SNP" };
         ui.heading(RichText::new(format!("TRUSTED ({what})")).color(PASS));
         let at = state
+            .verdict
             .verified_at
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or_else(|| "unknown".into(), |d| fmt_time(d.as_secs()));
         let summary = vec![
             ("verified at".to_owned(), at),
-            ("attestations".to_owned(), format!("{} (the verdict, the console, each re-attach)", state.attestations)),
+            (
+                "attestations".to_owned(),
+                format!("{} (the verdict, the console, each re-attach)", state.verdict.attestations),
+            ),
             ("product".to_owned(), v.product.to_string()),
             ("anchor".to_owned(), v.anchor.to_string()),
             ("identity".to_owned(), guest.identity_fingerprint.clone()),

@@ -11,7 +11,7 @@ use cvm_console::console_client::ConsoleEvent;
 use cvm_console::gui::app::GuiApp;
 use cvm_console::gui::frame::{Rect, ScreenEvent};
 use cvm_console::gui::net::Link;
-use cvm_console::gui::state::{NetCommand, NetEvent};
+use cvm_console::gui::net::{NetCommand, NetEvent};
 use cvmc_protocol::snp::product::Product;
 use cvmc_protocol::snp::report::Report;
 use cvmc_protocol::snp::tcb::Tcb;

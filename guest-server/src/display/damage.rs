@@ -1,7 +1,7 @@
 //! What changed between the frame a client holds and the current one: 64x64 tiles
 //! compared pixel by pixel, each run of changed tiles cropped to the rows and 8-pixel
 //! columns that really differ, and merged into rectangles. (A vertical scroll of the
-//! changed region is found by [`super::scroll`].)
+//! changed region is found by `scroll`.)
 
 use std::ops::Range;
 

@@ -17,10 +17,12 @@
 //! ```
 //!
 //! Modules: [`hub`] (sharing one source), [`pattern`] (synthetic screen), `serve`
-//! (handshake and read loop), `update` (write loop), `damage` (what changed), `scroll`
+//! (handshake and read loop), `control` (what the read loop hands the write loop),
+//! `update` (write loop), `damage` (what changed), `scroll`
 //! (CopyRect bands), `encode` (pixel encodings with their per-connection zlib streams);
 //! [`source`] (fbdev and the `--display` spec) and [`input`] (uinput) feed it.
 
+mod control;
 mod damage;
 mod encode;
 mod handshake;

@@ -1,16 +1,15 @@
 //! One display connection: the handshake, then two loops in the connection's task —
 //! the read loop (client messages: input goes straight to the sink, requests and
-//! settings to the write loop) and the write loop ([`super::update`]). The first to
+//! settings to the write loop) and the write loop (`update`). The first to
 //! end ends the connection; a malformed message ends it with the reason.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use cvmc_protocol::rfb::{ClientMsg, ClientMsgDecoder, PixelFormat};
+use cvmc_protocol::rfb::{ClientMsg, ClientMsgDecoder};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
-use tokio::sync::Notify;
 
+use super::control::{Request, Shared};
 use super::damage::Rect;
 use super::handshake::handshake;
 use super::hub::FrameHub;
@@ -22,59 +21,6 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_CHUNK: usize = 16 * 1024;
 /// SetDesktopSize requests we hold unanswered (each needs its own reply rectangle).
 const MAX_RESIZE_REPLIES: usize = 16;
-
-/// An update request (RFC 6143 7.5.3), merged with later ones until answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Request {
-    pub incremental: bool,
-    pub area: Rect,
-}
-
-impl Request {
-    /// One request covering both: incremental only if both were.
-    pub(super) fn merge(self, other: Request) -> Request {
-        Request { incremental: self.incremental && other.incremental, area: self.area.union(&other.area) }
-    }
-}
-
-/// What the read loop hands the write loop.
-#[derive(Debug, Default)]
-pub(super) struct Control {
-    pub request: Option<Request>,
-    /// The incremental request the write loop is waiting on a change for. A request
-    /// it covers would merge into the same request, so the read loop drops it without
-    /// waking the writer (an idle client repeating its request costs no wake-up).
-    pub waiting: Option<Request>,
-    pub pixel_format: Option<PixelFormat>,
-    pub encodings: Option<Vec<i32>>,
-    pub resize_replies: usize,
-}
-
-/// State shared by the two loops of one connection.
-#[derive(Debug, Default)]
-pub(super) struct Shared {
-    control: Mutex<Control>,
-    /// Signalled after every change to `control`.
-    pub wake: Notify,
-    /// The framebuffer size the client knows, `width << 16 | height`.
-    geometry: AtomicU32,
-}
-
-impl Shared {
-    pub(super) fn control(&self) -> MutexGuard<'_, Control> {
-        self.control.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(super) fn set_geometry(&self, width: u16, height: u16) {
-        self.geometry.store((u32::from(width) << 16) | u32::from(height), Ordering::Release);
-    }
-
-    fn geometry(&self) -> (u16, u16) {
-        let packed = self.geometry.load(Ordering::Acquire);
-        let [w1, w0, h1, h0] = packed.to_be_bytes();
-        (u16::from_be_bytes([w1, w0]), u16::from_be_bytes([h1, h0]))
-    }
-}
 
 /// Serve one RFB connection on an already attested stream until it ends. Never panics
 /// on client input; malformed messages end this connection with a DisplayError naming

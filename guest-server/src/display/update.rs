@@ -19,11 +19,11 @@ use cvmc_protocol::rfb::server::{extended_desktop_size, update_header};
 use cvmc_protocol::rfb::{PixelFormat, RectHeader, Screen, encoding};
 use tokio::io::{AsyncWrite, AsyncWriteExt as _, BufWriter};
 
+use super::control::{Request, Shared};
 use super::damage::{Rect, TILE, changed_bounds, changed_rects, changed_rects_outside, patch};
 use super::encode::{ClientEncodings, Encoders, PixelWriter, pieces, writer_for};
 use super::hub::{Captured, FrameHub};
 use super::scroll::{RowHashes, Scroll, apply_scrolls, detect_scroll};
-use super::serve::{Request, Shared};
 use super::{DisplayError, Frame};
 
 /// Socket write buffer; an update is flushed when complete.

@@ -4,15 +4,14 @@
 //! Every variable length has a named maximum, checked from the message header alone,
 //! so a peer can never make us buffer more than [`MAX_CLIENT_MSG`] bytes.
 
+use super::common::{SCREEN_LEN, Screen};
 use super::error::RfbError;
 use super::pixel::{PIXEL_FORMAT_LEN, PixelFormat};
-use super::server::{SCREEN_LEN, Screen};
 use crate::codec::Reader;
 
 /// Most encodings one SetEncodings may list (real viewers send about 30).
 pub const MAX_ENCODINGS: usize = 128;
-/// Longest ClientCutText text we accept (it is discarded, but must be read).
-pub const MAX_CUT_TEXT: usize = 256 * 1024;
+pub use super::common::MAX_CUT_TEXT;
 /// Most screens one SetDesktopSize may carry.
 pub const MAX_SCREENS: usize = 16;
 /// Longest client message: a ClientCutText header and [`MAX_CUT_TEXT`] bytes.

@@ -17,12 +17,13 @@
 //!   FramebufferUpdate, rectangles ─────────►        server::{update_header, RectHeader, …}
 //! ```
 //!
-//! Modules: [`pixel`] (PIXEL_FORMAT and colour conversion), [`handshake`],
+//! Modules: [`common`] (what both directions share), [`pixel`] (PIXEL_FORMAT and colour conversion), [`handshake`],
 //! [`client`] (client-to-server messages and the streaming decoder), [`server`]
 //! (server-to-client headers), [`encoding`] (encoding numbers), [`error`].
 //! Pixel data encoders (Raw, ZRLE, Tight) live in the server: they need zlib.
 
 pub mod client;
+pub mod common;
 pub mod encoding;
 pub mod error;
 pub mod handshake;
@@ -30,7 +31,8 @@ pub mod pixel;
 pub mod server;
 
 pub use client::{ClientMsg, ClientMsgDecoder, MAX_CUT_TEXT, MAX_ENCODINGS, MAX_SCREENS};
+pub use common::Screen;
 pub use error::{PixelFormatError, RfbError};
 pub use handshake::{ClientInit, RfbVersion, ServerInit, VERSION_3_8};
 pub use pixel::PixelFormat;
-pub use server::{RectHeader, Screen};
+pub use server::RectHeader;

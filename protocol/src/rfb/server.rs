@@ -1,7 +1,7 @@
 //! Server-to-client message headers (RFC 6143 7.6) and the ExtendedDesktopSize
 //! SCREEN structure; the pixel data behind a rectangle header is the encoder's.
 
-use super::client::MAX_CUT_TEXT;
+use super::common::{MAX_CUT_TEXT, SCREEN_LEN, Screen};
 use super::error::RfbError;
 
 /// RFC 6143 7.6.1 FramebufferUpdate message type.
@@ -10,8 +10,6 @@ pub const FRAMEBUFFER_UPDATE: u8 = 0;
 pub const BELL: u8 = 2;
 /// RFC 6143 7.6.4 ServerCutText message type.
 pub const SERVER_CUT_TEXT: u8 = 3;
-/// Length of a SCREEN structure (rfbproto "ExtendedDesktopSize Pseudo-encoding").
-pub const SCREEN_LEN: usize = 16;
 /// Length of a rectangle header (RFC 6143 7.6.1).
 pub const RECT_HEADER_LEN: usize = 12;
 
@@ -74,45 +72,6 @@ impl RectHeader {
             height: u16::from_be_bytes([b[6], b[7]]),
             encoding: i32::from_be_bytes([b[8], b[9], b[10], b[11]]),
         }
-    }
-}
-
-/// A head within the framebuffer (rfbproto "ExtendedDesktopSize Pseudo-encoding",
-/// SCREEN); also carried by SetDesktopSize.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Screen {
-    /// Stable identifier of the head.
-    pub id: u32,
-    /// Left edge within the framebuffer.
-    pub x: u16,
-    /// Top edge.
-    pub y: u16,
-    /// Width.
-    pub width: u16,
-    /// Height.
-    pub height: u16,
-    /// Flags; preserved, no meaning defined.
-    pub flags: u32,
-}
-
-impl Screen {
-    /// The 16 wire bytes.
-    pub fn encode(&self) -> [u8; SCREEN_LEN] {
-        let mut out = [0u8; SCREEN_LEN];
-        out[0..4].copy_from_slice(&self.id.to_be_bytes());
-        out[4..6].copy_from_slice(&self.x.to_be_bytes());
-        out[6..8].copy_from_slice(&self.y.to_be_bytes());
-        out[8..10].copy_from_slice(&self.width.to_be_bytes());
-        out[10..12].copy_from_slice(&self.height.to_be_bytes());
-        out[12..16].copy_from_slice(&self.flags.to_be_bytes());
-        out
-    }
-
-    /// Parse 16 wire bytes.
-    pub fn decode(b: &[u8; SCREEN_LEN]) -> Self {
-        let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
-        let u32_at = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        Self { id: u32_at(0), x: u16_at(4), y: u16_at(6), width: u16_at(8), height: u16_at(10), flags: u32_at(12) }
     }
 }
 

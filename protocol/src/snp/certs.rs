@@ -199,13 +199,6 @@ impl AmdCert {
     }
 }
 
-/// A unix time as RFC 3339 UTC, for messages ("2026-11-26T03:35:04Z").
-pub fn fmt_time(unix: u64) -> String {
-    der::DateTime::from_unix_duration(std::time::Duration::from_secs(unix))
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| format!("unix {unix}"))
-}
-
 /// The first common name of an X.509 name, in any of the string types AMD and
 /// others use.
 pub fn common_name(name: &x509_cert::name::Name) -> Option<String> {

@@ -11,9 +11,32 @@
 //! whose CHIP_ID is masked (zero), does not check reserved bytes, and reports
 //! failures as `io::Error`; the verifier needs typed errors for each check.
 
-use crate::error::ReportError;
 use crate::snp::product::Product;
 use crate::snp::tcb::RawTcb;
+
+/// An SEV-SNP report that is not well formed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// Not 1184 bytes.
+    #[error("report size: {len} bytes, expected {expected}")]
+    Size { len: usize, expected: usize },
+    /// VERSION not one we know the layout of.
+    #[error("report version: {version} is not supported (supported: {supported:?})")]
+    UnknownVersion { version: u32, supported: Vec<u32> },
+    /// A reserved byte is set.
+    #[error("reserved bytes: byte {offset:#05x} is {value:#04x}, must be zero")]
+    ReservedNonZero { offset: usize, value: u8 },
+    /// KEY_INFO.SIGNING_KEY is not VCEK, VLEK or none.
+    #[error("signing key: KEY_INFO.SIGNING_KEY is {value}, expected 0 (VCEK) or 1 (VLEK)")]
+    UnknownSigningKey { value: u32 },
+    /// SIGNATURE_ALGO is not ECDSA P-384 with SHA-384.
+    #[error("signature algorithm: {algo}, expected 1 (ECDSA P-384 with SHA-384)")]
+    SignatureAlgorithm { algo: u32 },
+    /// CPUID family/model of no known SNP product.
+    #[error("product: CPUID family {family:#04x} model {model:#04x} is no known SEV-SNP product")]
+    UnknownCpuid { family: u8, model: u8 },
+}
 
 /// Size of every SNP report version we accept.
 pub const REPORT_LEN: usize = 0x4A0;

@@ -174,7 +174,7 @@ pub fn verify_snp(
             "{product}: {} \u{2192} {}, valid at {}",
             intermediate.subject_cn,
             signer.subject_cn,
-            crate::snp::certs::fmt_time(now)
+            crate::time::fmt_time(now)
         ),
     );
 
