@@ -24,6 +24,8 @@ use cvmc_protocol::handshake::alpn;
 
 use crate::net::{ConnectError, ConnectOptions, Stage, connect_with};
 
+use crate::backoff::Backoff;
+pub use crate::backoff::Reconnect;
 pub use cvmc_protocol::console::client::{ACK_EVERY, MAX_UNACKED_INPUT};
 
 /// What the front end asks for.
@@ -93,21 +95,6 @@ pub enum ConsoleEnd {
     },
 }
 
-/// Retry policy for dropped connections.
-#[derive(Debug, Clone, Copy)]
-pub struct Reconnect {
-    /// Most attempts in a row.
-    pub attempts: u32,
-    /// Delay before the first retry; doubles up to 5 s.
-    pub first_delay: Duration,
-}
-
-impl Default for Reconnect {
-    fn default() -> Self {
-        Self { attempts: 8, first_delay: Duration::from_millis(200) }
-    }
-}
-
 enum Step {
     Ended(ConsoleEnd),
     Dropped(String),
@@ -137,8 +124,7 @@ pub async fn run_console_with(
     stages: Option<StageSink>,
 ) -> ConsoleEnd {
     let mut client = ConsoleClient::default();
-    let mut failures = 0u32;
-    let mut delay = reconnect.first_delay;
+    let mut backoff = Backoff::new(reconnect);
     let report = |s: Stage| {
         if let Some(sink) = &stages {
             sink(s);
@@ -147,8 +133,7 @@ pub async fn run_console_with(
     loop {
         let step = match connect_with(address, alpn::CONSOLE, opts, &report).await {
             Ok(attested) => {
-                failures = 0;
-                delay = reconnect.first_delay;
+                backoff.connected();
                 let _ = events.send(ConsoleEvent::Attested(Box::new(attested.guest))).await;
                 session(attested.stream, &mut client, &mut commands, &events).await
             }
@@ -166,15 +151,14 @@ pub async fn run_console_with(
         match step {
             Step::Ended(end) => return end,
             Step::Dropped(reason) => {
-                failures += 1;
-                if !client.has_session() || failures > reconnect.attempts {
-                    return ConsoleEnd::Lost { attempts: failures, reason };
-                }
-                let _ = events.send(ConsoleEvent::Reconnecting { attempt: failures, reason, retry_in: delay }).await;
+                let retry = backoff.failed().filter(|_| client.has_session());
+                let Some((attempt, delay)) = retry else {
+                    return ConsoleEnd::Lost { attempts: backoff.failures(), reason };
+                };
+                let _ = events.send(ConsoleEvent::Reconnecting { attempt, reason, retry_in: delay }).await;
                 if let Some(end) = wait_to_reconnect(delay, &mut client, &mut commands).await {
                     return end;
                 }
-                delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
     }

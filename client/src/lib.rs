@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backoff;
 pub mod bridge;
 pub mod cli;
 pub mod clientkey;

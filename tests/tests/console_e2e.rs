@@ -43,7 +43,7 @@ async fn a_cut_in_the_middle_of_a_burst_loses_and_repeats_nothing() {
     // The host drops the first connection after 100 kB and the second after 150 kB,
     // in the middle of the ~350 kB burst (and likely in the middle of a TLS record).
     proxy.cut_connections_after(&[100_000, 150_000]);
-    let fast = Reconnect { attempts: 20, first_delay: Duration::from_millis(50) };
+    let fast = Reconnect { attempts: 20, first_delay: Duration::from_millis(50), ..Reconnect::default() };
     let mut d = Driver::start(proxy.addr.to_string(), client.opts.clone(), fast);
     d.type_str("stty -echo; echo READY\r").await;
     d.wait_for("READY\r\n", 20).await;

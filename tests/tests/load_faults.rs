@@ -198,8 +198,11 @@ async fn after_kill_9_and_a_restart_the_client_reattests_a_fresh_report() {
     let mut opts = client.opts.clone();
     // The restarted guest has a new (ephemeral) identity: do not pin for this test.
     opts.known_guests = None;
-    let mut d =
-        Driver::start(addr.to_string(), opts, Reconnect { attempts: 40, first_delay: Duration::from_millis(100) });
+    let mut d = Driver::start(
+        addr.to_string(),
+        opts,
+        Reconnect { attempts: 40, first_delay: Duration::from_millis(100), ..Reconnect::default() },
+    );
     d.type_str("echo before-$((1+1))\r").await;
     d.wait_for("\r\nbefore-2\r\n", 20).await;
     server.kill9();

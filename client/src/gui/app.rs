@@ -47,22 +47,48 @@ pub enum Tab {
 pub type Connector =
     Box<dyn FnMut(&crate::gui::guests::SavedGuest, Arc<dyn Fn() + Send + Sync>) -> Result<Link, String>>;
 
+/// Where connections come from, for the life of the window.
+enum Source {
+    /// One guest given at start (the demo): `dialer`, if any, connects to it again.
+    Direct { dialer: Option<Dialer> },
+    /// The saved guests: the view picks one, `connector` connects to it.
+    Saved { view: GuestsView, connector: Connector },
+}
+
+/// What the window is doing.
+enum Mode {
+    /// Showing the saved guests; nothing is connected.
+    Choosing,
+    /// One guest: connecting, refused, in session, or not connected after a failure.
+    Guest {
+        /// The net thread's link (None: an attempt to connect again failed).
+        link: Option<Link>,
+        /// The saved guest it came from (connecting again goes through the connector).
+        saved: Option<SavedGuest>,
+        /// Its policy file (pinning a measurement edits it).
+        policy: Option<PathBuf>,
+    },
+}
+
+impl Mode {
+    fn link(&self) -> Option<&Link> {
+        match self {
+            Self::Guest { link, .. } => link.as_ref(),
+            Self::Choosing => None,
+        }
+    }
+}
+
 /// The whole GUI.
 pub struct GuiApp {
     /// What the views show.
     pub state: ClientState,
-    link: Option<Link>,
     /// The open tab of the session view.
     pub tab: Tab,
-    guests: Option<GuestsView>,
-    connector: Option<Connector>,
+    source: Source,
+    mode: Mode,
     screen: ScreenView,
     console: ConsoleTab,
-    dialer: Option<Dialer>,
-    /// The guest chosen in the guests view (reconnects go through the connector).
-    chosen: Option<SavedGuest>,
-    /// The current guest's policy file (for pinning a measurement).
-    policy_path: Option<PathBuf>,
     dialogs: Dialogs,
     /// What the net thread was last told about the screen's visibility.
     screen_visible: Option<bool>,
@@ -77,48 +103,57 @@ impl std::fmt::Debug for GuiApp {
 impl GuiApp {
     /// Connected (or connecting) to one guest through `link`.
     pub fn with_link(guest_name: String, link: Link) -> Self {
-        let mut app = Self::empty(guest_name);
-        app.link = Some(link);
+        let mode = Mode::Guest { link: Some(link), saved: None, policy: None };
+        let mut app = Self::new(guest_name, Source::Direct { dialer: None }, mode);
         app.state.phase = Phase::Connecting;
         app
     }
 
     /// The saved guests; `connector` opens a connection when one is chosen.
     pub fn with_guests(guests: SavedGuests, connector: Connector) -> Self {
-        let mut app = Self::empty(String::new());
-        app.guests = Some(GuestsView::new(guests));
-        app.connector = Some(connector);
-        app
+        Self::new(String::new(), Source::Saved { view: GuestsView::new(guests), connector }, Mode::Choosing)
     }
 
     /// How to connect again (reconnect after an end, verify again after pinning).
     #[must_use]
     pub fn with_dialer(mut self, dialer: Dialer) -> Self {
-        self.dialer = Some(dialer);
+        if let Source::Direct { dialer: d } = &mut self.source {
+            *d = Some(dialer);
+        }
         self
     }
 
     /// The guest's policy file, which pinning a measurement edits.
     #[must_use]
     pub fn with_policy_path(mut self, path: PathBuf) -> Self {
-        self.policy_path = Some(path);
+        if let Mode::Guest { policy, .. } = &mut self.mode {
+            *policy = Some(path);
+        }
         self
     }
 
-    fn empty(guest_name: String) -> Self {
+    fn new(guest_name: String, source: Source, mode: Mode) -> Self {
         Self {
             state: ClientState::new(guest_name),
-            link: None,
             tab: Tab::Screen,
-            guests: None,
-            connector: None,
+            source,
+            mode,
             screen: ScreenView::new(),
             console: ConsoleTab::default(),
-            dialer: None,
-            chosen: None,
-            policy_path: None,
             dialogs: Dialogs::default(),
             screen_visible: None,
+        }
+    }
+
+    /// The net thread's link, if a guest is connected.
+    fn link(&self) -> Option<&Link> {
+        self.mode.link()
+    }
+
+    fn policy_path(&self) -> Option<&std::path::Path> {
+        match &self.mode {
+            Mode::Guest { policy, .. } => policy.as_deref(),
+            Mode::Choosing => None,
         }
     }
 
@@ -126,12 +161,16 @@ impl GuiApp {
     fn redial(&mut self, ctx: &egui::Context) {
         let ctx = ctx.clone();
         let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
-        let link = match (&mut self.dialer, &self.chosen, &mut self.connector) {
-            (Some(dial), _, _) => dial(wake),
-            (None, Some(guest), Some(connector)) => connector(guest, wake),
+        let saved = match &self.mode {
+            Mode::Guest { saved, .. } => saved.clone(),
+            Mode::Choosing => None,
+        };
+        let dialed = match (&mut self.source, &saved) {
+            (Source::Direct { dialer: Some(dial) }, _) => dial(wake),
+            (Source::Saved { connector, .. }, Some(guest)) => connector(guest, wake),
             _ => Err("no way to connect again from here".into()),
         };
-        Self::send(self.link.as_ref(), NetCommand::Disconnect);
+        Self::send(self.link(), NetCommand::Disconnect);
         let name = std::mem::take(&mut self.state.guest_name);
         self.state = ClientState::new(name);
         self.screen = self.screen.fresh();
@@ -139,16 +178,18 @@ impl GuiApp {
         self.dialogs = Dialogs::default();
         self.screen_visible = None;
         self.tab = Tab::Screen;
-        match link {
+        let policy = self.policy_path().map(std::path::Path::to_path_buf);
+        let link = match dialed {
             Ok(link) => {
-                self.link = Some(link);
                 self.state.phase = Phase::Connecting;
+                Some(link)
             }
             Err(e) => {
-                self.link = None;
                 self.state.connection.status = Some(format!("cannot connect again: {e}"));
+                None
             }
-        }
+        };
+        self.mode = Mode::Guest { link, saved, policy };
     }
 
     /// Send a command to the net thread (dropped when there is no connection).
@@ -160,7 +201,7 @@ impl GuiApp {
 
     /// Drain the net thread's events into the state.
     fn pump(&mut self) {
-        if let Some(link) = &self.link {
+        if let Mode::Guest { link: Some(link), .. } = &self.mode {
             while let Ok(ev) = link.events.try_recv() {
                 self.state.apply(ev);
             }
@@ -169,10 +210,8 @@ impl GuiApp {
 
     /// Drop the connection and go back to the saved guests.
     fn disconnect(&mut self) {
-        Self::send(self.link.as_ref(), NetCommand::Disconnect);
-        self.link = None;
-        self.chosen = None;
-        self.policy_path = None;
+        Self::send(self.link(), NetCommand::Disconnect);
+        self.mode = Mode::Choosing;
         self.state = ClientState::new(String::new());
         self.screen = ScreenView::new();
         self.console = ConsoleTab::default();
@@ -183,7 +222,7 @@ impl GuiApp {
 
     /// Pin the measurement the guest reported, then verify again on a fresh connection.
     fn pin(&mut self, ctx: &egui::Context, measurement: &str) {
-        let Some(path) = self.policy_path.clone() else { return };
+        let Some(path) = self.policy_path().map(std::path::Path::to_path_buf) else { return };
         match crate::gui::pin::pin_measurement(&path, measurement) {
             Ok(()) => {
                 self.redial(ctx);
@@ -206,14 +245,14 @@ impl GuiApp {
         }
         // The console is fed every frame, whichever tab is open, so nothing piles up.
         if self.state.session_visible() {
-            let link = self.link.as_ref();
+            let link = self.mode.link();
             self.console.feed(&mut self.state, &mut |c| Self::send(link, c));
         }
         let mut leave = false;
         let mut again = false;
         let mut pin = None;
         egui::CentralPanel::default().show(ui, |ui| match self.state.phase {
-            Phase::Idle if self.link.is_none() && !self.can_redial() => self.guests_ui(ui),
+            Phase::Idle if matches!(self.mode, Mode::Choosing) => self.guests_ui(ui),
             Phase::Idle => {
                 ui.heading(format!("Not connected: {}", self.state.guest_name));
                 if let Some(status) = &self.state.connection.status {
@@ -225,7 +264,7 @@ impl GuiApp {
                 }
                 ui.horizontal(|ui| {
                     again = self.can_redial() && ui.button(CONNECT_AGAIN).clicked();
-                    leave = self.guests.is_some() && ui.button("Back to guests").clicked();
+                    leave = self.has_guests() && ui.button("Back to guests").clicked();
                 });
                 ui.add_space(8.0);
                 verdict_view::checks_ui(ui, &self.state);
@@ -233,10 +272,11 @@ impl GuiApp {
             Phase::Connecting | Phase::Verifying | Phase::Verified => verdict_view::connecting_ui(ui, &self.state),
             Phase::Refused => {
                 egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-                    leave = self.guests.is_some() && ui.button("Back to guests").clicked();
+                    leave = self.has_guests() && ui.button("Back to guests").clicked();
                     verdict_view::refused_ui(ui, &self.state);
+                    let policy = self.policy_path().map(std::path::Path::to_path_buf);
                     if let Some(m) = &self.state.verdict.pinnable
-                        && dialogs::pin_offer_ui(ui, m, self.policy_path.as_deref(), &mut self.dialogs)
+                        && dialogs::pin_offer_ui(ui, m, policy.as_deref(), &mut self.dialogs)
                     {
                         pin = Some(m.clone());
                     }
@@ -256,7 +296,15 @@ impl GuiApp {
     }
 
     fn can_redial(&self) -> bool {
-        self.dialer.is_some() || (self.chosen.is_some() && self.connector.is_some())
+        match (&self.source, &self.mode) {
+            (Source::Direct { dialer }, _) => dialer.is_some(),
+            (Source::Saved { .. }, Mode::Guest { saved, .. }) => saved.is_some(),
+            (Source::Saved { .. }, Mode::Choosing) => false,
+        }
+    }
+
+    fn has_guests(&self) -> bool {
+        matches!(self.source, Source::Saved { .. })
     }
 
     /// Tell the net thread whether the screen is on view (only when that changes).
@@ -264,7 +312,7 @@ impl GuiApp {
         let on = self.state.session_visible() && self.tab == Tab::Screen;
         if self.screen_visible != Some(on) {
             self.screen_visible = Some(on);
-            Self::send(self.link.as_ref(), NetCommand::ScreenVisible(on));
+            Self::send(self.link(), NetCommand::ScreenVisible(on));
         }
     }
 
@@ -305,7 +353,7 @@ impl GuiApp {
     }
 
     fn guests_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(view) = &mut self.guests else {
+        let Source::Saved { view, connector } = &mut self.source else {
             ui.label("No guest.");
             return;
         };
@@ -315,17 +363,15 @@ impl GuiApp {
         let Some(guest) = view.ui(ui) else { return };
         let ctx = ui.ctx().clone();
         let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
-        let Some(connector) = &mut self.connector else { return };
         match connector(&guest, wake) {
             Ok(link) => {
                 self.state = ClientState::new(guest.name.clone());
                 self.state.phase = Phase::Connecting;
-                self.link = Some(link);
-                self.policy_path = Some(guest.policy.clone());
                 // The saved choice applies from the first frame; reconnects keep whatever
                 // the user has switched it to since.
                 self.screen.view_only = guest.view_only;
-                self.chosen = Some(guest);
+                let policy = Some(guest.policy.clone());
+                self.mode = Mode::Guest { link: Some(link), saved: Some(guest), policy };
             }
             Err(e) => self.state.connection.status = Some(e),
         }
@@ -347,11 +393,11 @@ impl GuiApp {
             ui.horizontal_wrapped(|ui| (now, again) = self.connection_status(ui));
         }
         if now {
-            Self::send(self.link.as_ref(), NetCommand::ReconnectNow);
+            Self::send(self.link(), NetCommand::ReconnectNow);
         }
         self.screen_visibility();
         ui.separator();
-        let link = self.link.as_ref();
+        let link = self.mode.link();
         let mut send = |c| Self::send(link, c);
         if self.tab != Tab::Console {
             self.console.hidden();

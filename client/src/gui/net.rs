@@ -21,7 +21,8 @@ use vnc::{ClientKeyEvent, ClientMouseEvent, VncClient, VncEncoding, VncEvent, X1
 
 use cvmc_protocol::handshake::alpn;
 
-use crate::console_client::{ConsoleCommand, ConsoleEnd, ConsoleEvent, Reconnect, run_console_with};
+use crate::backoff::{Backoff, Reconnect};
+use crate::console_client::{ConsoleCommand, ConsoleEnd, ConsoleEvent, run_console_with};
 use crate::gui::frame::{Rect, ScreenEvent};
 use crate::net::{ConnectError, ConnectOptions, Stage, connect_with};
 use crate::rfb_viewer::start_viewer;
@@ -32,10 +33,10 @@ pub const REFRESH_EVERY: Duration = Duration::from_millis(40);
 /// A request for updates after this long without any, in case the guest answered one
 /// with an empty update (which brings no event).
 const KEEPALIVE: Duration = Duration::from_secs(5);
-/// First wait before reconnecting; it doubles up to [`MAX_RETRY_DELAY`].
-pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
-/// Longest wait between reconnection attempts.
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// How the console and the screen reconnect: from 0.5 s, doubling to 5 s, and never
+/// giving up by themselves (the guest ends the session, or the user leaves).
+pub const RECONNECT: Reconnect =
+    Reconnect { attempts: u32::MAX, first_delay: Duration::from_millis(500), max_delay: Duration::from_secs(5) };
 
 /// What the net thread reports.
 #[derive(Debug)]
@@ -208,7 +209,7 @@ pub async fn run(
         let (address, opts, emit) = (address.clone(), opts.clone(), emit.clone());
         // The GUI never gives up on a session by itself: it keeps re-attaching (every
         // attempt attested afresh) until the guest drops the session or the user leaves.
-        let forever = Reconnect { attempts: u32::MAX, first_delay: FIRST_RETRY_DELAY };
+        let forever = RECONNECT;
         // Returns whether the whole connection is over (a refusal or a failure before any
         // session): then the screen stops too. An ended session keeps its screen.
         tokio::spawn(async move {
@@ -301,8 +302,7 @@ async fn screen(
     emit: Emitter,
 ) {
     let mut visible = true;
-    let mut attempt = 0u32;
-    let mut delay = FIRST_RETRY_DELAY;
+    let mut backoff = Backoff::new(RECONNECT);
     loop {
         let mut connected = false;
         let result = drive_screen(&address, &opts, &mut commands, &emit, &mut visible, &mut connected).await;
@@ -325,10 +325,9 @@ async fn screen(
             Err(e) => e.to_string(),
         };
         if connected {
-            attempt = 0;
-            delay = FIRST_RETRY_DELAY;
+            backoff.connected();
         }
-        attempt += 1;
+        let Some((attempt, delay)) = backoff.failed() else { return };
         if !emit.emit(NetEvent::ScreenReconnecting { attempt, reason, retry_in: delay }) {
             return;
         }
@@ -346,7 +345,6 @@ async fn screen(
                 },
             }
         }
-        delay = (delay * 2).min(MAX_RETRY_DELAY);
     }
 }
 
