@@ -35,7 +35,7 @@ mod bench {
     use cvm_console::gui::net::screen_event;
     use cvm_console::gui::screen_view::ScreenView;
     use cvm_console::gui::state::SessionView;
-    use cvm_consoled::display::{DisplayConfig, Frame, FrameHub, FrameSource, PatternSource, serve_rfb};
+    use cvm_consoled::display::{DisplayConfig, PatternSource, ScreenHub, ScreenImage, ScreenSource, serve_rfb};
 
     const W: u16 = 1920;
     const H: u16 = 1080;
@@ -47,13 +47,13 @@ mod bench {
     const REPLAYS: usize = 3;
 
     /// Serves whatever frame the benchmark set last.
-    struct Shared(Arc<Mutex<Frame>>);
+    struct Shared(Arc<Mutex<ScreenImage>>);
 
-    impl FrameSource for Shared {
+    impl ScreenSource for Shared {
         fn name(&self) -> String {
             "bench".into()
         }
-        fn capture(&mut self) -> Result<Frame, cvm_consoled::display::SourceError> {
+        fn capture(&mut self) -> Result<ScreenImage, cvm_consoled::display::SourceError> {
             Ok(self.0.lock().unwrap().clone())
         }
     }
@@ -69,7 +69,7 @@ mod bench {
     }
 
     /// A few lines of "text" (blocks in a character grid) that differ with `seed`.
-    fn type_text(frame: &mut Frame, seed: usize) {
+    fn type_text(frame: &mut ScreenImage, seed: usize) {
         let (x0, y0) = (240usize, 640usize);
         for ch in 0..12 {
             for y in 0..16 {
@@ -87,9 +87,9 @@ mod bench {
     }
 
     /// Record one update per frame the guest server sends for `frames`.
-    async fn record(frames: Vec<(Frame, bool)>) -> Vec<Update> {
+    async fn record(frames: Vec<(ScreenImage, bool)>) -> Vec<Update> {
         let current = Arc::new(Mutex::new(frames[0].0.clone()));
-        let hub = FrameHub::new(Box::new(Shared(Arc::clone(&current))), 1000);
+        let hub = ScreenHub::new(Box::new(Shared(Arc::clone(&current))), 1000);
         let (server_end, mut c) = tokio::io::duplex(1 << 20);
         let cfg = DisplayConfig { view_only: true, max_fps: 1000, desktop_name: "bench".into() };
         tokio::spawn(async move { serve_rfb(server_end, hub, None, &cfg).await });

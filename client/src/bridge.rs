@@ -44,7 +44,7 @@ pub async fn bind(listen: &str) -> Result<TcpListener, BridgeError> {
 }
 
 /// Serve viewers from `listener` until the process ends; each gets an attested channel.
-pub async fn serve(listener: TcpListener, guest: String, opts: ConnectOptions) {
+pub async fn run(listener: TcpListener, guest: String, opts: ConnectOptions) {
     loop {
         let (mut viewer, peer) = match listener.accept().await {
             Ok(v) => v,

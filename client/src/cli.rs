@@ -243,7 +243,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
                     out,
                     &format!("bridge: verified RFB of {address} on {local} (each viewer connection is attested)\n"),
                 );
-                crate::bridge::serve(listener, address, opts).await;
+                crate::bridge::run(listener, address, opts).await;
                 Ok(EXIT_OK)
             })
         }

@@ -14,6 +14,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use cvmc_protocol::binding::{CLIENT_KEY_FILE, CONFIG_DIR_NAME, spki_fingerprint};
 
+use cvmc_io::files::write_private;
+
 use crate::error::ClientError;
 
 /// The user's cvm-console config directory (not created here).
@@ -126,24 +128,6 @@ impl ClientKey {
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.serialize_der()));
         Ok((vec![cert.der().clone()], key))
     }
-}
-
-/// Create a file readable by its owner only (0600 on Unix), whole or not at all: the
-/// contents go to a private temporary file in the same directory, which is then
-/// linked to `path`; `AlreadyExists` if `path` exists.
-pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist_noclobber(path).map(|_| ()).map_err(|e| e.error)
 }
 
 #[cfg(all(test, unix))]

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+use cvmc_io::frames::read_frame;
 use cvmc_protocol::binding::{EKM_LEN, EXPORTER_LABEL, report_data};
 use cvmc_protocol::evidence::Evidence;
-use cvmc_protocol::frame::FRAME_HEADER_LEN;
 use cvmc_protocol::handshake::{HandshakeMsg, Hello, MAX_ABORT_REASON, NONCE_LEN, PROTOCOL_VERSION, kind};
 
 use crate::evidence::EvidenceProvider;
@@ -28,6 +28,8 @@ pub enum AttestError {
     Timeout { what: &'static str, secs: u64 },
     #[error("attestation: expected {expected}, got frame type {kind:#04x} of {len} bytes")]
     Unexpected { expected: &'static str, kind: u8, len: usize },
+    #[error("attestation: {0}")]
+    Frame(#[from] cvmc_io::frames::FrameError),
     #[error("attestation: malformed message: {0}")]
     Malformed(#[from] cvmc_protocol::CodecError),
     #[error("attestation: client speaks protocol version {0}, this server {PROTOCOL_VERSION}")]
@@ -40,25 +42,6 @@ pub enum AttestError {
     Refused(String),
     #[error("attestation: connection: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// Read one frame whose type must be one of `allowed`, with at most `max` payload
-/// bytes; the length is checked from the header before anything is buffered.
-async fn read_frame<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    expected: &'static str,
-    allowed: &[u8],
-    max: usize,
-) -> Result<(u8, Vec<u8>), AttestError> {
-    let mut header = [0u8; FRAME_HEADER_LEN];
-    stream.read_exact(&mut header).await?;
-    let len = usize::try_from(u32::from_be_bytes([header[1], header[2], header[3], header[4]])).unwrap_or(usize::MAX);
-    if !allowed.contains(&header[0]) || len > max {
-        return Err(AttestError::Unexpected { expected, kind: header[0], len });
-    }
-    let mut payload = vec![0u8; len];
-    stream.read_exact(&mut payload).await?;
-    Ok((header[0], payload))
 }
 
 /// The client's Hello, within [`HELLO_TIMEOUT`].

@@ -55,7 +55,7 @@ pub struct ServerConfig {
     /// Directory of the simulated chain (`sim-init` output), relative to this file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulated_dir: Option<PathBuf>,
-    /// Frame source: `fbdev:/dev/fbN`, `vnc:ADDR`, `pattern[:WxH]` or `none`.
+    /// Screen source: `fbdev:/dev/fbN`, `vnc:ADDR`, `pattern[:WxH]` or `none`.
     #[serde(default = "default_display")]
     pub display: String,
     /// Console command; default `/bin/login` as root, else the user's shell.

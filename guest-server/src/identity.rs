@@ -10,6 +10,7 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::{Signer, SigningKey};
 use rand_core::OsRng;
 
+use cvmc_io::files::write_private;
 use cvmc_protocol::binding::{identity_fingerprint, identity_message};
 
 /// The identity key file cannot be read, parsed or created.
@@ -85,24 +86,6 @@ impl GuestIdentity {
     pub fn sign_session(&self, ekm: &[u8; 32], nonce: &[u8; 32]) -> [u8; 64] {
         self.key.sign(&identity_message(ekm, nonce)).to_bytes()
     }
-}
-
-/// Create a file readable by its owner only, whole or not at all: the contents go to a
-/// private temporary file first, which is then linked to `path` (failing with
-/// `AlreadyExists` if `path` exists), so no reader ever sees a partial key.
-pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").permissions(private_mode()).tempfile_in(dir)?;
-    tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
-    std::fs::hard_link(tmp.path(), path)
-}
-
-fn private_mode() -> std::fs::Permissions {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::Permissions::from_mode(0o600)
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@ pub mod builder;
 pub mod config;
 pub mod console;
 pub mod display;
-pub mod display_channel;
 pub mod doctor;
 pub mod evidence;
 pub mod identity;

@@ -27,7 +27,7 @@ struct Cli {
     /// Directory of a `sim-init` chain, for `--evidence simulated`.
     #[arg(long)]
     simulated_dir: Option<PathBuf>,
-    /// Frame source: fbdev:/dev/fbN, vnc:ADDR, pattern[:WxH] (a test screen, 1024x768 by default) or none.
+    /// Screen source: fbdev:/dev/fbN, vnc:ADDR, pattern[:WxH] (a test screen, 1024x768 by default) or none.
     #[arg(long)]
     display: Option<String>,
     /// Console command and arguments (default: /bin/login as root, else your shell).
@@ -144,7 +144,7 @@ fn load_config(cli: &Cli) -> Result<ServerConfig, ConfigError> {
     Ok(config)
 }
 
-async fn serve(cli: Cli) -> Result<(), String> {
+async fn run_server(cli: Cli) -> Result<(), String> {
     let config = load_config(&cli).map_err(|e| e.to_string())?;
     let server = ServerBuilder::new(config).bind().await.map_err(|e| e.to_string())?;
     tracing::info!(addr = %server.local_addr().map_err(|e| e.to_string())?, "listening");
@@ -207,7 +207,7 @@ fn main() -> ExitCode {
             return if high { ExitCode::from(1) } else { ExitCode::SUCCESS };
         }
         None => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(serve(cli)),
+            Ok(rt) => rt.block_on(run_server(cli)),
             Err(e) => Err(format!("tokio runtime: {e}")),
         },
     };

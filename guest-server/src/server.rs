@@ -36,7 +36,7 @@ use crate::attest::{AttestError, attest, refuse as refuse_channel};
 use crate::authorized::{AuthorizedClients, ClientAuth, spki_fingerprint};
 use crate::console::{ConsoleConfig, ConsoleError, SessionManager};
 use crate::display::DisplayError;
-use crate::display_channel::DisplayService;
+use crate::display::service::DisplayService;
 use crate::evidence::EvidenceProvider;
 use crate::identity::GuestIdentity;
 
@@ -336,12 +336,12 @@ async fn handle(
             Some(fingerprint) => ClientAuth::Key(fingerprint),
             None => ClientAuth::Unauthenticated { source: source_of(&peer) },
         };
-        shared.console.serve(tls, &peer.to_string(), auth).await?;
+        shared.console.serve_console(tls, &peer.to_string(), auth).await?;
     } else if channel == alpn::DISPLAY
         && let Some(display) = &shared.display
     {
         shared.channels.display.fetch_add(1, Ordering::Relaxed);
-        display.serve(Counted { inner: tls, written: Arc::clone(&shared.channels.display_bytes) }).await?;
+        display.serve_display(Counted { inner: tls, written: Arc::clone(&shared.channels.display_bytes) }).await?;
     }
     drop(admission);
     Ok(())

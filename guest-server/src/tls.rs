@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use rustls::DistinguishedName;
 use rustls::client::danger::HandshakeSignatureValid;
-use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
 
+use cvmc_io::tls::HandshakeSignatures;
 use cvmc_protocol::handshake::alpn;
 
 use crate::authorized::{AuthorizedClients, spki_fingerprint};
@@ -36,7 +36,7 @@ pub enum TlsSetupError {
 pub struct AuthorizedKeyVerifier {
     authorized: AuthorizedClients,
     mandatory: bool,
-    algorithms: WebPkiSupportedAlgorithms,
+    signatures: HandshakeSignatures,
 }
 
 impl ClientCertVerifier for AuthorizedKeyVerifier {
@@ -74,7 +74,7 @@ impl ClientCertVerifier for AuthorizedKeyVerifier {
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
         // The configuration offers TLS 1.3 only; this is never reached.
-        Err(Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered))
+        self.signatures.tls12()
     }
 
     fn verify_tls13_signature(
@@ -83,11 +83,11 @@ impl ClientCertVerifier for AuthorizedKeyVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+        self.signatures.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
+        self.signatures.schemes()
     }
 }
 
@@ -96,7 +96,7 @@ pub fn server_config(
     authorized: AuthorizedClients,
     client_auth_mandatory: bool,
 ) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = cvmc_io::tls::provider();
     let key = rcgen::generate_simple_self_signed(vec!["cvm-consoled".to_owned()])
         .map_err(|e| TlsSetupError::KeyGen(e.to_string()))?;
     let cert = CertificateDer::from(key.cert.der().to_vec());
@@ -104,7 +104,7 @@ pub fn server_config(
     let verifier = Arc::new(AuthorizedKeyVerifier {
         authorized,
         mandatory: client_auth_mandatory,
-        algorithms: provider.signature_verification_algorithms,
+        signatures: HandshakeSignatures::new(&provider),
     });
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?

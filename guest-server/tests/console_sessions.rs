@@ -78,7 +78,7 @@ impl Conn {
     fn open_as(mgr: &SessionManager, auth: ClientAuth) -> Self {
         let (client, server) = tokio::io::duplex(64 * 1024);
         let mgr = mgr.clone();
-        let server = tokio::spawn(async move { mgr.serve(server, "test-peer", auth).await });
+        let server = tokio::spawn(async move { mgr.serve_console(server, "test-peer", auth).await });
         let (rd, wr) = tokio::io::split(client);
         Self { rd, wr, decoder: FrameDecoder::new(), server }
     }

@@ -4,7 +4,7 @@
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
-use cvm_consoled::display::FrameSource;
+use cvm_consoled::display::ScreenSource;
 use cvm_consoled::display::pattern::PatternSource;
 use cvm_consoled::display::source::fbdev::{FbdevSource, Geometry};
 
@@ -86,7 +86,7 @@ fn capture_changed_finds_a_change_on_any_line_and_nothing_on_a_still_screen() {
         assert_eq!(first, source.capture().unwrap());
         assert_eq!(source.capture_changed(Some(&first)).unwrap(), None, "{rgb:?}: still screen");
         // A previous frame of another size: a whole new frame.
-        let small = cvm_consoled::display::Frame::filled(8, 8, 0);
+        let small = cvm_consoled::display::ScreenImage::filled(8, 8, 0);
         assert_eq!(source.capture_changed(Some(&small)).unwrap().as_ref(), Some(&first));
         let mut previous = first;
         for y in [0, h / 2, h - 1] {

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use cvm_consoled::display::{
-    DisplayConfig, DisplayError, Frame, FrameHub, FrameSource, InputSink, PatternSource, SourceError, serve_rfb,
+    DisplayConfig, DisplayError, InputSink, PatternSource, ScreenHub, ScreenImage, ScreenSource, SourceError, serve_rfb,
 };
 use cvmc_protocol::rfb::{ClientMsg, PixelFormatError, RfbError, VERSION_3_8, encoding};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, DuplexStream, ReadBuf};
@@ -44,19 +44,19 @@ impl Screen {
     fn resize(&self, width: u16, height: u16) {
         self.pattern.lock().unwrap().set_size(width, height);
     }
-    fn expected(&self) -> Frame {
+    fn expected(&self) -> ScreenImage {
         self.pattern.lock().unwrap().frame_at(self.n.load(Ordering::SeqCst))
     }
-    fn hub(&self) -> FrameHub {
-        FrameHub::new(Box::new(self.clone()), 60)
+    fn hub(&self) -> ScreenHub {
+        ScreenHub::new(Box::new(self.clone()), 60)
     }
 }
 
-impl FrameSource for Screen {
+impl ScreenSource for Screen {
     fn name(&self) -> String {
         "test screen".into()
     }
-    fn capture(&mut self) -> Result<Frame, SourceError> {
+    fn capture(&mut self) -> Result<ScreenImage, SourceError> {
         self.captures.fetch_add(1, Ordering::SeqCst);
         Ok(self.expected())
     }
@@ -96,7 +96,7 @@ struct Served {
     written: Arc<AtomicU64>,
 }
 
-fn serve(hub: &FrameHub, input: Option<Arc<dyn InputSink>>, cfg: DisplayConfig) -> Served {
+fn start_rfb(hub: &ScreenHub, input: Option<Arc<dyn InputSink>>, cfg: DisplayConfig) -> Served {
     let (client_end, server_end) = tokio::io::duplex(1 << 20);
     let written = Arc::new(AtomicU64::new(0));
     let stream = Counted { inner: server_end, written: Arc::clone(&written) };
@@ -166,7 +166,7 @@ impl Fb {
         }
     }
 
-    fn matches(&self, f: &Frame) -> bool {
+    fn matches(&self, f: &ScreenImage) -> bool {
         (self.width, self.height) == (f.width, f.height) && self.pixels == f.pixels
     }
 }
@@ -185,7 +185,7 @@ async fn pump(client: &VncClient, fb: &mut Fb, what: &str, done: impl Fn(&Fb) ->
     }
 }
 
-async fn pump_to(client: &VncClient, fb: &mut Fb, expected: &Frame, what: &str) {
+async fn pump_to(client: &VncClient, fb: &mut Fb, expected: &ScreenImage, what: &str) {
     pump(client, fb, what, |fb| fb.matches(expected)).await;
 }
 
@@ -194,7 +194,7 @@ async fn lossless_encodings_reconstruct_the_pattern() {
     for enc in [VncEncoding::Raw, VncEncoding::Zrle, VncEncoding::Tight] {
         let screen = Screen::new(320, 240);
         let hub = screen.hub();
-        let served = serve(&hub, None, DisplayConfig::default());
+        let served = start_rfb(&hub, None, DisplayConfig::default());
         let client = connect(served.client_end, &[enc, VncEncoding::Raw]).await;
         let mut fb = Fb::default();
         for n in [0, 1, 2, 77, 1_000_003] {
@@ -208,7 +208,7 @@ async fn lossless_encodings_reconstruct_the_pattern() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_updates_carry_only_changed_tiles() {
     let screen = Screen::new(640, 480);
-    let served = serve(&screen.hub(), None, DisplayConfig::default());
+    let served = start_rfb(&screen.hub(), None, DisplayConfig::default());
     let written = Arc::clone(&served.written);
     let client = connect(served.client_end, &[VncEncoding::Raw]).await;
     let mut fb = Fb::default();
@@ -244,7 +244,7 @@ async fn a_resize_reaches_the_client() {
     let hub = screen.hub();
     let mut clients = Vec::new();
     for extra in [Some(VncEncoding::DesktopSizePseudo), Some(VncEncoding::ExtendedDesktopSizePseudo), None] {
-        let served = serve(&hub, None, DisplayConfig::default());
+        let served = start_rfb(&hub, None, DisplayConfig::default());
         let encodings: Vec<VncEncoding> = [VncEncoding::Zrle].into_iter().chain(extra).collect();
         let client = connect(served.client_end, &encodings).await;
         let mut fb = Fb::default();
@@ -261,7 +261,7 @@ async fn a_resize_reaches_the_client() {
             // No resize support: the old geometry, showing the new screen clipped.
             let clipped: Vec<u32> =
                 (0..240).flat_map(|y| grown.pixels[y * 400..y * 400 + 320].iter().copied()).collect();
-            let want = Frame { width: 320, height: 240, pixels: clipped };
+            let want = ScreenImage { width: 320, height: 240, pixels: clipped };
             pump_to(client, fb, &want, "the clipped frame").await;
         }
     }
@@ -270,7 +270,7 @@ async fn a_resize_reaches_the_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_screen_sends_no_update_bytes() {
     let screen = Screen::new(320, 240);
-    let served = serve(&screen.hub(), None, DisplayConfig::default());
+    let served = start_rfb(&screen.hub(), None, DisplayConfig::default());
     let written = Arc::clone(&served.written);
     let client = connect(served.client_end, &[VncEncoding::Zrle]).await;
     let mut fb = Fb::default();
@@ -296,8 +296,8 @@ async fn an_idle_screen_sends_no_update_bytes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scroll_is_sent_as_copy_rect() {
     let screen = Screen::new(320, 240);
-    let hub = FrameHub::new(Box::new(Scroller(screen.clone())), 60);
-    let served = serve(&hub, None, DisplayConfig::default());
+    let hub = ScreenHub::new(Box::new(Scroller(screen.clone())), 60);
+    let served = start_rfb(&hub, None, DisplayConfig::default());
     let written = Arc::clone(&served.written);
     let client = connect(served.client_end, &[VncEncoding::CopyRect, VncEncoding::Raw]).await;
     let mut fb = Fb::default();
@@ -313,18 +313,18 @@ async fn a_scroll_is_sent_as_copy_rect() {
 struct Scroller(Screen);
 
 impl Scroller {
-    fn frame(n: u64) -> Frame {
+    fn frame(n: u64) -> ScreenImage {
         let tall = PatternSource::new(320, 240 + 64).frame_at(7);
         let top = usize::try_from(n * 32).unwrap() * 320;
-        Frame { width: 320, height: 240, pixels: tall.pixels[top..top + 320 * 240].to_vec() }
+        ScreenImage { width: 320, height: 240, pixels: tall.pixels[top..top + 320 * 240].to_vec() }
     }
 }
 
-impl FrameSource for Scroller {
+impl ScreenSource for Scroller {
     fn name(&self) -> String {
         "scroller".into()
     }
-    fn capture(&mut self) -> Result<Frame, SourceError> {
+    fn capture(&mut self) -> Result<ScreenImage, SourceError> {
         Ok(Scroller::frame(self.0.n.load(Ordering::SeqCst)))
     }
 }
@@ -428,7 +428,7 @@ async fn malformed_messages_end_only_that_connection() {
         }),
     ];
     for (name, version, bytes, check) in cases {
-        let served = serve(&hub, None, DisplayConfig::default());
+        let served = start_rfb(&hub, None, DisplayConfig::default());
         let mut s = served.client_end;
         match version {
             Some(v) => {
@@ -449,7 +449,7 @@ async fn malformed_messages_end_only_that_connection() {
             assert!(s.read_u32().await.unwrap() > 0, "with a reason");
         }
     }
-    let served = serve(&hub, None, DisplayConfig::default());
+    let served = start_rfb(&hub, None, DisplayConfig::default());
     let client = connect(served.client_end, &[VncEncoding::Zrle]).await;
     pump_to(&client, &mut Fb::default(), &screen.expected(), "a frame after the bad connections").await;
 }
@@ -459,7 +459,7 @@ async fn keys_and_pointer_reach_the_sink() {
     let screen = Screen::new(320, 240);
     let hub = screen.hub();
     let recorder = Arc::new(Recorder::default());
-    let served = serve(&hub, Some(recorder.clone()), DisplayConfig::default());
+    let served = start_rfb(&hub, Some(recorder.clone()), DisplayConfig::default());
     let client = connect(served.client_end, &[VncEncoding::Raw]).await;
     pump_to(&client, &mut Fb::default(), &screen.expected(), "the first frame").await;
     for event in [
@@ -475,7 +475,7 @@ async fn keys_and_pointer_reach_the_sink() {
     assert_eq!(recorder.wait_for(4).await, want);
 
     // A client that uses QEMU extended key events gets them confirmed, then heard.
-    let served = serve(&hub, Some(recorder.clone()), DisplayConfig::default());
+    let served = start_rfb(&hub, Some(recorder.clone()), DisplayConfig::default());
     let mut s = served.client_end;
     let (w, h) = raw_handshake(&mut s).await;
     let mut msgs = ClientMsg::SetEncodings(vec![encoding::QEMU_EXTENDED_KEY_EVENT]).encode().unwrap();
@@ -495,7 +495,7 @@ async fn view_only_drops_keys_and_pointer() {
     let screen = Screen::new(320, 240);
     let recorder = Arc::new(Recorder::default());
     let cfg = DisplayConfig { view_only: true, ..DisplayConfig::default() };
-    let served = serve(&screen.hub(), Some(recorder.clone()), cfg);
+    let served = start_rfb(&screen.hub(), Some(recorder.clone()), cfg);
     let client = connect(served.client_end, &[VncEncoding::Raw]).await;
     let mut fb = Fb::default();
     pump_to(&client, &mut fb, &screen.expected(), "the first frame").await;
@@ -519,7 +519,7 @@ async fn a_connection_lets_go_of_frames_it_no_longer_needs() {
     // The hub hands out the same `Arc` while the screen does not change, so this is the
     // frame the connection starts from.
     let first = Arc::downgrade(&hub.frame().await.unwrap());
-    let served = serve(&hub, None, DisplayConfig::default());
+    let served = start_rfb(&hub, None, DisplayConfig::default());
     let client = connect(served.client_end, &[VncEncoding::Raw]).await;
     let mut fb = Fb::default();
     pump_to(&client, &mut fb, &screen.expected(), "the first frame").await;

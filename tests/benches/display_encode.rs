@@ -8,7 +8,7 @@
 //!    scans the RFB stream (no pixel decoding) for where each FramebufferUpdate starts
 //!    and ends. It asks for one update at a time and keeps the decoded framebuffer after
 //!    each update: those frames are the content.
-//! 2. Ours: the same frames, in the same order, are replayed by a [`FrameSource`] into
+//! 2. Ours: the same frames, in the same order, are replayed by a [`ScreenSource`] into
 //!    the real server path, `serve_rfb` over `tokio::io::duplex`, on a thread of its own
 //!    (current-thread runtime); the same client code counts the bytes and checks that
 //!    every update reproduces its frame exactly.
@@ -60,7 +60,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use cvm_consoled::display::source::fbdev::{FbdevSource, Geometry};
-use cvm_consoled::display::{DisplayConfig, DisplayError, Frame, FrameHub, FrameSource, SourceError, serve_rfb};
+use cvm_consoled::display::{
+    DisplayConfig, DisplayError, ScreenHub, ScreenImage, ScreenSource, SourceError, serve_rfb,
+};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -613,8 +615,8 @@ impl Session {
         (update, latency)
     }
 
-    fn frame(&self) -> Frame {
-        Frame { width: self.size.0, height: self.size.1, pixels: self.pixels.clone() }
+    fn frame(&self) -> ScreenImage {
+        ScreenImage { width: self.size.0, height: self.size.1, pixels: self.pixels.clone() }
     }
 
     /// Keep asking for incremental updates on a static screen for `secs`; the bytes
@@ -654,17 +656,17 @@ struct ServerLog {
 
 /// Serves `frames[index]` on every capture; the driver moves `index`.
 struct Replay {
-    frames: Arc<Vec<Frame>>,
+    frames: Arc<Vec<ScreenImage>>,
     index: Arc<AtomicUsize>,
     log: Arc<Mutex<ServerLog>>,
 }
 
-impl FrameSource for Replay {
+impl ScreenSource for Replay {
     fn name(&self) -> String {
         "replay".into()
     }
 
-    fn capture(&mut self) -> Result<Frame, SourceError> {
+    fn capture(&mut self) -> Result<ScreenImage, SourceError> {
         let i = self.index.load(Ordering::SeqCst);
         let frame = self.frames[i].clone();
         self.log.lock().unwrap().captures.push((i, Instant::now()));
@@ -742,7 +744,7 @@ struct OurServer {
 
 impl OurServer {
     /// Start it on replayed `frames`; returns the client's end of the pipe.
-    fn start(frames: Arc<Vec<Frame>>, max_fps: u32) -> (Self, DuplexStream) {
+    fn start(frames: Arc<Vec<ScreenImage>>, max_fps: u32) -> (Self, DuplexStream) {
         let index = Arc::new(AtomicUsize::new(0));
         let log = Arc::new(Mutex::new(ServerLog::default()));
         let source = Replay { frames, index: Arc::clone(&index), log: Arc::clone(&log) };
@@ -751,7 +753,7 @@ impl OurServer {
 
     /// Start it on `source`.
     fn start_on(
-        source: Box<dyn FrameSource>,
+        source: Box<dyn ScreenSource>,
         index: Arc<AtomicUsize>,
         log: Arc<Mutex<ServerLog>>,
         max_fps: u32,
@@ -776,7 +778,7 @@ impl OurServer {
                     .thread_name(CAPTURE_THREAD)
                     .build()
                     .unwrap();
-                let hub = FrameHub::new(source, max_fps);
+                let hub = ScreenHub::new(source, max_fps);
                 let cfg = DisplayConfig { max_fps, ..DisplayConfig::default() };
                 rt.block_on(serve_rfb(stream, hub, None, &cfg))
             })
@@ -910,7 +912,7 @@ impl Side {
 /// full screen). A terminal's xterm runs for [`SLICE`] before each request, then is
 /// stopped and Xvnc given [`SETTLE`] to finish drawing, so that Xvnc's CPU time during
 /// the update is its update work alone.
-async fn run_xvnc(screen: &Screen, encoding: VncEncoding, mode: Mode, n: usize) -> (Side, Vec<Frame>) {
+async fn run_xvnc(screen: &Screen, encoding: VncEncoding, mode: Mode, n: usize) -> (Side, Vec<ScreenImage>) {
     let stream = TcpStream::connect(("127.0.0.1", screen.port)).await.unwrap();
     stream.set_nodelay(true).unwrap();
     let mut session = Session::connect(stream, encoding).await;
@@ -939,7 +941,7 @@ async fn run_xvnc(screen: &Screen, encoding: VncEncoding, mode: Mode, n: usize) 
 
 /// Our server on `frames`: the first as the initial screen, then one update per frame
 /// (incremental), or `n` full-screen updates of the first.
-async fn run_ours(frames: Arc<Vec<Frame>>, encoding: VncEncoding, mode: Mode, n: usize) -> Side {
+async fn run_ours(frames: Arc<Vec<ScreenImage>>, encoding: VncEncoding, mode: Mode, n: usize) -> Side {
     let (server, io) = OurServer::start(Arc::clone(&frames), MEASURE_FPS);
     let mut session = Session::connect(io, encoding).await;
     let first = session.next().await;
@@ -1016,7 +1018,7 @@ async fn idle_xvnc(screen: &Screen, secs: u64) -> Idle {
 /// The same for our server on the same frame, with its default capture rate, read
 /// the way the guest reads its screen: from a framebuffer (a file laid out as an
 /// XRGB8888 fbdev, through the same mmap source as /dev/fb0).
-async fn idle_ours(frame: Frame, secs: u64) -> Idle {
+async fn idle_ours(frame: ScreenImage, secs: u64) -> Idle {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fb0");
     let bytes: Vec<u8> = frame.pixels.iter().flat_map(|p| (p | 0xff00_0000).to_le_bytes()).collect();
@@ -1062,18 +1064,18 @@ struct Logged<S> {
     log: Arc<Mutex<ServerLog>>,
 }
 
-impl<S: FrameSource> FrameSource for Logged<S> {
+impl<S: ScreenSource> ScreenSource for Logged<S> {
     fn name(&self) -> String {
         self.inner.name()
     }
 
-    fn capture(&mut self) -> Result<Frame, SourceError> {
+    fn capture(&mut self) -> Result<ScreenImage, SourceError> {
         let frame = self.inner.capture();
         self.log.lock().unwrap().captures.push((0, Instant::now()));
         frame
     }
 
-    fn capture_changed(&mut self, previous: Option<&Frame>) -> Result<Option<Frame>, SourceError> {
+    fn capture_changed(&mut self, previous: Option<&ScreenImage>) -> Result<Option<ScreenImage>, SourceError> {
         let frame = self.inner.capture_changed(previous);
         self.log.lock().unwrap().captures.push((0, Instant::now()));
         frame
@@ -1082,9 +1084,9 @@ impl<S: FrameSource> FrameSource for Logged<S> {
 
 /// Frames without the ones equal to their predecessor (an update that changed nothing
 /// visible: our server would wait for a change instead of answering).
-fn distinct(frames: Vec<Frame>) -> (Vec<Frame>, usize) {
+fn distinct(frames: Vec<ScreenImage>) -> (Vec<ScreenImage>, usize) {
     let before = frames.len();
-    let mut out: Vec<Frame> = Vec::with_capacity(before);
+    let mut out: Vec<ScreenImage> = Vec::with_capacity(before);
     for f in frames {
         if out.last() != Some(&f) {
             out.push(f);

@@ -110,7 +110,7 @@ async fn vncdotool_captures_the_verified_screen_through_the_bridge() {
     let guest = TestGuest::start(pattern_guest_options(), std::slice::from_ref(&client.fingerprint)).await;
     let listener = cvm_console::bridge::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(cvm_console::bridge::serve(listener, guest.addr.to_string(), client.opts.clone()));
+    tokio::spawn(cvm_console::bridge::run(listener, guest.addr.to_string(), client.opts.clone()));
     let dir = tempfile::tempdir().unwrap();
     let png_path = dir.path().join("screen.png");
     let out = tokio::process::Command::new("vncdo")

@@ -35,8 +35,9 @@ impl Capture {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("capture.pcapng");
         std::fs::File::create(&file).unwrap();
+        // A capture buffer large enough that a loaded machine drops no packet.
         let mut child = Command::new("tshark")
-            .args(["-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
+            .args(["-i", "lo", "-B", "64", "-f", &format!("tcp port {port}"), "-w"])
             .arg(&file)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -104,15 +105,51 @@ fn first_non_tls_byte(stream: &[u8]) -> Option<usize> {
     None
 }
 
-/// The TCP payload sent to `port` and from it, each reassembled in capture order,
-/// so that a secret split over many small segments is still found.
+/// The TCP payload of each connection on `port`, one direction of it: reassembled
+/// by sequence number (a retransmitted segment counts once; connections never mix),
+/// so that a secret split over many small segments is still found and each stream
+/// can be read as TLS records. A hole in a stream means the capture missed packets.
+fn connection_streams(file: &Path, port: u16, to_port: bool) -> Vec<Vec<u8>> {
+    let filter = if to_port { format!("tcp.dstport == {port}") } else { format!("tcp.srcport == {port}") };
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(["-Y", &format!("{filter} && tcp.len > 0"), "-T", "fields", "-e", "tcp.stream", "-e", "tcp.seq"])
+        .args(["-e", "tcp.payload"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut segments: std::collections::BTreeMap<u64, std::collections::BTreeMap<u64, Vec<u8>>> = Default::default();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut fields = line.split('\t');
+        let (Some(stream), Some(seq), Some(payload)) = (fields.next(), fields.next(), fields.next()) else { continue };
+        let (Ok(stream), Ok(seq)) = (stream.trim().parse(), seq.trim().parse()) else { continue };
+        let bytes = hex::decode(payload.trim().replace(':', "")).unwrap_or_default();
+        segments.entry(stream).or_default().entry(seq).or_insert(bytes);
+    }
+    segments
+        .into_iter()
+        .map(|(id, by_seq)| {
+            let mut data = Vec::new();
+            let mut next = by_seq.keys().next().copied().unwrap_or(0);
+            for (seq, bytes) in by_seq {
+                let end = seq + bytes.len() as u64;
+                if end <= next {
+                    continue; // all of it seen already (a retransmission)
+                }
+                assert!(seq <= next, "tcp stream {id}: the capture missed bytes {next}..{seq}");
+                data.extend_from_slice(&bytes[usize::try_from(next - seq).unwrap()..]);
+                next = end;
+            }
+            data
+        })
+        .collect()
+}
+
+/// The TCP payload sent to `port` and from it, every connection's stream one after
+/// the other (for searching the secret).
 fn payload_streams(file: &Path, port: u16) -> [Vec<u8>; 2] {
-    [format!("tcp.dstport == {port}"), format!("tcp.srcport == {port}")].map(|filter| {
-        tshark_field(file, &format!("{filter} && tcp.len > 0"), "tcp.payload")
-            .iter()
-            .flat_map(|l| hex::decode(l.trim().replace(':', "")).unwrap_or_default())
-            .collect()
-    })
+    [true, false].map(|to_port| connection_streams(file, port, to_port).concat())
 }
 
 /// Every encoding of the secret found in the raw capture or either payload stream.
@@ -198,9 +235,11 @@ async fn the_attested_channels_carry_tls_records_only_and_no_trace_of_the_secret
     let (file, _keep) = capture.stop();
     let frames = payload_frames(&file, guest.addr.port());
     assert!(frames > 20, "the capture saw the traffic ({frames} frames)");
-    let [up, down] = payload_streams(&file, guest.addr.port());
-    for (name, stream) in [("client to guest", &up), ("guest to client", &down)] {
-        assert_eq!(first_non_tls_byte(stream), None, "{name}: {} bytes, not all TLS records", stream.len());
+    for (name, to_port) in [("client to guest", true), ("guest to client", false)] {
+        for (i, stream) in connection_streams(&file, guest.addr.port(), to_port).iter().enumerate() {
+            let at = first_non_tls_byte(stream);
+            assert_eq!(at, None, "{name}, connection {i}: {} bytes, not all TLS records", stream.len());
+        }
     }
     assert_eq!(leaks_in_capture(&file, guest.addr.port(), SECRET), Vec::<&str>::new(), "the secret crossed the wire");
     guest.stop().await;
@@ -214,7 +253,7 @@ async fn control_the_check_finds_the_secret_in_plain_rfb() {
     // The bridge's local side is plain RFB on loopback, by design: capture that.
     let listener = cvm_console::bridge::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(cvm_console::bridge::serve(listener, guest.addr.to_string(), client.opts.clone()));
+    tokio::spawn(cvm_console::bridge::run(listener, guest.addr.to_string(), client.opts.clone()));
     let capture = Capture::start(port);
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut viewer = Viewer::connect(tcp, VncEncoding::Raw).await;

@@ -1,22 +1,7 @@
 //! X11 keysyms for RFB key events (RFC 6143 7.5.4) and the send-keys menu's
 //! sequences: modifiers down, the key down and up, modifiers up in reverse.
 
-/// Control_L.
-pub const CONTROL_L: u32 = 0xffe3;
-/// Alt_L.
-pub const ALT_L: u32 = 0xffe9;
-/// Shift_L.
-pub const SHIFT_L: u32 = 0xffe1;
-/// Delete.
-pub const DELETE: u32 = 0xffff;
-/// F1 (F2..F12 follow).
-pub const F1: u32 = 0xffbe;
-/// Sys_Req (Alt+Print).
-pub const SYS_REQ: u32 = 0xff15;
-/// Return.
-pub const RETURN: u32 = 0xff0d;
-/// Tab.
-pub const TAB: u32 = 0xff09;
+pub use cvmc_protocol::rfb::keysym::{ALT_L, CONTROL_L, DELETE, F1, RETURN, SHIFT_L, SYS_REQ, TAB};
 
 /// The magic SysRq keys the menu offers: key, what the kernel does, whether it needs a
 /// confirmation (it ends processes or the guest without a clean shutdown).

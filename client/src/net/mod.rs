@@ -16,13 +16,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand_core::{OsRng, RngCore};
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use cvmc_io::frames::{FrameError, read_frame};
 use cvmc_protocol::binding::{EKM_LEN, EXPORTER_LABEL};
-use cvmc_protocol::frame::{FRAME_HEADER_LEN, MAX_FRAME_PAYLOAD};
+use cvmc_protocol::frame::MAX_FRAME_PAYLOAD;
 use cvmc_protocol::handshake::{HandshakeMsg, Hello, NONCE_LEN, PROTOCOL_VERSION, kind};
 use cvmc_protocol::{AttestedGuest, Check, SessionBinding, VerifyError, verify_evidence};
 
@@ -189,22 +190,6 @@ where
     }
 }
 
-/// Read one handshake frame of an allowed type; the length is checked from the header.
-async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S, allowed: &[u8]) -> std::io::Result<(u8, Vec<u8>)> {
-    let mut header = [0u8; FRAME_HEADER_LEN];
-    stream.read_exact(&mut header).await?;
-    let len = usize::try_from(u32::from_be_bytes([header[1], header[2], header[3], header[4]])).unwrap_or(usize::MAX);
-    if !allowed.contains(&header[0]) || len > MAX_FRAME_PAYLOAD {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("unexpected frame type {:#04x} of {len} bytes", header[0]),
-        ));
-    }
-    let mut payload = vec![0u8; len];
-    stream.read_exact(&mut payload).await?;
-    Ok((header[0], payload))
-}
-
 /// A TLS failure in words a person can act on.
 fn tls_error(address: &str, e: &std::io::Error, key: Option<&ClientKey>) -> ConnectError {
     let text = e.to_string();
@@ -272,18 +257,23 @@ pub async fn connect_with(
     stream.write_all(&hello).await.map_err(|e| tls_error(address, &e, opts.client_key.as_deref()))?;
     stream.flush().await.map_err(|e| tls_error(address, &e, opts.client_key.as_deref()))?;
     progress(Stage::Evidence);
-    let (k, payload) =
-        match tokio::time::timeout(PHASE_TIMEOUT, read_frame(&mut stream, &[kind::EVIDENCE, kind::ABORT])).await {
-            Err(_) => {
-                return Err(ConnectError::Timeout {
-                    address: address.into(),
-                    what: "evidence",
-                    secs: PHASE_TIMEOUT.as_secs(),
-                });
-            }
-            Ok(Err(e)) => return Err(tls_error(address, &e, opts.client_key.as_deref())),
-            Ok(Ok(f)) => f,
-        };
+    let (k, payload) = match tokio::time::timeout(
+        PHASE_TIMEOUT,
+        read_frame(&mut stream, "Evidence or Abort", &[kind::EVIDENCE, kind::ABORT], MAX_FRAME_PAYLOAD),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(ConnectError::Timeout {
+                address: address.into(),
+                what: "evidence",
+                secs: PHASE_TIMEOUT.as_secs(),
+            });
+        }
+        Ok(Err(FrameError::Io(e))) => return Err(tls_error(address, &e, opts.client_key.as_deref())),
+        Ok(Err(e)) => return Err(ConnectError::Protocol { address: address.into(), reason: e.to_string() }),
+        Ok(Ok(f)) => f,
+    };
     progress(Stage::Checking { bytes: payload.len() });
     let evidence = match HandshakeMsg::decode_payload(k, &payload) {
         Ok(HandshakeMsg::Evidence(ev)) => ev,

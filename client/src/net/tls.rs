@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
+use cvmc_io::tls::HandshakeSignatures;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, Error, SignatureScheme};
 
@@ -20,13 +20,13 @@ use crate::error::ClientError;
 /// Accepts the guest's self-signed certificate; checks its handshake signature.
 #[derive(Debug)]
 pub struct AttestedServerVerifier {
-    algorithms: WebPkiSupportedAlgorithms,
+    signatures: HandshakeSignatures,
 }
 
 impl AttestedServerVerifier {
     /// With the signature algorithms of a crypto provider.
     pub fn new(provider: &rustls::crypto::CryptoProvider) -> Self {
-        Self { algorithms: provider.signature_verification_algorithms }
+        Self { signatures: HandshakeSignatures::new(provider) }
     }
 }
 
@@ -49,7 +49,7 @@ impl ServerCertVerifier for AttestedServerVerifier {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        Err(Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered))
+        self.signatures.tls12()
     }
 
     fn verify_tls13_signature(
@@ -58,17 +58,17 @@ impl ServerCertVerifier for AttestedServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+        self.signatures.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
+        self.signatures.schemes()
     }
 }
 
 /// A client configuration for one channel.
 pub fn client_config(channel: &[u8], key: Option<&ClientKey>) -> Result<Arc<rustls::ClientConfig>, ClientError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = cvmc_io::tls::provider();
     let verifier = Arc::new(AttestedServerVerifier::new(&provider));
     let tls_err = |e: rustls::Error| ClientError::Local { what: "tls", reason: e.to_string() };
     let builder = rustls::ClientConfig::builder_with_provider(provider)

@@ -27,9 +27,9 @@
 //! wire protocol of one connection).
 
 pub mod backoff;
+mod connection;
 mod driver;
 mod pty;
-mod serve;
 mod session;
 
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ use rand_core::{OsRng, RngCore as _};
 
 use crate::authorized::ClientAuth;
 
-use self::serve::End;
+use self::connection::End;
 use self::session::{Session, lock};
 
 /// What the console runs and how sessions are kept.
@@ -174,11 +174,11 @@ impl SessionManager {
     /// here (`tracing::warn!` with `peer`); the error is returned for the caller's records.
     /// `auth` says whose the connection is: only that key re-attaches the sessions it
     /// opens, and a session without a key ends with its connection.
-    pub async fn serve<S>(&self, stream: S, peer: &str, auth: ClientAuth) -> Result<(), ConsoleError>
+    pub async fn serve_console<S>(&self, stream: S, peer: &str, auth: ClientAuth) -> Result<(), ConsoleError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        match serve::serve_connection(&self.inner, stream, &auth).await {
+        match connection::serve_connection(&self.inner, stream, &auth).await {
             Ok(End::ClientClosed) => tracing::debug!(peer, "console connection closed; session detached"),
             Ok(End::Replaced) => tracing::info!(peer, "console connection replaced by a newer attach"),
             Ok(End::Finished) => tracing::debug!(peer, "console session finished"),

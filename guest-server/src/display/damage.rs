@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use super::Frame;
+use super::ScreenImage;
 
 /// Side of a comparison tile (docs/DESIGN.md "Display and input").
 pub(crate) const TILE: u16 = 64;
@@ -28,7 +28,7 @@ impl Rect {
     }
 
     /// The whole of a frame.
-    pub(crate) fn of(frame: &Frame) -> Self {
+    pub(crate) fn of(frame: &ScreenImage) -> Self {
         Self::new(0, 0, frame.width, frame.height)
     }
 
@@ -79,13 +79,18 @@ impl Rect {
 /// screen's grid) with a changed pixel, each run of them in a tile row cropped to the
 /// changed rows and [`COLUMN_GRAIN`]-pixel columns, and rectangles with the same
 /// columns in consecutive rows merged. Both frames must have the same size.
-pub(crate) fn changed_rects(old: &Frame, new: &Frame, area: Rect) -> Vec<Rect> {
+pub(crate) fn changed_rects(old: &ScreenImage, new: &ScreenImage, area: Rect) -> Vec<Rect> {
     changed_rects_outside(old, new, area, &[])
 }
 
 /// Like [`changed_rects`], with the rows in `clean` taken as unchanged without
 /// looking (rows a CopyRect has just made equal).
-pub(crate) fn changed_rects_outside(old: &Frame, new: &Frame, area: Rect, clean: &[Range<u16>]) -> Vec<Rect> {
+pub(crate) fn changed_rects_outside(
+    old: &ScreenImage,
+    new: &ScreenImage,
+    area: Rect,
+    clean: &[Range<u16>],
+) -> Vec<Rect> {
     let area = area.intersect(&Rect::of(new)).intersect(&Rect::of(old));
     if area.is_empty() {
         return Vec::new();
@@ -127,7 +132,7 @@ struct Bounds {
 }
 
 /// Runs of changed tiles within one tile row `band`, each cropped to what changed.
-fn dirty_runs(old: &Frame, new: &Frame, band: Rect, clean: &[Range<u16>]) -> Vec<Rect> {
+fn dirty_runs(old: &ScreenImage, new: &ScreenImage, band: Rect, clean: &[Range<u16>]) -> Vec<Rect> {
     let first_tile = band.x / TILE;
     let tiles =
         usize::from((u16::try_from(band.right().saturating_sub(1)).unwrap_or(u16::MAX) / TILE) - first_tile) + 1;
@@ -194,7 +199,7 @@ fn dirty_runs(old: &Frame, new: &Frame, band: Rect, clean: &[Range<u16>]) -> Vec
 /// `changed_rects` over `area`); empty if nothing differs. One pass: whole rows
 /// compared, and in a row that differs only the columns outside the bounds found so
 /// far are scanned, from each end.
-pub(crate) fn changed_bounds(old: &Frame, new: &Frame, area: Rect) -> Rect {
+pub(crate) fn changed_bounds(old: &ScreenImage, new: &ScreenImage, area: Rect) -> Rect {
     let area = area.intersect(&Rect::of(new)).intersect(&Rect::of(old));
     if area.is_empty() {
         return Rect::new(0, 0, 0, 0);
@@ -230,7 +235,7 @@ pub(crate) fn changed_bounds(old: &Frame, new: &Frame, area: Rect) -> Rect {
 }
 
 /// `base` with `area` taken from `new` (same size).
-pub(crate) fn patch(base: &Frame, new: &Frame, area: Rect) -> Frame {
+pub(crate) fn patch(base: &ScreenImage, new: &ScreenImage, area: Rect) -> ScreenImage {
     let mut out = base.clone();
     let w = usize::from(base.width);
     let cols = area.cols();

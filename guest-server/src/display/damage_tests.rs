@@ -1,12 +1,12 @@
 use super::*;
 use crate::display::pattern::PatternSource;
 
-fn frame(w: u16, h: u16, f: impl Fn(u16, u16) -> u32) -> Frame {
+fn frame(w: u16, h: u16, f: impl Fn(u16, u16) -> u32) -> ScreenImage {
     let mut pixels = Vec::new();
     for y in 0..h {
         pixels.extend((0..w).map(|x| f(x, y)));
     }
-    Frame { width: w, height: h, pixels }
+    ScreenImage { width: w, height: h, pixels }
 }
 
 #[test]
@@ -26,7 +26,7 @@ fn unchanged_frames_have_no_damage() {
 
 #[test]
 fn one_pixel_marks_its_tile_clipped_to_the_area() {
-    let old = Frame::filled(200, 130, 0);
+    let old = ScreenImage::filled(200, 130, 0);
     let mut new = old.clone();
     new.pixels[70 * 200 + 130] = 1; // x 130, y 70: tile (2, 1)
     // Cropped to the changed row and its 8-pixel column.
@@ -40,7 +40,7 @@ fn one_pixel_marks_its_tile_clipped_to_the_area() {
 
 #[test]
 fn runs_merge_across_and_down() {
-    let old = Frame::filled(256, 256, 0);
+    let old = ScreenImage::filled(256, 256, 0);
     let new = frame(256, 256, |x, y| u32::from((10..140).contains(&x) && (5..150).contains(&y)));
     // Cropped to rows 5..150 and columns 8..144 (8-pixel grain) in every tile row,
     // which then merge into one.

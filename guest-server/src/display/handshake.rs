@@ -10,10 +10,10 @@ use cvmc_protocol::rfb::{ClientInit, PixelFormat, ServerInit, VERSION_3_8};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use super::DisplayError;
-use super::hub::{Captured, FrameHub};
+use super::hub::{Captured, ScreenHub};
 
 /// Run the handshake; returns the frame whose size ServerInit announced.
-pub(super) async fn handshake<S>(stream: &mut S, hub: &FrameHub, name: &str) -> Result<Captured, DisplayError>
+pub(super) async fn handshake<S>(stream: &mut S, hub: &ScreenHub, name: &str) -> Result<Captured, DisplayError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {

@@ -5,7 +5,7 @@
 //! While the screen stays still the rate backs off (see `Backoff`): after
 //! [`IDLE_AFTER`] without a change the interval doubles with every unchanged capture
 //! up to [`MAX_IDLE_INTERVAL`], and snaps back on a change and on keyboard or pointer
-//! input ([`FrameHub::poke`]). A new hub starts backed off (nothing has changed yet),
+//! input ([`ScreenHub::poke`]). A new hub starts backed off (nothing has changed yet),
 //! and a request for the whole screen gets one prompt capture, not the full rate: a
 //! client connecting to a still screen costs one capture, not half a second of them.
 //! The trade-off: a change nobody typed or pointed for, after half a second of
@@ -14,7 +14,7 @@
 //! Every connection gets the latest frame by `Arc`: a slow client skips frames, it
 //! never queues them. A capture identical to the previous one keeps the previous
 //! `Arc`, so connections recognise an unchanged screen without comparing pixels (the
-//! source compares while it reads, [`FrameSource::capture_changed`]).
+//! source compares while it reads, [`ScreenSource::capture_changed`]).
 //! Captures run in their own task: a connection that stops waiting (it got a new
 //! request, or it closed) never cancels a capture others wait for.
 
@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use super::{Frame, FrameSource, MAX_FRAME_DIMENSION, SourceError};
+use super::{MAX_FRAME_DIMENSION, ScreenImage, ScreenSource, SourceError};
 
 /// Highest capture rate a hub accepts; higher `max_fps` values are clamped.
 pub const MAX_FPS: u32 = 240;
@@ -87,7 +87,7 @@ pub(crate) struct Captured {
     /// Increases with every successful capture (1 for the first).
     pub seq: u64,
     /// The pixels; the same `Arc` as the previous capture if nothing changed.
-    pub frame: Arc<Frame>,
+    pub frame: Arc<ScreenImage>,
     /// When the capture started.
     pub at: Instant,
 }
@@ -96,24 +96,24 @@ pub(crate) struct Captured {
 /// second and only while some connection waits for an update; subscribers see the
 /// latest frame (a slow client gets the latest, never a queue).
 #[derive(Clone)]
-pub struct FrameHub {
+pub struct ScreenHub {
     inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for FrameHub {
+impl std::fmt::Debug for ScreenHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FrameHub").field("source", &self.inner.name).field("interval", &self.inner.interval).finish()
+        f.debug_struct("ScreenHub").field("source", &self.inner.name).field("interval", &self.inner.interval).finish()
     }
 }
 
 struct Inner {
     name: String,
     interval: Duration,
-    source: Mutex<Box<dyn FrameSource>>,
+    source: Mutex<Box<dyn ScreenSource>>,
     state: Mutex<State>,
     /// Signalled whenever a capture ends (with or without a frame).
     done: watch::Sender<()>,
-    /// Signalled on [`FrameHub::poke`]: a capture waiting out a backed-off interval
+    /// Signalled on [`ScreenHub::poke`]: a capture waiting out a backed-off interval
     /// re-computes its start.
     poked: Notify,
 }
@@ -134,9 +134,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl FrameHub {
+impl ScreenHub {
     /// Share `source`, capturing at most `max_fps` (1..=[`MAX_FPS`]) times a second.
-    pub fn new(source: Box<dyn FrameSource>, max_fps: u32) -> Self {
+    pub fn new(source: Box<dyn ScreenSource>, max_fps: u32) -> Self {
         let fps = max_fps.clamp(1, MAX_FPS);
         let name = source.name();
         let interval = Duration::from_secs(1) / fps;
@@ -164,11 +164,11 @@ impl FrameHub {
     }
 
     /// A frame captured no longer than one capture interval ago.
-    pub async fn frame(&self) -> Result<Arc<Frame>, SourceError> {
+    pub async fn frame(&self) -> Result<Arc<ScreenImage>, SourceError> {
         Ok(self.fresh().await?.frame)
     }
 
-    /// Like [`FrameHub::frame`], with its sequence number. Someone wants the whole
+    /// Like [`ScreenHub::frame`], with its sequence number. Someone wants the whole
     /// screen now: a stale frame is captured again promptly (once; see `Backoff::hurry`).
     pub(crate) async fn fresh(&self) -> Result<Captured, SourceError> {
         let seen = {
@@ -283,7 +283,7 @@ async fn capture(inner: Arc<Inner>, attempt: u64) {
 }
 
 /// Refuse frames we cannot serve: empty, oversized, or with the wrong pixel count.
-fn check_frame(name: &str, frame: &Frame) -> Result<(), SourceError> {
+fn check_frame(name: &str, frame: &ScreenImage) -> Result<(), SourceError> {
     let (width, height) = (frame.width, frame.height);
     if width == 0 || height == 0 || width > MAX_FRAME_DIMENSION || height > MAX_FRAME_DIMENSION {
         return Err(SourceError::FrameDimensions { name: name.to_owned(), width, height, max: MAX_FRAME_DIMENSION });
@@ -306,13 +306,13 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    struct Counting(Arc<AtomicU32>, Frame);
+    struct Counting(Arc<AtomicU32>, ScreenImage);
 
-    impl FrameSource for Counting {
+    impl ScreenSource for Counting {
         fn name(&self) -> String {
             "counting".into()
         }
-        fn capture(&mut self) -> Result<Frame, SourceError> {
+        fn capture(&mut self) -> Result<ScreenImage, SourceError> {
             self.0.fetch_add(1, Ordering::SeqCst);
             Ok(self.1.clone())
         }
@@ -321,7 +321,7 @@ mod tests {
     #[tokio::test]
     async fn captures_on_demand_rate_limited_and_shared() {
         let count = Arc::new(AtomicU32::new(0));
-        let hub = FrameHub::new(Box::new(Counting(Arc::clone(&count), Frame::filled(4, 4, 7))), 20);
+        let hub = ScreenHub::new(Box::new(Counting(Arc::clone(&count), ScreenImage::filled(4, 4, 7))), 20);
         assert_eq!(count.load(Ordering::SeqCst), 0, "no capture before anyone asks");
         let first = hub.next_after(0).await.unwrap();
         assert_eq!(first.seq, 1);
@@ -343,7 +343,7 @@ mod tests {
     #[tokio::test]
     async fn a_new_hub_and_a_full_screen_request_capture_once_not_at_the_full_rate() {
         let count = Arc::new(AtomicU32::new(0));
-        let hub = FrameHub::new(Box::new(Counting(Arc::clone(&count), Frame::filled(4, 4, 7))), 50);
+        let hub = ScreenHub::new(Box::new(Counting(Arc::clone(&count), ScreenImage::filled(4, 4, 7))), 50);
         // A client connects (its first frame) and waits for a change for a second.
         let first = hub.fresh().await.unwrap();
         let t0 = Instant::now();
@@ -412,7 +412,7 @@ mod tests {
     #[tokio::test]
     async fn a_still_screen_is_captured_less_often_and_a_poke_restores_the_rate() {
         let count = Arc::new(AtomicU32::new(0));
-        let hub = FrameHub::new(Box::new(Counting(Arc::clone(&count), Frame::filled(4, 4, 7))), 50);
+        let hub = ScreenHub::new(Box::new(Counting(Arc::clone(&count), ScreenImage::filled(4, 4, 7))), 50);
         // Keep one request waiting for a change, as an idle client does, for 2.5 s.
         let mut seen = hub.next_after(0).await.unwrap().seq;
         let end = Instant::now() + Duration::from_millis(2500);
@@ -430,11 +430,11 @@ mod tests {
     #[tokio::test]
     async fn bad_frames_are_refused() {
         let count = Arc::new(AtomicU32::new(0));
-        let bad = Frame { width: 2, height: 2, pixels: vec![0; 3] };
-        let hub = FrameHub::new(Box::new(Counting(Arc::clone(&count), bad)), 30);
+        let bad = ScreenImage { width: 2, height: 2, pixels: vec![0; 3] };
+        let hub = ScreenHub::new(Box::new(Counting(Arc::clone(&count), bad)), 30);
         let err = hub.next_after(0).await.unwrap_err();
         assert!(matches!(err, SourceError::FrameSize { pixels: 3, expected: 4, .. }), "{err}");
-        let empty = FrameHub::new(Box::new(Counting(count, Frame::filled(0, 5, 0))), 30);
+        let empty = ScreenHub::new(Box::new(Counting(count, ScreenImage::filled(0, 5, 0))), 30);
         assert!(matches!(empty.frame().await, Err(SourceError::FrameDimensions { .. })));
     }
 }

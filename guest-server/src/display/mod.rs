@@ -1,27 +1,30 @@
-//! The display channel (docs/DESIGN.md "Display and input"): an RFB 3.8 server, security
-//! type None, over an already attested stream, serving frames from a [`FrameSource`]
-//! and passing keys and the pointer to an [`InputSink`].
+//! The guest's RFB server (docs/DESIGN.md "Display and input"): RFB 3.8, security type
+//! None, over an already attested stream, serving images of the screen from a
+//! [`ScreenSource`] and passing keys and the pointer to an [`InputSink`]. Which server a
+//! display connection gets (this one, or an in-guest VNC server proxied) is
+//! [`service`]'s choice.
 //!
 //! ```text
-//!  FrameSource ─► FrameHub (one per source: rate-limited, backs off on a still
+//!  ScreenSource ─► ScreenHub (one per source: rate-limited, backs off on a still
 //!      ▲            screen, captures only on demand,
 //!      │            latest frame shared by Arc) ─┬─► serve_rfb (connection 1)
 //!      │                                         └─► serve_rfb (connection 2) …
 //!  capture on a blocking thread
 //!
 //!  serve_rfb: handshake ─► read loop  (ClientMsgDecoder ─► InputSink, requests)
-//!                       └► write loop (wait for a request and a changed frame ─►
+//!                       └► write loop (wait for a request and a changed image ─►
 //!                                      damage (64x64 tiles cropped to what changed,
 //!                                      CopyRect bands of a scroll) ─►
 //!                                      encode (Raw / ZRLE / Tight) ─► stream)
 //! ```
 //!
-//! Modules: [`hub`] (sharing one source), [`pattern`] (synthetic screen), `serve`
-//! (handshake and read loop), `control` (what the read loop hands the write loop),
+//! Modules: [`service`] (what `--display` serves), [`hub`] (sharing one source),
+//! [`pattern`] (synthetic screen), `connection` (handshake and read loop), `control` (what the read loop hands the write loop),
 //! `update` (write loop), `damage` (what changed), `scroll`
 //! (CopyRect bands), `encode` (pixel encodings with their per-connection zlib streams);
 //! [`source`] (fbdev and the `--display` spec) and [`input`] (uinput) feed it.
 
+mod connection;
 mod control;
 mod damage;
 mod encode;
@@ -30,13 +33,13 @@ pub mod hub;
 pub mod input;
 pub mod pattern;
 mod scroll;
-mod serve;
+pub mod service;
 pub mod source;
 mod update;
 
-pub use hub::FrameHub;
+pub use connection::serve_rfb;
+pub use hub::ScreenHub;
 pub use pattern::PatternSource;
-pub use serve::serve_rfb;
 
 use cvmc_protocol::rfb::RfbError;
 
@@ -45,7 +48,7 @@ pub const MAX_FRAME_DIMENSION: u16 = 8192;
 
 /// A captured screen: 0x00RRGGBB pixels, row-major, `width * height` of them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Frame {
+pub struct ScreenImage {
     /// Width in pixels.
     pub width: u16,
     /// Height in pixels.
@@ -54,7 +57,7 @@ pub struct Frame {
     pub pixels: Vec<u32>,
 }
 
-impl Frame {
+impl ScreenImage {
     /// A frame of one colour.
     pub fn filled(width: u16, height: u16, rgb: u32) -> Self {
         Self { width, height, pixels: vec![rgb; usize::from(width) * usize::from(height)] }
@@ -70,18 +73,18 @@ impl Frame {
 
 /// A source of frames (pattern, a guest-private fbdev, ...). Capture may return a
 /// different size than before (mode change).
-pub trait FrameSource: Send + 'static {
+pub trait ScreenSource: Send + 'static {
     /// A short name for logs and errors.
     fn name(&self) -> String;
     /// Take the current screen. Called on a blocking thread, never concurrently.
-    fn capture(&mut self) -> Result<Frame, SourceError>;
+    fn capture(&mut self) -> Result<ScreenImage, SourceError>;
 
     /// Take the current screen, or `None` if it equals `previous` (the frame the last
     /// capture returned). The hub calls this; a source that reads its pixels from
     /// somewhere can compare as it reads and skip building a frame for a still screen
-    /// (the common case of an idle display). By default: [`FrameSource::capture`],
+    /// (the common case of an idle display). By default: [`ScreenSource::capture`],
     /// then a comparison.
-    fn capture_changed(&mut self, previous: Option<&Frame>) -> Result<Option<Frame>, SourceError> {
+    fn capture_changed(&mut self, previous: Option<&ScreenImage>) -> Result<Option<ScreenImage>, SourceError> {
         let frame = self.capture()?;
         Ok(if previous == Some(&frame) { None } else { Some(frame) })
     }

@@ -2,11 +2,11 @@
 //!
 //! Mostly static (colour bars, a grid, a window of text-like blocks, a photo-like
 //! gradient with noise) plus a 24-bit frame counter and a small square moving along
-//! the bottom band, so consecutive frames differ in a few 64x64 tiles only. Frame `n`
+//! the bottom band, so consecutive frames differ in a few 64x64 tiles only. ScreenImage `n`
 //! is a pure function of the size and `n` ([`PatternSource::frame_at`]); `capture`
 //! returns frames 0, 1, 2, ... in turn.
 
-use super::{Frame, FrameSource, SourceError};
+use super::{ScreenImage, ScreenSource, SourceError};
 
 /// Side of the moving square.
 const SQUARE: u32 = 24;
@@ -44,23 +44,23 @@ impl PatternSource {
         (self.width, self.height)
     }
 
-    /// Frame `n` at the current size.
-    pub fn frame_at(&self, n: u64) -> Frame {
+    /// ScreenImage `n` at the current size.
+    pub fn frame_at(&self, n: u64) -> ScreenImage {
         let layout = Layout::new(self.width, self.height, n);
         let mut pixels = Vec::with_capacity(usize::from(self.width) * usize::from(self.height));
         for y in 0..u32::from(self.height) {
             pixels.extend((0..u32::from(self.width)).map(|x| layout.pixel(x, y)));
         }
-        Frame { width: self.width, height: self.height, pixels }
+        ScreenImage { width: self.width, height: self.height, pixels }
     }
 }
 
-impl FrameSource for PatternSource {
+impl ScreenSource for PatternSource {
     fn name(&self) -> String {
         format!("pattern {}x{}", self.width, self.height)
     }
 
-    fn capture(&mut self) -> Result<Frame, SourceError> {
+    fn capture(&mut self) -> Result<ScreenImage, SourceError> {
         let frame = self.frame_at(self.next);
         self.next = self.next.wrapping_add(1);
         Ok(frame)

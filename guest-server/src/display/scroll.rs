@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::Frame;
+use super::ScreenImage;
 use super::damage::Rect;
 
 /// Fewest rows, all bands together, worth CopyRects.
@@ -43,8 +43,8 @@ pub(crate) struct Scroll {
 /// columns, for the next detection; they hold for `new` only if every change between
 /// the two frames lies within `region` (the caller keeps them only then).
 pub(crate) fn detect_scroll(
-    old: &Frame,
-    new: &Frame,
+    old: &ScreenImage,
+    new: &ScreenImage,
     region: Rect,
     known: Option<&RowHashes>,
 ) -> (Vec<Scroll>, Option<RowHashes>) {
@@ -74,7 +74,7 @@ pub(crate) struct RowHashes {
 
 /// The scroll bands of `region`, given the row hashes of all of `old` and of the
 /// region's rows of `new`.
-fn find_bands(old: &Frame, new: &Frame, region: Rect, old_hash: &[u64], new_hash: &[u64]) -> Vec<Scroll> {
+fn find_bands(old: &ScreenImage, new: &ScreenImage, region: Rect, old_hash: &[u64], new_hash: &[u64]) -> Vec<Scroll> {
     let cols = region.cols();
     let mut by_hash: HashMap<u64, Vec<u16>> = HashMap::with_capacity(old_hash.len());
     for (y, &h) in (0u16..).zip(old_hash) {
@@ -203,7 +203,7 @@ fn row_hash(row: &[u32]) -> u64 {
 }
 
 /// `base` with `scrolls` applied in order, as the client applies CopyRects.
-pub(crate) fn apply_scrolls(base: &Frame, scrolls: &[Scroll]) -> Frame {
+pub(crate) fn apply_scrolls(base: &ScreenImage, scrolls: &[Scroll]) -> ScreenImage {
     let mut out = base.clone();
     let w = usize::from(base.width);
     for scroll in scrolls {

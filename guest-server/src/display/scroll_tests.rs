@@ -2,23 +2,23 @@ use super::*;
 use crate::display::damage::{changed_rects, changed_rects_outside, patch};
 use crate::display::pattern::PatternSource;
 
-fn frame(w: u16, h: u16, f: impl Fn(u16, u16) -> u32) -> Frame {
+fn frame(w: u16, h: u16, f: impl Fn(u16, u16) -> u32) -> ScreenImage {
     let mut pixels = Vec::new();
     for y in 0..h {
         pixels.extend((0..w).map(|x| f(x, y)));
     }
-    Frame { width: w, height: h, pixels }
+    ScreenImage { width: w, height: h, pixels }
 }
 
 /// What the client ends up with: the copies applied in order, then the rest patched.
-fn reproduce(old: &Frame, new: &Frame, scrolls: &[Scroll]) -> Frame {
+fn reproduce(old: &ScreenImage, new: &ScreenImage, scrolls: &[Scroll]) -> ScreenImage {
     let copied = apply_scrolls(old, scrolls);
     changed_rects(&copied, new, Rect::of(new)).iter().fold(copied, |f, r| patch(&f, new, *r))
 }
 
 /// Lines of "text" 14 rows high: 10 rows of glyph pixels, then 4 blank rows that are
 /// the same before and after a scroll.
-fn terminal(w: u16, h: u16, first_line: u32) -> Frame {
+fn terminal(w: u16, h: u16, first_line: u32) -> ScreenImage {
     let text = |line: u32, x: u16, y_in: u16| {
         if y_in >= 10 {
             0x101010
@@ -68,7 +68,7 @@ fn a_static_region_is_not_taken_for_a_scroll() {
 }
 
 /// A pointer (static, drawn over the text) at rows `y..y + 16`, columns 200..210.
-fn with_pointer(mut f: Frame, y: u16) -> Frame {
+fn with_pointer(mut f: ScreenImage, y: u16) -> ScreenImage {
     for row in y..y + 16 {
         for x in 200..210 {
             f.pixels[usize::from(row) * usize::from(f.width) + x] = 0xffffff;
@@ -143,7 +143,7 @@ fn the_rows_bands_cover_need_no_second_look() {
 fn the_row_hashes_handed_on_are_the_new_frames_and_change_no_result() {
     // A terminal with a static status line on top scrolls three times; the region of
     // each step holds every change, as the write loop's region does.
-    let screens: Vec<Frame> = (0..4u32)
+    let screens: Vec<ScreenImage> = (0..4u32)
         .map(|i| {
             let text = terminal(320, 280, i * 2);
             frame(320, 280, |x, y| if y < 20 { 0x00_ff_00 } else { text.pixels[usize::from(y) * 320 + usize::from(x)] })

@@ -22,9 +22,9 @@ use tokio::io::{AsyncWrite, AsyncWriteExt as _, BufWriter};
 use super::control::{Request, Shared};
 use super::damage::{Rect, TILE, changed_bounds, changed_rects, changed_rects_outside, patch};
 use super::encode::{ClientEncodings, Encoders, PixelWriter, pieces, writer_for};
-use super::hub::{Captured, FrameHub};
+use super::hub::{Captured, ScreenHub};
 use super::scroll::{RowHashes, Scroll, apply_scrolls, detect_scroll};
-use super::{DisplayError, Frame};
+use super::{DisplayError, ScreenImage};
 
 /// Socket write buffer; an update is flushed when complete.
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -43,7 +43,7 @@ const STATUS_PROHIBITED: u16 = 1;
 struct Plan {
     scrolls: Vec<Scroll>,
     rects: Vec<Rect>,
-    base: Option<Arc<Frame>>,
+    base: Option<Arc<ScreenImage>>,
     /// Row hashes of the new frame, if the scroll search made them.
     hashes: Option<RowHashes>,
 }
@@ -54,7 +54,7 @@ struct Conn {
     enc: ClientEncodings,
     encoders: Encoders,
     /// What the client's framebuffer holds, if we know.
-    client: Option<Arc<Frame>>,
+    client: Option<Arc<ScreenImage>>,
     /// Row hashes of `client` from the last scroll search, if it made them for it.
     client_hashes: Option<RowHashes>,
     /// The framebuffer size the client knows.
@@ -69,7 +69,7 @@ struct Conn {
 /// Serve update requests until the stream fails (the read loop ends the connection).
 pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
     wr: W,
-    hub: &FrameHub,
+    hub: &ScreenHub,
     shared: &Shared,
     first: Captured,
 ) -> Result<(), DisplayError> {
@@ -152,7 +152,7 @@ impl Conn {
     async fn answer<W: AsyncWrite + Unpin>(
         &mut self,
         request: Request,
-        frame: Arc<Frame>,
+        frame: Arc<ScreenImage>,
         shared: &Shared,
         out: &mut W,
     ) -> Result<bool, DisplayError> {
@@ -199,7 +199,7 @@ impl Conn {
         self.client = Some(if area == screen {
             frame
         } else {
-            let base = base.unwrap_or_else(|| Arc::new(Frame::filled(frame.width, frame.height, 0)));
+            let base = base.unwrap_or_else(|| Arc::new(ScreenImage::filled(frame.width, frame.height, 0)));
             Arc::new(patch(&base, &frame, area))
         });
         Ok(true)
@@ -207,7 +207,7 @@ impl Conn {
 
     /// What to send for the changes, all of which lie in `region`: CopyRects where a
     /// vertical scroll explains enough of them, and the rectangles that differ.
-    fn plan(&self, client: &Arc<Frame>, frame: &Frame, area: Rect, region: Rect) -> Plan {
+    fn plan(&self, client: &Arc<ScreenImage>, frame: &ScreenImage, area: Rect, region: Rect) -> Plan {
         let mut hashes = None;
         if self.enc.copy_rect && region.pixels() >= MIN_SCROLL_SEARCH {
             let scrolls;
@@ -230,7 +230,7 @@ impl Conn {
     /// extended key event confirmation once.
     async fn send_update<W: AsyncWrite + Unpin>(
         &mut self,
-        frame: &Frame,
+        frame: &ScreenImage,
         copies: &[Scroll],
         rects: &[Rect],
         out: &mut W,
@@ -313,8 +313,8 @@ impl Conn {
 }
 
 /// `frame` cropped or padded with black to `width` x `height`.
-fn fit(frame: &Frame, (width, height): (u16, u16)) -> Frame {
-    let mut out = Frame::filled(width, height, 0);
+fn fit(frame: &ScreenImage, (width, height): (u16, u16)) -> ScreenImage {
+    let mut out = ScreenImage::filled(width, height, 0);
     let (w, h) = (usize::from(width.min(frame.width)), height.min(frame.height));
     for y in 0..h {
         let row = usize::from(y) * usize::from(width);

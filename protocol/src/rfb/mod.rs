@@ -27,6 +27,7 @@ pub mod common;
 pub mod encoding;
 pub mod error;
 pub mod handshake;
+pub mod keysym;
 pub mod pixel;
 pub mod server;
 

@@ -4,7 +4,7 @@
 //! while the server's `VmRSS` and `VmHWM` are read.
 //!
 //! Ours runs in a process of its own — this benchmark executable started again with
-//! [`CHILD_VAR`] set: a [`FrameHub`] over the Xvnc screen's frame (a copy per capture,
+//! [`CHILD_VAR`] set: a [`ScreenHub`] over the Xvnc screen's frame (a copy per capture,
 //! as the fbdev source makes) and `serve_rfb` per TCP connection on a two-thread
 //! runtime, as in `cvm-consoled` but without TLS and the console. A fresh process
 //! per session count, so each `VmHWM` is its own.
@@ -98,7 +98,7 @@ fn start_ours(frame_file: &std::path::Path) -> (Child, u16) {
 
 /// Both servers with 1 and with 10 sessions; `frame` is what `screen` (an Xvnc at
 /// 1920x1080) shows.
-pub(crate) async fn measure(screen: &Screen, frame: &Frame) -> Vec<RssRow> {
+pub(crate) async fn measure(screen: &Screen, frame: &ScreenImage) -> Vec<RssRow> {
     let dir = std::env::temp_dir().join(format!("bench-display-rss-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("frame.raw");
@@ -126,13 +126,13 @@ pub(crate) async fn measure(screen: &Screen, frame: &Frame) -> Vec<RssRow> {
 }
 
 /// A still screen, copied on every capture as a real source copies its framebuffer.
-struct Still(Frame);
+struct Still(ScreenImage);
 
-impl FrameSource for Still {
+impl ScreenSource for Still {
     fn name(&self) -> String {
         "still".into()
     }
-    fn capture(&mut self) -> Result<Frame, SourceError> {
+    fn capture(&mut self) -> Result<ScreenImage, SourceError> {
         Ok(self.0.clone())
     }
 }
@@ -143,12 +143,12 @@ pub(crate) fn serve_child(file: &str) {
     let bytes = std::fs::read(file).unwrap();
     let (width, height) = (u16::from_le_bytes([bytes[0], bytes[1]]), u16::from_le_bytes([bytes[2], bytes[3]]));
     let pixels = bytes[4..].chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    let frame = Frame { width, height, pixels };
+    let frame = ScreenImage { width, height, pixels };
     drop(bytes);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async move {
         let cfg = DisplayConfig::default();
-        let hub = FrameHub::new(Box::new(Still(frame)), cfg.max_fps);
+        let hub = ScreenHub::new(Box::new(Still(frame)), cfg.max_fps);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{}", listener.local_addr().unwrap().port());
         std::io::stdout().flush().unwrap();

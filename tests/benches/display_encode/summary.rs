@@ -127,7 +127,7 @@ pub(crate) fn memory_table(w: &mut String, memory: &[rss::RssRow], real: &[(usiz
     }
     writeln!(
         w,
-        "Ours: this benchmark's executable started again as a server process (FrameHub + serve_rfb per TCP connection, two worker threads, as in cvm-consoled but without TLS and the console) over the frame Xvnc shows; a fresh process per session count. Xvnc: the whole X server (its framebuffer included), the same process for both counts."
+        "Ours: this benchmark's executable started again as a server process (ScreenHub + serve_rfb per TCP connection, two worker threads, as in cvm-consoled but without TLS and the console) over the frame Xvnc shows; a fresh process per session count. Xvnc: the whole X server (its framebuffer included), the same process for both counts."
     )
     .unwrap();
     if !real.is_empty() {

@@ -18,7 +18,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use cvmc_protocol::rfb::{PixelFormat, RectHeader, encoding};
 
 use super::damage::{Rect, TILE};
-use super::{DisplayError, Frame};
+use super::{DisplayError, ScreenImage};
 
 /// Colour to palette index. Hashed by one multiply instead of SipHash (a fifth of
 /// Tight's time on terminal text): a palette holds at most 257 colours, so even
@@ -110,7 +110,7 @@ impl Encoders {
     /// Append the header and data of one piece (see [`pieces`]) of `frame`.
     pub(crate) fn encode(
         &mut self,
-        frame: &Frame,
+        frame: &ScreenImage,
         piece: Rect,
         px: &PixelWriter,
         enc: &ClientEncodings,

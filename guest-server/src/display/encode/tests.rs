@@ -221,7 +221,7 @@ fn compact(r: &mut Reader<'_>) -> usize {
     len
 }
 
-fn expected(frame: &Frame, rect: Rect, pf: &PixelFormat) -> Vec<u32> {
+fn expected(frame: &ScreenImage, rect: Rect, pf: &PixelFormat) -> Vec<u32> {
     (rect.y..rect.y + rect.h)
         .flat_map(|y| frame.row(y)[usize::from(rect.x)..usize::from(rect.x + rect.w)].to_vec())
         .map(|c| pf.pixel_value(c))
@@ -231,7 +231,7 @@ fn expected(frame: &Frame, rect: Rect, pf: &PixelFormat) -> Vec<u32> {
 #[test]
 fn every_encoding_round_trips_in_every_format() {
     let p = PatternSource::new(300, 200);
-    let frames = [p.frame_at(0), p.frame_at(1), Frame::filled(300, 200, 0x123456)];
+    let frames = [p.frame_at(0), p.frame_at(1), ScreenImage::filled(300, 200, 0x123456)];
     for pf in formats() {
         let px = writer_for(pf).unwrap();
         for e in [encoding::RAW, encoding::ZRLE, encoding::TIGHT] {
@@ -308,8 +308,8 @@ fn preferences_follow_the_client_order() {
 
 /// A smooth, photograph-like picture: shading plus a little deterministic noise, with
 /// more than 256 colours in every rectangle.
-fn smooth(width: u16, height: u16) -> Frame {
-    let mut f = Frame::filled(width, height, 0);
+fn smooth(width: u16, height: u16) -> ScreenImage {
+    let mut f = ScreenImage::filled(width, height, 0);
     let mut seed = 0x2545_f491_u32;
     for y in 0..height {
         for (x, px) in f.pixels[usize::from(y) * usize::from(width)..][..usize::from(width)].iter_mut().enumerate() {

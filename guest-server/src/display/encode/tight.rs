@@ -13,7 +13,7 @@ use super::PaletteIndex;
 use super::pixels::PixelWriter;
 use super::zlib::ZStream;
 use crate::display::damage::Rect;
-use crate::display::{DisplayError, Frame};
+use crate::display::{DisplayError, ScreenImage};
 
 /// Widest Tight rectangle the spec allows.
 pub(crate) const MAX_WIDTH: u16 = 2048;
@@ -75,7 +75,7 @@ impl TightEncoder {
     /// Append the rectangle's data (from the compression-control byte on) to `out`.
     pub(crate) fn encode(
         &mut self,
-        frame: &Frame,
+        frame: &ScreenImage,
         rect: Rect,
         px: &PixelWriter,
         opts: TightOptions,
@@ -139,7 +139,7 @@ impl TightEncoder {
     }
 
     /// Distinct colours of `rect` into `self.palette` (stops counting past 256).
-    fn count_colours(&mut self, frame: &Frame, rect: Rect) {
+    fn count_colours(&mut self, frame: &ScreenImage, rect: Rect) {
         self.palette.clear();
         self.index.clear();
         let mut last = None;
@@ -193,7 +193,7 @@ impl TightEncoder {
     }
 
     /// JpegCompression: the rectangle as a JFIF stream.
-    fn jpeg(&mut self, frame: &Frame, rect: Rect, level: u8, out: &mut Vec<u8>) -> Result<(), DisplayError> {
+    fn jpeg(&mut self, frame: &ScreenImage, rect: Rect, level: u8, out: &mut Vec<u8>) -> Result<(), DisplayError> {
         self.data.clear();
         for y in rect.y..rect.y + rect.h {
             for &c in &frame.row(y)[usize::from(rect.x)..usize::from(rect.x) + usize::from(rect.w)] {

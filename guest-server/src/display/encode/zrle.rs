@@ -5,7 +5,7 @@ use super::PaletteIndex;
 use super::pixels::PixelWriter;
 use super::zlib::ZStream;
 use crate::display::damage::{Rect, TILE};
-use crate::display::{DisplayError, Frame};
+use crate::display::{DisplayError, ScreenImage};
 
 /// Largest ZRLE palette (subencodings 2..=127 and 130..=255).
 const MAX_PALETTE: usize = 127;
@@ -37,7 +37,7 @@ impl ZrleEncoder {
     /// Append the rectangle's data (u32 length, zlib data) to `out`.
     pub(crate) fn encode(
         &mut self,
-        frame: &Frame,
+        frame: &ScreenImage,
         rect: Rect,
         px: &PixelWriter,
         out: &mut Vec<u8>,
@@ -59,7 +59,7 @@ impl ZrleEncoder {
     }
 
     /// One tile into `self.tiles`, uncompressed.
-    fn tile(&mut self, frame: &Frame, tile: Rect, px: &PixelWriter) {
+    fn tile(&mut self, frame: &ScreenImage, tile: Rect, px: &PixelWriter) {
         self.pixels.clear();
         for y in tile.y..tile.y + tile.h {
             let row = frame.row(y);

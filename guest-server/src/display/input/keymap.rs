@@ -6,6 +6,8 @@
 //! - Otherwise an X11 keysym (RFC 6143 7.5.4), mapped for a US layout; keysyms that
 //!   need Shift on that layout say so, so the sink can press it when the client did not.
 
+use cvmc_protocol::rfb::keysym as ks;
+
 /// An evdev key code and whether the keysym needs Shift on a US layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyMapping {
@@ -118,7 +120,7 @@ const US_KEYS: &[(u8, u8, u16)] = &[
     (b' ', b' ', 57),
 ];
 
-/// X11 keysym -> evdev for a US layout.
+/// X11 keysym ([`cvmc_protocol::rfb::keysym`]) -> evdev for a US layout.
 pub fn keysym_to_evdev(keysym: u32) -> Option<KeyMapping> {
     if let Ok(byte) = u8::try_from(keysym)
         && (0x20..0x7f).contains(&byte)
@@ -134,48 +136,48 @@ pub fn keysym_to_evdev(keysym: u32) -> Option<KeyMapping> {
         });
     }
     match keysym {
-        0xff08 => plain(14),                                                     // BackSpace
-        0xff09 => plain(15),                                                     // Tab
-        0xff0d => plain(28),                                                     // Return
-        0xff13 => plain(119),                                                    // Pause
-        0xff14 => plain(70),                                                     // Scroll_Lock
-        0xff15 => plain(KEY_SYSRQ),                                              // Sys_Req
-        0xff1b => plain(1),                                                      // Escape
-        0xff50 => plain(102),                                                    // Home
-        0xff51 => plain(105),                                                    // Left
-        0xff52 => plain(103),                                                    // Up
-        0xff53 => plain(106),                                                    // Right
-        0xff54 => plain(108),                                                    // Down
-        0xff55 => plain(104),                                                    // Prior
-        0xff56 => plain(109),                                                    // Next
-        0xff57 => plain(107),                                                    // End
-        0xff61 => plain(KEY_SYSRQ),                                              // Print
-        0xff63 => plain(110),                                                    // Insert
-        0xff67 => plain(127),                                                    // Menu
-        0xff7f => plain(69),                                                     // Num_Lock
-        0xff8d => plain(96),                                                     // KP_Enter
-        0xffaa => plain(55),                                                     // KP_Multiply
-        0xffab => plain(78),                                                     // KP_Add
-        0xffad => plain(74),                                                     // KP_Subtract
-        0xffae => plain(83),                                                     // KP_Decimal
-        0xffaf => plain(98),                                                     // KP_Divide
-        0xffb0 => plain(82),                                                     // KP_0
-        0xffb1..=0xffb3 => plain(79 + u16::try_from(keysym - 0xffb1).ok()?),     // KP_1..3
-        0xffb4..=0xffb6 => plain(75 + u16::try_from(keysym - 0xffb4).ok()?),     // KP_4..6
-        0xffb7..=0xffb9 => plain(71 + u16::try_from(keysym - 0xffb7).ok()?),     // KP_7..9
-        0xffbe..=0xffc7 => plain(KEY_F1 + u16::try_from(keysym - 0xffbe).ok()?), // F1..F10
-        0xffc8 => plain(87),                                                     // F11
-        0xffc9 => plain(88),                                                     // F12
-        0xffe1 => plain(KEY_LEFTSHIFT),                                          // Shift_L
-        0xffe2 => plain(54),                                                     // Shift_R
-        0xffe3 => plain(KEY_LEFTCTRL),                                           // Control_L
-        0xffe4 => plain(97),                                                     // Control_R
-        0xffe5 => plain(58),                                                     // Caps_Lock
-        0xffe7 | 0xffeb => plain(125),                                           // Meta_L, Super_L
-        0xffe8 | 0xffec => plain(126),                                           // Meta_R, Super_R
-        0xffe9 => plain(KEY_LEFTALT),                                            // Alt_L
-        0xffea | 0xfe03 => plain(100),                                           // Alt_R, ISO_Level3_Shift (AltGr)
-        0xffff => plain(KEY_DELETE),                                             // Delete
+        ks::BACKSPACE => plain(14),
+        ks::TAB => plain(15),
+        ks::RETURN => plain(28),
+        ks::PAUSE => plain(119),
+        ks::SCROLL_LOCK => plain(70),
+        ks::SYS_REQ => plain(KEY_SYSRQ),
+        ks::ESCAPE => plain(1),
+        ks::HOME => plain(102),
+        ks::LEFT => plain(105),
+        ks::UP => plain(103),
+        ks::RIGHT => plain(106),
+        ks::DOWN => plain(108),
+        ks::PAGE_UP => plain(104),   // Prior
+        ks::PAGE_DOWN => plain(109), // Next
+        ks::END => plain(107),
+        ks::PRINT => plain(KEY_SYSRQ), // Print
+        ks::INSERT => plain(110),
+        ks::MENU => plain(127),
+        ks::NUM_LOCK => plain(69),
+        ks::KP_ENTER => plain(96),
+        ks::KP_MULTIPLY => plain(55),
+        ks::KP_ADD => plain(78),
+        ks::KP_SUBTRACT => plain(74),
+        ks::KP_DECIMAL => plain(83),
+        ks::KP_DIVIDE => plain(98),
+        ks::KP_0 => plain(82),
+        v if (ks::KP_0 + 1..=ks::KP_0 + 3).contains(&v) => plain(79 + u16::try_from(v - ks::KP_0 - 1).ok()?), // KP_1..3
+        v if (ks::KP_0 + 4..=ks::KP_0 + 6).contains(&v) => plain(75 + u16::try_from(v - ks::KP_0 - 4).ok()?), // KP_4..6
+        v if (ks::KP_0 + 7..=ks::KP_0 + 9).contains(&v) => plain(71 + u16::try_from(v - ks::KP_0 - 7).ok()?), // KP_7..9
+        v if (ks::F1..ks::F1 + 10).contains(&v) => plain(KEY_F1 + u16::try_from(v - ks::F1).ok()?),           // F1..F10
+        ks::F11 => plain(87),                                                                                 // F11
+        ks::F12 => plain(88),
+        ks::SHIFT_L => plain(KEY_LEFTSHIFT),
+        ks::SHIFT_R => plain(54),
+        ks::CONTROL_L => plain(KEY_LEFTCTRL),
+        ks::CONTROL_R => plain(97),
+        ks::CAPS_LOCK => plain(58),
+        ks::META_L | ks::SUPER_L => plain(125), // Meta_L, Super_L
+        ks::META_R | ks::SUPER_R => plain(126), // Meta_R, Super_R
+        ks::ALT_L => plain(KEY_LEFTALT),
+        ks::ALT_R | ks::ISO_LEVEL3_SHIFT => plain(100), // Alt_R, ISO_Level3_Shift (AltGr)
+        ks::DELETE => plain(KEY_DELETE),
         _ => None,
     }
 }

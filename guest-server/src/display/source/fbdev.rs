@@ -10,7 +10,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::display::{Frame, FrameSource, SourceError};
+use crate::display::{ScreenImage, ScreenSource, SourceError};
 use crate::sys::{FbBitfield, fb_screeninfo, map_readonly};
 
 /// How a framebuffer's memory is laid out.
@@ -233,11 +233,11 @@ impl FbdevSource {
     }
 
     /// The whole visible area, at the current geometry.
-    fn read_frame(&self) -> Result<Frame, SourceError> {
+    fn read_image(&self) -> Result<ScreenImage, SourceError> {
         let (width, height) = self.size()?;
         let mut pixels = vec![0; usize::from(width) * usize::from(height)];
         self.read_rows(0, &mut pixels);
-        Ok(Frame { width, height, pixels })
+        Ok(ScreenImage { width, height, pixels })
     }
 
     /// Lines `from..` of the visible area into `pixels` (whole lines of `width`).
@@ -249,23 +249,23 @@ impl FbdevSource {
     }
 }
 
-impl FrameSource for FbdevSource {
+impl ScreenSource for FbdevSource {
     fn name(&self) -> String {
         format!("fbdev:{}", self.path.display())
     }
 
-    fn capture(&mut self) -> Result<Frame, SourceError> {
+    fn capture(&mut self) -> Result<ScreenImage, SourceError> {
         self.follow_mode_change()?;
-        self.read_frame()
+        self.read_image()
     }
 
     /// Compares line by line as it reads: a still screen costs one pass over the
     /// framebuffer and the previous frame, and no new frame.
-    fn capture_changed(&mut self, previous: Option<&Frame>) -> Result<Option<Frame>, SourceError> {
+    fn capture_changed(&mut self, previous: Option<&ScreenImage>) -> Result<Option<ScreenImage>, SourceError> {
         self.follow_mode_change()?;
         let (width, height) = self.size()?;
         let Some(previous) = previous.filter(|p| (p.width, p.height) == (width, height)) else {
-            return self.read_frame().map(Some);
+            return self.read_image().map(Some);
         };
         let w = usize::from(width);
         self.row.resize(w, 0);
@@ -281,7 +281,7 @@ impl FrameSource for FbdevSource {
             pixels.extend_from_slice(&row);
             pixels.resize(w * usize::from(height), 0);
             self.read_rows(y + 1, &mut pixels[(y + 1) * w..]);
-            Frame { width, height, pixels }
+            ScreenImage { width, height, pixels }
         });
         self.row = row;
         Ok(frame)

@@ -1,4 +1,4 @@
-//! Frame sources behind the display channel, chosen by `--display`:
+//! Screen sources behind the RFB server, chosen by `--display`:
 //!
 //! ```text
 //! fbdev:/dev/fbN   a guest-private framebuffer (vkms), mmap'd        -> FbdevSource

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use super::control::{Request, Shared};
 use super::damage::Rect;
 use super::handshake::handshake;
-use super::hub::FrameHub;
+use super::hub::ScreenHub;
 use super::{DisplayConfig, DisplayError, InputSink, update};
 
 /// The client must finish the handshake within this time.
@@ -24,10 +24,10 @@ const MAX_RESIZE_REPLIES: usize = 16;
 
 /// Serve one RFB connection on an already attested stream until it ends. Never panics
 /// on client input; malformed messages end this connection with a DisplayError naming
-/// the reason. `cfg.max_fps` is for whoever builds the hub ([`FrameHub::new`]).
+/// the reason. `cfg.max_fps` is for whoever builds the hub ([`ScreenHub::new`]).
 pub async fn serve_rfb<S>(
     stream: S,
-    hub: FrameHub,
+    hub: ScreenHub,
     input: Option<Arc<dyn InputSink>>,
     cfg: &DisplayConfig,
 ) -> Result<(), DisplayError>
@@ -63,7 +63,7 @@ where
 async fn read_loop<R: AsyncRead + Unpin>(
     mut rd: R,
     shared: &Shared,
-    hub: &FrameHub,
+    hub: &ScreenHub,
     input: Option<&dyn InputSink>,
     view_only: bool,
 ) -> Result<(), DisplayError> {

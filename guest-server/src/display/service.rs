@@ -1,8 +1,9 @@
-//! The display channel (ALPN `cvmc/1/display`) after attestation: either our RFB
-//! server over a frame source, or an in-guest VNC server proxied byte for byte.
+//! How a connection on the display channel (ALPN `cvmc/1/display`) is served after
+//! attestation, as `--display` says: our RFB server (this module's parent) over a
+//! screen source, or an in-guest VNC server proxied byte for byte.
 //!
 //! ```text
-//! --display pattern | fbdev:/dev/fbN ─► FrameHub ─► serve_rfb ─► uinput (keys, pointer)
+//! --display pattern | fbdev:/dev/fbN ─► ScreenHub ─► serve_rfb ─► uinput (keys, pointer)
 //! --display vnc:ADDR ────────────────► connect ADDR on the guest's loopback ─► copy both ways
 //! ```
 
@@ -14,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::display::input::uinput::UinputSink;
 use crate::display::source::fbdev::FbdevSource;
 use crate::display::source::{DisplaySpec, VncTarget};
-use crate::display::{DisplayConfig, DisplayError, FrameHub, FrameSource, InputSink, SourceError, serve_rfb};
+use crate::display::{DisplayConfig, DisplayError, InputSink, ScreenHub, ScreenSource, SourceError, serve_rfb};
 
 /// Most keys one connection may hold down at once. A keyboard holds a handful; a
 /// client pressing ever new keysym/keycode pairs without releasing them is refused
@@ -27,7 +28,7 @@ pub enum DisplayService {
     /// Our RFB server over a shared frame source.
     Frames {
         /// The shared source.
-        hub: FrameHub,
+        hub: ScreenHub,
         /// Keyboard and pointer (None: view-only).
         input: Option<Arc<dyn InputSink>>,
         /// Server settings.
@@ -60,7 +61,7 @@ pub struct DisplayOptions {
 impl DisplayService {
     /// Build the service for `--display`; `Ok(None)` for `none`.
     pub fn from_spec(spec: &DisplaySpec, opts: DisplayOptions) -> Result<Option<Self>, SourceError> {
-        let source: Box<dyn FrameSource> = match spec {
+        let source: Box<dyn ScreenSource> = match spec {
             DisplaySpec::None => return Ok(None),
             DisplaySpec::Vnc { target } => return Ok(Some(Self::VncProxy(target.clone()))),
             DisplaySpec::Pattern { width, height } => {
@@ -80,11 +81,11 @@ impl DisplayService {
             }
         };
         let config = DisplayConfig { view_only: opts.view_only, max_fps: 30, desktop_name: source.name() };
-        Ok(Some(Self::Frames { hub: FrameHub::new(source, config.max_fps), input, config: Arc::new(config) }))
+        Ok(Some(Self::Frames { hub: ScreenHub::new(source, config.max_fps), input, config: Arc::new(config) }))
     }
 
     /// Serve one attested display connection.
-    pub async fn serve<S>(&self, mut stream: S) -> Result<(), DisplayError>
+    pub async fn serve_display<S>(&self, mut stream: S) -> Result<(), DisplayError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
