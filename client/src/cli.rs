@@ -258,13 +258,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
             reason: "this build has no demo: it runs a guest server in process, which needs Unix PTYs and the \
                      `demo` feature"
                 .into(),
-        }),
+        }
+        .into()),
         #[cfg(all(unix, feature = "demo"))]
         Some(Command::Demo { terminal: true }) => runtime()?.block_on(crate::demo::run_demo(out)),
         #[cfg(all(unix, feature = "demo", feature = "gui"))]
         Some(Command::Demo { terminal: false }) => Ok(crate::demo::run_demo_gui(&runtime()?, out)?),
         #[cfg(all(unix, feature = "demo", not(feature = "gui")))]
-        Some(Command::Demo { terminal: false }) => Err(no_gui()),
+        Some(Command::Demo { terminal: false }) => Err(no_gui().into()),
         #[cfg(feature = "gui")]
         None => {
             let guests = crate::saved_guests::SavedGuests::load(&crate::clientkey::config_dir()?)?;
@@ -272,7 +273,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
             Ok(EXIT_OK)
         }
         #[cfg(not(feature = "gui"))]
-        None => Err(no_gui()),
+        None => Err(no_gui().into()),
     }
 }
 

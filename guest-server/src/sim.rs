@@ -1,7 +1,7 @@
 //! SIMULATED attestation for development and tests — NOT CONFIDENTIAL.
 //!
 //! A test chain laid out like AMD's (ARK -> ASK -> VCEK, RSA-4096 RSASSA-PSS
-//! SHA-384 above a P-384 VCEK carrying AMD's name fields and V[CL]EK extensions)
+//! SHA-384 above a P-384 VCEK carrying AMD's name fields and VCEK or VLEK extensions)
 //! and a signer for byte-exact SEV-SNP reports. Simulated evidence goes through
 //! the very same verifier as hardware evidence; a client accepts it only when its
 //! trust policy names this chain's root, and then shows "SIMULATED - NOT

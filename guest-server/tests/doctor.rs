@@ -15,25 +15,41 @@ fn put(root: &Path, rel: &str, text: &str) {
     std::fs::write(p, text).unwrap();
 }
 
+/// A guest that leaks on every path doctor checks: (file under the root, contents).
+const LEAKY: &[(&str, &str)] = &[
+    ("proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda1 console=tty0 console=ttyS0,115200n8 quiet\n"),
+    ("sys/class/graphics/fb0/name", "bochs-drmdrmfb\n"),
+    ("sys/class/misc/hw_random/rng_current", "virtio_rng.0\n"),
+    ("etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service", ""),
+    ("etc/systemd/system/getty.target.wants/getty@tty1.service", ""),
+    ("etc/cloud/cloud.cfg", "users:\n  - default\ndisable_root: true\n"),
+    ("etc/cloud/cloud.cfg.d/50-pw.cfg", "ssh_pwauth: true\nchpasswd:\n  expire: false\n"),
+];
+
+/// A guest that does everything right; its kernel came by measured direct boot (the
+/// VMM loaded it: no boot loader argument).
+const CLEAN: &[(&str, &str)] = &[
+    ("proc/cmdline", "root=/dev/vda1 quiet\n"),
+    ("dev/sev-guest", ""),
+    ("sys/class/graphics/fb0/name", "vkmsdrmfb\n"),
+    ("sys/class/misc/hw_random/rng_current", "none\n"),
+    ("etc/systemd/system/getty.target.wants/getty@tty1.service", ""),
+    ("etc/cloud/cloud.cfg", "users: [default]\n"),
+    ("etc/cloud/cloud-init.disabled", ""),
+];
+
+fn tree(root: &Path, files: &[(&str, &str)]) {
+    for (rel, text) in files {
+        put(root, rel, text);
+    }
+}
+
 fn leaky_guest(root: &Path) {
-    put(root, "proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda1 console=tty0 console=ttyS0,115200n8 quiet\n");
-    put(root, "sys/class/graphics/fb0/name", "bochs-drmdrmfb\n");
-    put(root, "sys/class/misc/hw_random/rng_current", "virtio_rng.0\n");
-    put(root, "etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service", "");
-    put(root, "etc/systemd/system/getty.target.wants/getty@tty1.service", "");
-    put(root, "etc/cloud/cloud.cfg", "users:\n  - default\ndisable_root: true\n");
-    put(root, "etc/cloud/cloud.cfg.d/50-pw.cfg", "ssh_pwauth: true\nchpasswd:\n  expire: false\n");
+    tree(root, LEAKY);
 }
 
 fn clean_guest(root: &Path) {
-    // Measured direct boot: the VMM loaded the kernel, no boot loader argument.
-    put(root, "proc/cmdline", "root=/dev/vda1 quiet\n");
-    put(root, "dev/sev-guest", "");
-    put(root, "sys/class/graphics/fb0/name", "vkmsdrmfb\n");
-    put(root, "sys/class/misc/hw_random/rng_current", "none\n");
-    put(root, "etc/systemd/system/getty.target.wants/getty@tty1.service", "");
-    put(root, "etc/cloud/cloud.cfg", "users: [default]\n");
-    put(root, "etc/cloud/cloud-init.disabled", "");
+    tree(root, CLEAN);
 }
 
 #[test]

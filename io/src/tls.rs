@@ -48,3 +48,34 @@ impl HandshakeSignatures {
         self.algorithms.supported_schemes()
     }
 }
+
+/// The three handshake-signature methods of a rustls `ServerCertVerifier` or
+/// `ClientCertVerifier`, forwarded to a [`HandshakeSignatures`] field: both ends'
+/// verifiers differ only in how they judge the certificate.
+#[macro_export]
+macro_rules! forward_handshake_signatures {
+    ($field:ident) => {
+        fn verify_tls12_signature(
+            &self,
+            _message: &[u8],
+            _cert: &rustls::pki_types::CertificateDer<'_>,
+            _dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            // TLS 1.3 is the only version either end offers.
+            self.$field.tls12()
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            self.$field.tls13(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.$field.schemes()
+        }
+    };
+}

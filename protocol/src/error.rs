@@ -11,19 +11,48 @@ use crate::time::fmt_time;
 pub enum CodecError {
     /// Fewer bytes than the encoding needs.
     #[error("{what}: truncated: needed {needed} bytes, {available} available")]
-    Truncated { what: &'static str, needed: usize, available: usize },
+    Truncated {
+        /// What was being decoded.
+        what: &'static str,
+        /// Bytes needed, counted from where the short read started.
+        needed: usize,
+        /// Bytes there were, counted from the same point.
+        available: usize,
+    },
     /// A length over its named maximum.
     #[error("{field}: length {len} exceeds the maximum {max}")]
-    TooLong { field: &'static str, len: usize, max: usize },
+    TooLong {
+        /// The field, message or list whose length it is.
+        field: &'static str,
+        /// The length declared or given (bytes, or items for a count).
+        len: usize,
+        /// Its named maximum, in the same unit.
+        max: usize,
+    },
     /// Bytes after the end of a complete message.
     #[error("{what}: {extra} trailing bytes after the message")]
-    TrailingData { what: &'static str, extra: usize },
+    TrailingData {
+        /// What was decoded.
+        what: &'static str,
+        /// Bytes left over after it.
+        extra: usize,
+    },
     /// A type byte this phase does not know.
     #[error("{what}: unknown type {value:#04x}")]
-    UnknownType { what: &'static str, value: u8 },
+    UnknownType {
+        /// The message family, e.g. `handshake message`, `console message`.
+        what: &'static str,
+        /// The type byte received.
+        value: u8,
+    },
     /// A field with a value outside its domain.
     #[error("{field}: invalid value {value}")]
-    BadValue { field: &'static str, value: String },
+    BadValue {
+        /// The field.
+        field: &'static str,
+        /// The value, or what is wrong with it (e.g. `not UTF-8`), as text.
+        value: String,
+    },
 }
 
 /// A trust policy file that cannot be used.
@@ -35,7 +64,12 @@ pub enum PolicyError {
     Parse(String),
     /// A semantically invalid value.
     #[error("trust policy: {field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
+    Invalid {
+        /// The policy key.
+        field: &'static str,
+        /// Why its value is invalid.
+        reason: String,
+    },
 }
 
 /// Which item of the client's visible check list a failure belongs to.
@@ -48,9 +82,9 @@ pub enum Check {
     Chain,
     /// The chain ends in a root the user trusts (pinned AMD ARK or a policy root).
     Root,
-    /// The report's signature by the V[CL]EK.
+    /// The report's signature by the VCEK or VLEK.
     Signature,
-    /// The V[CL]EK's TCB and HWID extensions match the report.
+    /// The VCEK or VLEK's TCB and HWID extensions match the report.
     Tcb,
     /// Guest policy bits, VMPL, minimum TCB and SVN, host data, ID allow-lists.
     Policy,
@@ -81,86 +115,312 @@ impl Check {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
+    /// The report bytes are not a well-formed SEV-SNP report.
     #[error("{0}")]
     Report(#[from] ReportError),
+    /// Evidence from a TEE this client cannot verify (it verifies SEV-SNP and
+    /// simulated SEV-SNP).
     #[error("tee: {tee} evidence cannot be verified by this client")]
-    UnsupportedTee { tee: String },
+    UnsupportedTee {
+        /// The evidence's TEE label, e.g. `tdx` or `unknown(0x…)`.
+        tee: String,
+    },
+    /// The evidence's TEE label disagrees with where its chain ends: `simulated`
+    /// chaining to AMD, or `sev-snp` chaining to a policy root.
     #[error("tee: evidence labelled {label} but its chain ends in {anchor}")]
-    TeeMismatch { label: String, anchor: String },
+    TeeMismatch {
+        /// The evidence's TEE label (`sev-snp` or `simulated`).
+        label: String,
+        /// Where the chain ends, as [`Anchor`](crate::snp::roots::Anchor) displays it.
+        anchor: String,
+    },
+    /// The report's CPUID names another product than the signing certificate.
     #[error("product: report CPUID says {report}, the signing certificate is for {cert}")]
-    ProductMismatch { report: String, cert: String },
+    ProductMismatch {
+        /// The product the report's CPUID_FAM_ID and CPUID_MOD_ID name.
+        report: String,
+        /// The product the VCEK or VLEK names (its productName, else its issuer's CN).
+        cert: String,
+    },
+    /// No product can be told: the report has no CPUID (version 2) and the signing
+    /// certificate names none.
     #[error("product: cannot tell the product of a version {version} report: {reason}")]
-    UnknownProduct { version: u32, reason: String },
+    UnknownProduct {
+        /// The report's VERSION.
+        version: u32,
+        /// Why no product is known.
+        reason: String,
+    },
+    /// No signing certificate of the kind the report's KEY_INFO.SIGNING_KEY names.
     #[error("certificates: no {kind} certificate in the evidence or the local cache")]
-    MissingCertificate { kind: String },
+    MissingCertificate {
+        /// The kind needed: `VCEK` or `VLEK`.
+        kind: String,
+    },
+    /// A certificate's DER or PEM does not decode as X.509.
     #[error("certificates: {kind} is not a valid certificate: {reason}")]
-    CertificateDecode { kind: String, reason: String },
+    CertificateDecode {
+        /// The role it was presented in, e.g. `VCEK`, `ASK (built-in)`, `policy root LABEL`.
+        kind: String,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// The report names one signing key (KEY_INFO.SIGNING_KEY) and the certificate
+    /// presented is for the other.
     #[error("signing key: the report says it is signed by the {report:?}, but the certificate presented is a {cert}")]
-    SignerKind { report: SigningKey, cert: String },
+    SignerKind {
+        /// The signing key the report names.
+        report: SigningKey,
+        /// The presented certificate's subject CN (`SEV-VCEK` or `SEV-VLEK`), escaped.
+        cert: String,
+    },
+    /// The intermediate is issued by neither AMD's pinned ARK for the product nor a
+    /// root in the trust policy.
     #[error(
         "root: {subject} is issued by \"{issuer}\", which is neither AMD's pinned {product} root nor a root in the trust policy"
     )]
-    UntrustedRoot { subject: String, issuer: String, product: String },
+    UntrustedRoot {
+        /// The intermediate (ASK or ASVK), as `ROLE "CN"`.
+        subject: String,
+        /// The intermediate's issuer name (RFC 4514), escaped.
+        issuer: String,
+        /// The product whose ARK was tried: `Milan`, `Genoa` or `Turin`.
+        product: String,
+    },
+    /// A certificate's issuer name is not the subject name of the certificate it is
+    /// presented under.
     #[error("chain: {subject} names issuer \"{issuer}\" but is presented under \"{parent}\"")]
-    ChainName { subject: String, issuer: String, parent: String },
+    ChainName {
+        /// The certificate, as `ROLE "CN"`.
+        subject: String,
+        /// The issuer name it names (RFC 4514), escaped.
+        issuer: String,
+        /// The subject name of the certificate above it (RFC 4514), escaped.
+        parent: String,
+    },
+    /// A certificate's subject CN is not the one its role requires.
     #[error("chain: {kind} has subject \"{actual}\", expected \"{expected}\"")]
-    CertificateName { kind: String, expected: String, actual: String },
+    CertificateName {
+        /// The role: `VCEK`, `VLEK`, `ASK` or `ASVK`.
+        kind: String,
+        /// The CN the role requires, e.g. `SEV-VCEK`, `SEV-Milan`, `SEV-VLEK-Genoa`.
+        expected: String,
+        /// The certificate's CN, escaped.
+        actual: String,
+    },
+    /// A certificate's RSA-PSS signature by its issuer does not verify.
     #[error("chain: the signature of {subject} by {signer} does not verify: {reason}")]
-    ChainSignature { signer: String, subject: String, reason: String },
+    ChainSignature {
+        /// The issuing certificate, as `ROLE "CN"`.
+        signer: String,
+        /// The signed certificate, as `ROLE "CN"`.
+        subject: String,
+        /// The `sev` crate's message.
+        reason: String,
+    },
+    /// A certificate is not valid at the time of verification (not yet, or no longer).
     #[error("chain: {subject} is valid from {} to {}, and the time of verification is {}", fmt_time(*not_before), fmt_time(*not_after), fmt_time(*now))]
-    CertificateExpired { subject: String, not_before: u64, not_after: u64, now: u64 },
+    CertificateExpired {
+        /// The certificate, as `ROLE "CN"`.
+        subject: String,
+        /// Start of its validity (notBefore), unix seconds.
+        not_before: u64,
+        /// End of its validity (notAfter), unix seconds.
+        not_after: u64,
+        /// The time of verification, unix seconds.
+        now: u64,
+    },
+    /// A certificate uses another algorithm than its role requires: RSASSA-PSS for
+    /// chain signatures, an ECDSA P-384 key for the VCEK or VLEK.
     #[error("chain: {subject} uses {algorithm}, expected {expected}")]
-    CertificateAlgorithm { subject: String, algorithm: String, expected: String },
+    CertificateAlgorithm {
+        /// The certificate, as `ROLE "CN"`.
+        subject: String,
+        /// The algorithm found: the signature OID, or the key OID and curve.
+        algorithm: String,
+        /// The algorithm required, with its OID.
+        expected: String,
+    },
+    /// The report's signature does not verify with the VCEK or VLEK's key, or the report
+    /// is unsigned (KEY_INFO.SIGNING_KEY 7).
     #[error("signature: the report signature does not verify with the {signer} key: {reason}")]
-    ReportSignature { signer: String, reason: String },
+    ReportSignature {
+        /// The signing certificate, as `ROLE "CN"`; `none` for an unsigned report.
+        signer: String,
+        /// Why it does not verify.
+        reason: String,
+    },
+    /// The VCEK or VLEK lacks a required extension (AMD KDS spec pub. 57230).
     #[error("tcb: {cert} lacks the {name} extension ({oid})")]
-    MissingExtension { cert: String, name: &'static str, oid: String },
+    MissingExtension {
+        /// The certificate, as `ROLE "CN"`.
+        cert: String,
+        /// The extension's name, e.g. `blSPL`, `hwID`, `csp_id`.
+        name: &'static str,
+        /// The extension's OID, dotted.
+        oid: String,
+    },
+    /// A VCEK or VLEK extension is present twice or does not decode, or hwID has the wrong
+    /// length for the product.
     #[error("tcb: {cert} extension {name} is malformed: {reason}")]
-    BadExtension { cert: String, name: &'static str, reason: String },
+    BadExtension {
+        /// The certificate, as `ROLE "CN"`.
+        cert: String,
+        /// The extension's name, e.g. `ucodeSPL`, `productName`, `hwID`.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The VCEK or VLEK is issued for another TCB than the report's REPORTED_TCB.
     #[error("tcb: {cert} is issued for {component} SPL {cert_value}, the report's REPORTED_TCB has {report_value}")]
-    TcbMismatch { cert: String, component: TcbComponent, cert_value: u8, report_value: u8 },
+    TcbMismatch {
+        /// The certificate, as `ROLE "CN"`.
+        cert: String,
+        /// The first component that differs.
+        component: TcbComponent,
+        /// The SPL in the certificate's extension.
+        cert_value: u8,
+        /// The SPL in the report's REPORTED_TCB.
+        report_value: u8,
+    },
+    /// A REPORTED_TCB byte the product's TCB_VERSION layout reserves is not zero.
     #[error("tcb: REPORTED_TCB byte {index} is {value:#04x}, reserved for this product")]
-    TcbReserved { index: usize, value: u8 },
+    TcbReserved {
+        /// The byte's index within REPORTED_TCB (0..=7).
+        index: usize,
+        /// The byte's value.
+        value: u8,
+    },
+    /// The VCEK's hwID is not the report's CHIP_ID.
     #[error("hwid: the VCEK is issued for chip {cert_hwid}, the report's CHIP_ID is {chip_id}")]
-    HwidMismatch { cert_hwid: String, chip_id: String },
+    HwidMismatch {
+        /// The VCEK's hwID extension, hex (64 bytes; 8 on Turin).
+        cert_hwid: String,
+        /// The report's CHIP_ID, hex (all 64 bytes).
+        chip_id: String,
+    },
+    /// The report's CHIP_ID is masked (KEY_INFO.MASK_CHIP_KEY set, or all zero), so
+    /// it cannot be matched to the VCEK's hwID.
     #[error("hwid: the report's CHIP_ID is masked (MASK_CHIP_KEY), so it cannot be matched to the VCEK")]
     ChipIdMasked,
+    /// REPORT_DATA is not the binding expected (this session's, or the one given
+    /// for a stored report).
     #[error("binding: REPORT_DATA is {actual}, this session expects {expected}")]
-    Binding { expected: String, actual: String },
+    Binding {
+        /// The REPORT_DATA expected, hex (64 bytes).
+        expected: String,
+        /// The report's REPORT_DATA, hex.
+        actual: String,
+    },
+    /// A stored report was verified with no expected REPORT_DATA, and unbound
+    /// reports were not accepted (`--no-binding`).
     #[error(
         "binding not checked: no expected REPORT_DATA was given, so a report replayed from another session would pass (give --report-data, or --no-binding to accept it unbound)"
     )]
     BindingNotChecked,
+    /// The trust policy requires hardware (`require_hardware`) and the chain ends in
+    /// a policy root.
     #[error("root: the evidence chains to {anchor}, not to the hardware vendor's root, and hardware is required")]
-    HardwareRequired { anchor: String },
+    HardwareRequired {
+        /// Where the chain ends, as [`Anchor`](crate::snp::roots::Anchor) displays it.
+        anchor: String,
+    },
+    /// The guest identity key is malformed, or its Ed25519 signature over this
+    /// session (exporter and nonce) does not verify.
     #[error("identity: the guest identity signature over this session does not verify: {reason}")]
-    IdentitySignature { reason: String },
+    IdentitySignature {
+        /// What is wrong: the key's length, the key, the signature's encoding, or
+        /// the verification.
+        reason: String,
+    },
+    /// The guest policy allows debugging (POLICY bit 19) and the trust policy does
+    /// not (`allow_debug`).
     #[error("debug: the guest policy allows debugging (POLICY bit 19); its memory is readable by the host")]
     Debug,
+    /// The guest policy allows a migration agent (POLICY bit 18) and the trust policy
+    /// does not (`allow_migration_agent`).
     #[error("migration agent: the guest policy allows a migration agent (POLICY bit 18)")]
     MigrationAgent,
+    /// The guest policy allows SMT (POLICY bit 16) and the trust policy forbids it
+    /// (`allow_smt = false`).
     #[error("smt: the guest policy allows SMT (POLICY bit 16) and the trust policy forbids it")]
     Smt,
+    /// The trust policy requires SINGLE_SOCKET (`require_single_socket`) and the
+    /// guest policy does not set it (POLICY bit 20).
     #[error("single socket: the trust policy requires SINGLE_SOCKET (POLICY bit 20)")]
     SingleSocket,
+    /// The minimum firmware ABI the guest policy requires is below the trust
+    /// policy's `min_abi`.
     #[error(
         "abi: the guest requires firmware ABI {actual_major}.{actual_minor}, the trust policy's minimum is {min_major}.{min_minor}"
     )]
-    Abi { min_major: u8, min_minor: u8, actual_major: u8, actual_minor: u8 },
+    Abi {
+        /// The trust policy's `min_abi.major`.
+        min_major: u8,
+        /// The trust policy's `min_abi.minor`.
+        min_minor: u8,
+        /// ABI_MAJOR in the report's POLICY (bits 15:8).
+        actual_major: u8,
+        /// ABI_MINOR in the report's POLICY (bits 7:0).
+        actual_minor: u8,
+    },
+    /// The report was made at another VMPL than the trust policy requires.
     #[error("vmpl: the report was made at VMPL {actual}, the trust policy requires VMPL {expected}")]
-    Vmpl { expected: u32, actual: u32 },
+    Vmpl {
+        /// The value the trust policy requires (`vmpl`, 0..=3).
+        expected: u32,
+        /// The value in the report (VMPL).
+        actual: u32,
+    },
+    /// A REPORTED_TCB component is below the trust policy's `min_tcb`.
     #[error("min tcb: {component} SPL {actual} is below the trust policy's minimum {min}")]
-    TcbBelowMinimum { component: TcbComponent, min: u8, actual: u8 },
+    TcbBelowMinimum {
+        /// The first component below its minimum.
+        component: TcbComponent,
+        /// The trust policy's minimum SPL for it.
+        min: u8,
+        /// The SPL in the report's REPORTED_TCB.
+        actual: u8,
+    },
+    /// GUEST_SVN is below the trust policy's `min_guest_svn`.
     #[error("guest svn: {actual} is below the trust policy's minimum {min}")]
-    GuestSvn { min: u32, actual: u32 },
+    GuestSvn {
+        /// The trust policy's minimum.
+        min: u32,
+        /// The value in the report (GUEST_SVN).
+        actual: u32,
+    },
+    /// The trust policy pins no measurement (`measurements` is empty).
     #[error("measurement: the trust policy pins no measurement; the guest reports {actual}")]
-    MeasurementNotPinned { actual: String },
+    MeasurementNotPinned {
+        /// The report's MEASUREMENT, hex (48 bytes), for the user to pin.
+        actual: String,
+    },
+    /// MEASUREMENT is not one of the trust policy's `measurements`.
     #[error("measurement: {actual} is not one of the {allowed} allowed measurements")]
-    MeasurementNotAllowed { actual: String, allowed: usize },
+    MeasurementNotAllowed {
+        /// The report's MEASUREMENT, hex (48 bytes).
+        actual: String,
+        /// How many measurements the trust policy allows.
+        allowed: usize,
+    },
+    /// HOST_DATA is not the trust policy's `host_data`.
     #[error("host data: HOST_DATA is {actual}, the trust policy requires {expected}")]
-    HostData { expected: String, actual: String },
+    HostData {
+        /// The value the trust policy requires, hex (32 bytes).
+        expected: String,
+        /// The value in the report, hex.
+        actual: String,
+    },
+    /// A report field is not in the trust policy's (non-empty) allow-list for it.
     #[error("{field}: {actual} is not in the trust policy's allow-list")]
-    NotAllowed { field: &'static str, actual: String },
+    NotAllowed {
+        /// The field: `family_id`, `image_id`, `id_key_digest`, `author_key_digest`
+        /// or `chip_id`.
+        field: &'static str,
+        /// The value in the report, hex.
+        actual: String,
+    },
 }
 
 impl VerifyError {

@@ -18,6 +18,9 @@
 //! deterministically.
 
 #![forbid(unsafe_code)]
+// Cargo cannot add lints to `[lints] workspace = true`, so the protocol crate, the one other
+// crates build on, states its two extra lints here (scripts/test turns warnings into errors).
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod attest;
 pub mod binding;

@@ -66,9 +66,13 @@ impl<const N: usize> Serialize for Hex<N> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MinTcb {
+    /// Minimum bootloader SPL.
     pub bootloader: u8,
+    /// Minimum PSP OS (TEE) SPL.
     pub tee: u8,
+    /// Minimum SNP firmware SPL.
     pub snp: u8,
+    /// Minimum microcode SPL.
     pub microcode: u8,
     /// Turin onwards; ignored for products without an FMC SPL.
     pub fmc: u8,
@@ -78,7 +82,9 @@ pub struct MinTcb {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MinAbi {
+    /// Major version, compared with POLICY ABI_MAJOR.
     pub major: u8,
+    /// Minor version: POLICY (ABI_MAJOR, ABI_MINOR) must be at least (major, minor).
     pub minor: u8,
 }
 

@@ -108,50 +108,26 @@ fn human_output_lists_the_checks() {
     let input = milan();
     let _ = run_case(dir.path(), &input);
     let d = dir.path().to_str().unwrap();
-    let ok = cli(&[
-        "verify-report",
-        "--report",
-        &format!("{d}/report.bin"),
-        "--vcek",
-        &format!("{d}/vcek.der"),
-        "--policy",
-        &format!("{d}/policy.toml"),
-        "--at",
-        &input.now.to_string(),
-    ]);
+    let at = input.now.to_string();
+    let (report, vcek, policy) = (format!("{d}/report.bin"), format!("{d}/vcek.der"), format!("{d}/policy.toml"));
+    let run = |extra: &[&str]| {
+        let mut args = vec!["verify-report", "--report", &report, "--vcek", &vcek, "--policy", &policy, "--at", &at];
+        args.extend_from_slice(extra);
+        cli(&args)
+    };
     // Without --report-data a replayed report would pass: not trusted, and said first.
+    let ok = run(&[]);
     assert_eq!(ok.code, EXIT_NOT_TRUSTED, "{}", ok.stderr);
     let first = ok.stdout.lines().next().unwrap();
     assert!(first.contains("binding not checked"), "{}", ok.stdout);
     assert!(ok.stdout.contains("FAIL binding"), "{}", ok.stdout);
-    let unbound = cli(&[
-        "verify-report",
-        "--report",
-        &format!("{d}/report.bin"),
-        "--vcek",
-        &format!("{d}/vcek.der"),
-        "--policy",
-        &format!("{d}/policy.toml"),
-        "--at",
-        &input.now.to_string(),
-        "--no-binding",
-    ]);
+    let unbound = run(&["--no-binding"]);
     assert_eq!(unbound.code, EXIT_OK, "{}", unbound.stderr);
     let mut lines = unbound.stdout.lines();
     assert!(lines.next().unwrap().starts_with("BINDING NOT CHECKED"), "{}", unbound.stdout);
     assert!(lines.next().unwrap().starts_with("TRUSTED (SEV-SNP, Milan, AMD ARK-Milan)"), "{}", unbound.stdout);
     std::fs::write(dir.path().join("policy.toml"), "vmpl = 2\nmeasurements = []\n").unwrap();
-    let refused = cli(&[
-        "verify-report",
-        "--report",
-        &format!("{d}/report.bin"),
-        "--vcek",
-        &format!("{d}/vcek.der"),
-        "--policy",
-        &format!("{d}/policy.toml"),
-        "--at",
-        &input.now.to_string(),
-    ]);
+    let refused = run(&[]);
     assert_eq!(refused.code, EXIT_NOT_TRUSTED);
     assert!(refused.stdout.contains("FAIL policy"), "{}", refused.stdout);
 }

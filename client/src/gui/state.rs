@@ -53,7 +53,7 @@ pub enum Phase {
     Verifying,
     /// Trusted; the session is being opened.
     Verified,
-    /// NOT trusted: the failed check is in [`ClientState::refusal`].
+    /// NOT trusted: the failed check is in [`Verdict::refusal`].
     Refused,
     /// Console (and screen) attached.
     Session,

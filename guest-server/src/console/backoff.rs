@@ -6,7 +6,7 @@
 //! before its process ended (the peer left in the middle of a login). Exit status 0 (a
 //! login session that ended normally) forgives the address. After `n` failures in a
 //! row, the next session from that address waits `2^(n-1)` s, at most
-//! [`MAX_DELAY`]. Plain data with the time passed in; [`super::Inner`] holds one.
+//! [`MAX_DELAY`]. Plain data with the time passed in; the console registry (`console/mod.rs`) holds one.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

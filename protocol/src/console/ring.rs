@@ -32,6 +32,8 @@ pub struct OutputRing {
 }
 
 impl OutputRing {
+    /// An empty ring that keeps at least the last `scrollback` bytes and lets the
+    /// client fall at most `max_unacked` bytes behind.
     pub fn new(scrollback: usize, max_unacked: usize) -> Self {
         Self { buf: VecDeque::new(), start: 0, acked: 0, scrollback, max_unacked }
     }
@@ -46,6 +48,7 @@ impl OutputRing {
         self.start + len64(self.buf.len())
     }
 
+    /// The ack position: output bytes the attached client holds (`start <= acked <= end`).
     pub fn acked(&self) -> u64 {
         self.acked
     }

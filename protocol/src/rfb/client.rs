@@ -46,17 +46,55 @@ pub enum ClientMsg {
     /// RFC 6143 7.5.2: encodings in preference order, pseudo-encodings included.
     SetEncodings(Vec<i32>),
     /// RFC 6143 7.5.3.
-    FramebufferUpdateRequest { incremental: bool, x: u16, y: u16, width: u16, height: u16 },
+    FramebufferUpdateRequest {
+        /// Only the changes since the last update are wanted.
+        incremental: bool,
+        /// Left edge of the area, in pixels.
+        x: u16,
+        /// Top edge of the area, in pixels.
+        y: u16,
+        /// Width of the area, in pixels.
+        width: u16,
+        /// Height of the area, in pixels.
+        height: u16,
+    },
     /// RFC 6143 7.5.4: an X keysym pressed or released.
-    KeyEvent { down: bool, keysym: u32 },
+    KeyEvent {
+        /// Pressed (true) or released (false).
+        down: bool,
+        /// The X keysym.
+        keysym: u32,
+    },
     /// RFC 6143 7.5.5: button mask (bit 0 = left) and position.
-    PointerEvent { buttons: u8, x: u16, y: u16 },
+    PointerEvent {
+        /// Buttons 1 to 8 held, in bits 0 to 7 (left, middle, right; 4 and 5 are
+        /// wheel up and down).
+        buttons: u8,
+        /// Pointer x position, in pixels.
+        x: u16,
+        /// Pointer y position, in pixels.
+        y: u16,
+    },
     /// RFC 6143 7.5.6: Latin-1 text, at most [`MAX_CUT_TEXT`] bytes.
     ClientCutText(Vec<u8>),
     /// rfbproto "SetDesktopSize": 1..=[`MAX_SCREENS`] screens.
-    SetDesktopSize { width: u16, height: u16, screens: Vec<Screen> },
+    SetDesktopSize {
+        /// Requested framebuffer width, in pixels.
+        width: u16,
+        /// Requested framebuffer height, in pixels.
+        height: u16,
+        /// Requested screen layout.
+        screens: Vec<Screen>,
+    },
     /// rfbproto "QEMU Extended Key Event Message": keysym and XT keycode.
-    QemuExtendedKeyEvent { down: bool, keysym: u32, keycode: u32 },
+    QemuExtendedKeyEvent {
+        /// Pressed (true) or released (false).
+        down: bool,
+        /// The X keysym.
+        keysym: u32,
+        /// The XT keycode of the physical key.
+        keycode: u32,
+    },
 }
 
 /// The length of the message starting `buf`, `Ok(None)` if its header is incomplete.

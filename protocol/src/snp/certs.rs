@@ -1,5 +1,5 @@
 //! AMD's SEV-SNP certificates: parsing what the verifier needs from untrusted DER,
-//! the custom V[CL]EK extensions, and the one-step signature checks.
+//! the custom VCEK or VLEK extensions, and the one-step signature checks.
 //!
 //! RSA-PSS chain signatures (ARK -> ASK/ASVK -> VCEK/VLEK) are checked by the `sev`
 //! crate (pure-Rust `crypto_nossl`); what sev leaves to its caller — names,
@@ -23,18 +23,27 @@ pub const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.
 /// secp384r1.
 pub const OID_SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
-/// AMD's V[CL]EK extensions (AMD "Versioned Chip Endorsement Key (VCEK) Certificate
+/// AMD's VCEK or VLEK extensions (AMD "Versioned Chip Endorsement Key (VCEK) Certificate
 /// and KDS Interface Specification", pub. 57230, table 8).
 pub mod ext {
     use const_oid::ObjectIdentifier;
+    /// structVersion: the version of the certificate's structure.
     pub const STRUCT_VERSION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.1");
+    /// productName (IA5String): the product, e.g. `Milan-B0`.
     pub const PRODUCT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.2");
+    /// blSPL (INTEGER): bootloader SPL.
     pub const BL_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.1");
+    /// teeSPL (INTEGER): PSP OS (TEE) SPL.
     pub const TEE_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.2");
+    /// snpSPL (INTEGER): SNP firmware SPL.
     pub const SNP_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.3");
+    /// ucodeSPL (INTEGER): microcode SPL.
     pub const UCODE_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.8");
+    /// fmcSPL (INTEGER): FMC SPL (Turin onwards).
     pub const FMC_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.9");
+    /// hwID (VCEK only): the chip's CHIP_ID (64 bytes; 8 on Turin).
     pub const HWID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.4");
+    /// csp_id (VLEK only, IA5String): the cloud provider the VLEK was issued to.
     pub const CSP_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.5");
 }
 

@@ -27,9 +27,13 @@ pub const MAX_TABLE_LEN: usize = 64 * 1024;
 
 /// GUIDs of the entries, in RFC 4122 byte order (the order of the string form).
 pub mod guid {
+    /// AMD Root Key, `c0b406a4-a803-4952-9743-3fb6014cd0ae`.
     pub const ARK: [u8; 16] = hex_guid("c0b406a4a80349529743 3fb6014cd0ae");
+    /// AMD SEV Key, `4ab7b379-bbac-4fe4-a02f-05aef327c782`.
     pub const ASK: [u8; 16] = hex_guid("4ab7b379bbac4fe4a02f 05aef327c782");
+    /// Versioned Chip Endorsement Key, `63da758d-e664-4564-adc5-f4b93be8accd`.
     pub const VCEK: [u8; 16] = hex_guid("63da758de6644564adc5 f4b93be8accd");
+    /// Versioned Loaded Endorsement Key, `a8074bc2-a25a-483e-aae6-39c045a0b8a1`.
     pub const VLEK: [u8; 16] = hex_guid("a8074bc2a25a483eaae6 39c045a0b8a1");
 
     const fn nibble(c: u8) -> u8 {

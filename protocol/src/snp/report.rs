@@ -20,22 +20,49 @@ use crate::snp::tcb::RawTcb;
 pub enum ReportError {
     /// Not 1184 bytes.
     #[error("report size: {len} bytes, expected {expected}")]
-    Size { len: usize, expected: usize },
+    Size {
+        /// The bytes given.
+        len: usize,
+        /// The size required, [`REPORT_LEN`] (1184).
+        expected: usize,
+    },
     /// VERSION not one we know the layout of.
     #[error("report version: {version} is not supported (supported: {supported:?})")]
-    UnknownVersion { version: u32, supported: Vec<u32> },
+    UnknownVersion {
+        /// The report's VERSION.
+        version: u32,
+        /// The versions this parser knows, [`SUPPORTED_VERSIONS`].
+        supported: Vec<u32>,
+    },
     /// A reserved byte is set.
     #[error("reserved bytes: byte {offset:#05x} is {value:#04x}, must be zero")]
-    ReservedNonZero { offset: usize, value: u8 },
+    ReservedNonZero {
+        /// Offset of the first non-zero reserved byte; for undefined KEY_INFO bits,
+        /// the offset of KEY_INFO.
+        offset: usize,
+        /// The byte at `offset`.
+        value: u8,
+    },
     /// KEY_INFO.SIGNING_KEY is not VCEK, VLEK or none.
     #[error("signing key: KEY_INFO.SIGNING_KEY is {value}, expected 0 (VCEK) or 1 (VLEK)")]
-    UnknownSigningKey { value: u32 },
+    UnknownSigningKey {
+        /// The report's KEY_INFO.SIGNING_KEY (bits 4:2).
+        value: u32,
+    },
     /// SIGNATURE_ALGO is not ECDSA P-384 with SHA-384.
     #[error("signature algorithm: {algo}, expected 1 (ECDSA P-384 with SHA-384)")]
-    SignatureAlgorithm { algo: u32 },
+    SignatureAlgorithm {
+        /// The report's SIGNATURE_ALGO.
+        algo: u32,
+    },
     /// CPUID family/model of no known SNP product.
     #[error("product: CPUID family {family:#04x} model {model:#04x} is no known SEV-SNP product")]
-    UnknownCpuid { family: u8, model: u8 },
+    UnknownCpuid {
+        /// The report's CPUID_FAM_ID.
+        family: u8,
+        /// The report's CPUID_MOD_ID.
+        model: u8,
+    },
 }
 
 /// Size of every SNP report version we accept.
@@ -53,46 +80,82 @@ pub const P384_SCALAR_LEN: usize = 48;
 
 /// Field offsets (ABI spec, ATTESTATION_REPORT).
 pub mod offset {
+    /// Offset of VERSION (4 bytes).
     pub const VERSION: usize = 0x00;
+    /// Offset of GUEST_SVN (4 bytes).
     pub const GUEST_SVN: usize = 0x04;
+    /// Offset of POLICY, the guest policy (8 bytes).
     pub const POLICY: usize = 0x08;
+    /// Offset of FAMILY_ID (16 bytes).
     pub const FAMILY_ID: usize = 0x10;
+    /// Offset of IMAGE_ID (16 bytes).
     pub const IMAGE_ID: usize = 0x20;
+    /// Offset of VMPL (4 bytes).
     pub const VMPL: usize = 0x30;
+    /// Offset of SIGNATURE_ALGO (4 bytes).
     pub const SIGNATURE_ALGO: usize = 0x34;
+    /// Offset of CURRENT_TCB (8 bytes).
     pub const CURRENT_TCB: usize = 0x38;
+    /// Offset of PLATFORM_INFO (8 bytes).
     pub const PLATFORM_INFO: usize = 0x40;
-    /// AUTHOR_KEY_EN (bit 0), MASK_CHIP_KEY (bit 1), SIGNING_KEY (bits 4:2).
+    /// Offset of KEY_INFO (4 bytes): AUTHOR_KEY_EN (bit 0), MASK_CHIP_KEY (bit 1),
+    /// SIGNING_KEY (bits 4:2).
     pub const KEY_INFO: usize = 0x48;
+    /// Offset of reserved bytes 0x4C..0x50 (4 bytes).
     pub const RESERVED_4C: usize = 0x4C;
+    /// Offset of REPORT_DATA (64 bytes).
     pub const REPORT_DATA: usize = 0x50;
+    /// Offset of MEASUREMENT (48 bytes).
     pub const MEASUREMENT: usize = 0x90;
+    /// Offset of HOST_DATA (32 bytes).
     pub const HOST_DATA: usize = 0xC0;
+    /// Offset of ID_KEY_DIGEST (48 bytes).
     pub const ID_KEY_DIGEST: usize = 0xE0;
+    /// Offset of AUTHOR_KEY_DIGEST (48 bytes).
     pub const AUTHOR_KEY_DIGEST: usize = 0x110;
+    /// Offset of REPORT_ID (32 bytes).
     pub const REPORT_ID: usize = 0x140;
+    /// Offset of REPORT_ID_MA (32 bytes).
     pub const REPORT_ID_MA: usize = 0x160;
+    /// Offset of REPORTED_TCB (8 bytes).
     pub const REPORTED_TCB: usize = 0x180;
-    /// Version 3+: CPUID family, model, stepping (reserved in version 2).
+    /// Offset of CPUID_FAM_ID (1 byte; version 3+, reserved in version 2).
     pub const CPUID_FAM_ID: usize = 0x188;
+    /// Offset of CPUID_MOD_ID (1 byte; version 3+, reserved in version 2).
     pub const CPUID_MOD_ID: usize = 0x189;
+    /// Offset of CPUID_STEP (1 byte; version 3+, reserved in version 2).
     pub const CPUID_STEP: usize = 0x18A;
+    /// Offset of reserved bytes 0x18B..0x1A0 (21 bytes; from 0x188 in version 2).
     pub const RESERVED_18B: usize = 0x18B;
+    /// Offset of CHIP_ID (64 bytes).
     pub const CHIP_ID: usize = 0x1A0;
+    /// Offset of COMMITTED_TCB (8 bytes).
     pub const COMMITTED_TCB: usize = 0x1E0;
+    /// Offset of CURRENT_BUILD (1 byte).
     pub const CURRENT_BUILD: usize = 0x1E8;
+    /// Offset of CURRENT_MINOR (1 byte).
     pub const CURRENT_MINOR: usize = 0x1E9;
+    /// Offset of CURRENT_MAJOR (1 byte).
     pub const CURRENT_MAJOR: usize = 0x1EA;
+    /// Offset of one reserved byte, after CURRENT_MAJOR.
     pub const RESERVED_1EB: usize = 0x1EB;
+    /// Offset of COMMITTED_BUILD (1 byte).
     pub const COMMITTED_BUILD: usize = 0x1EC;
+    /// Offset of COMMITTED_MINOR (1 byte).
     pub const COMMITTED_MINOR: usize = 0x1ED;
+    /// Offset of COMMITTED_MAJOR (1 byte).
     pub const COMMITTED_MAJOR: usize = 0x1EE;
+    /// Offset of one reserved byte, after COMMITTED_MAJOR.
     pub const RESERVED_1EF: usize = 0x1EF;
+    /// Offset of LAUNCH_TCB (8 bytes).
     pub const LAUNCH_TCB: usize = 0x1F0;
-    /// Version 5+: launch and current mitigation vectors (reserved before).
+    /// Offset of LAUNCH_MIT_VECTOR (8 bytes; version 5+, reserved before).
     pub const LAUNCH_MIT_VECTOR: usize = 0x1F8;
+    /// Offset of CURRENT_MIT_VECTOR (8 bytes; version 5+, reserved before).
     pub const CURRENT_MIT_VECTOR: usize = 0x200;
+    /// Offset of reserved bytes 0x208..0x2A0 (152 bytes; from 0x1F8 before version 5).
     pub const RESERVED_208: usize = 0x208;
+    /// Offset of SIGNATURE (512 bytes: r, s, each 72 bytes, then 368 reserved).
     pub const SIGNATURE: usize = 0x2A0;
 }
 
@@ -155,37 +218,64 @@ impl ReportSignature {
 /// A parsed SEV-SNP attestation report. Fields mirror the ABI names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
+    /// VERSION: the report format, one of [`SUPPORTED_VERSIONS`].
     pub version: u32,
+    /// GUEST_SVN: the guest's security version number.
     pub guest_svn: u32,
+    /// POLICY: the guest policy the guest was launched with (see
+    /// [`crate::snp::verify::policy_bits`]).
     pub policy: u64,
+    /// FAMILY_ID: the family ID given at launch.
     pub family_id: [u8; 16],
+    /// IMAGE_ID: the image ID given at launch.
     pub image_id: [u8; 16],
+    /// VMPL: the VM privilege level the report was requested at.
     pub vmpl: u32,
+    /// SIGNATURE_ALGO: always [`SIG_ALGO_ECDSA_P384_SHA384`] once parsed.
     pub signature_algo: u32,
+    /// CURRENT_TCB: the TCB of the firmware now running.
     pub current_tcb: RawTcb,
+    /// PLATFORM_INFO: flags describing the platform (bit 0 SMT_EN, bit 1 TSME_EN, …).
     pub platform_info: u64,
+    /// KEY_INFO.AUTHOR_KEY_EN (bit 0): AUTHOR_KEY_DIGEST holds the digest of an author key.
     pub author_key_en: bool,
+    /// KEY_INFO.MASK_CHIP_KEY (bit 1): a copy of the host's SNP_CONFIG MASK_CHIP_KEY,
+    /// under which the firmware does not sign with the VCEK (the chip's key is withheld).
+    /// Not the same as MASK_CHIP_ID, which shows only as an all-zero CHIP_ID.
     pub mask_chip_key: bool,
+    /// KEY_INFO.SIGNING_KEY (bits 4:2): which key signed the report.
     pub signing_key: SigningKey,
+    /// REPORT_DATA: 64 bytes the guest supplied; here, the session binding ([`crate::binding`]).
     pub report_data: [u8; 64],
+    /// MEASUREMENT: the launch digest of the guest's initial state (SHA-384).
     pub measurement: [u8; 48],
+    /// HOST_DATA: 32 bytes the host supplied at launch.
     pub host_data: [u8; 32],
+    /// ID_KEY_DIGEST: SHA-384 digest of the ID key that signed the ID block.
     pub id_key_digest: [u8; 48],
+    /// AUTHOR_KEY_DIGEST: SHA-384 digest of the author key (meaningful when `author_key_en`).
     pub author_key_digest: [u8; 48],
+    /// REPORT_ID: the report ID of this guest.
     pub report_id: [u8; 32],
+    /// REPORT_ID_MA: the report ID of this guest's migration agent.
     pub report_id_ma: [u8; 32],
+    /// REPORTED_TCB: the TCB the signing key was derived for; the VCEK or VLEK's SPLs must equal it.
     pub reported_tcb: RawTcb,
     /// (family, model, stepping); `None` in version 2 reports.
     pub cpuid: Option<(u8, u8, u8)>,
+    /// CHIP_ID: the chip's unique ID (8 bytes, zero-padded, on Turin); zero when masked.
     pub chip_id: [u8; 64],
+    /// COMMITTED_TCB: the TCB of the committed firmware.
     pub committed_tcb: RawTcb,
     /// (major, minor, build) of the running firmware.
     pub current_version: (u8, u8, u8),
     /// (major, minor, build) of the committed firmware.
     pub committed_version: (u8, u8, u8),
+    /// LAUNCH_TCB: CURRENT_TCB when the guest was launched or imported.
     pub launch_tcb: RawTcb,
     /// (launch, current) mitigation vectors; `None` before version 5.
     pub mit_vectors: Option<(u64, u64)>,
+    /// SIGNATURE: over bytes `0..SIGNED_LEN`, by the key `signing_key` names.
     pub signature: ReportSignature,
 }
 

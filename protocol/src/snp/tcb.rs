@@ -1,4 +1,4 @@
-//! TCB_VERSION: the security patch levels a report and a V[CL]EK certificate name.
+//! TCB_VERSION: the security patch levels a report and a VCEK or VLEK certificate name.
 //!
 //! The same 8 bytes are laid out differently by product (SNP ABI spec, TCB_VERSION):
 //!

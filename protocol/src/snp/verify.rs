@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! report bytes ─ parse (format) ─┐
-//! V[CL]EK, ASK/ASVK ─ chain ─────┼─ root ─ report signature ─ TCB/HWID ─ policy ─ measurement ─ binding
+//! VCEK or VLEK, ASK/ASVK ─ chain ─────┼─ root ─ report signature ─ TCB/HWID ─ policy ─ measurement ─ binding
 //! trust anchors, now ────────────┘
 //! ```
 //!
@@ -25,12 +25,19 @@ use crate::snp::tcb::{Tcb, TcbComponent};
 
 /// Guest policy bits (SNP ABI spec, GUEST_POLICY).
 pub mod policy_bits {
+    /// ABI_MINOR (bits 7:0): the minimum firmware ABI minor version the guest requires.
     pub const ABI_MINOR_MASK: u64 = 0xFF;
+    /// ABI_MAJOR (bits 15:8), the minimum ABI major version, starts at this bit.
     pub const ABI_MAJOR_SHIFT: u32 = 8;
+    /// SMT (bit 16): SMT is allowed.
     pub const SMT: u64 = 1 << 16;
+    /// Bit 17: reserved, must be one.
     pub const RESERVED_MUST_BE_ONE: u64 = 1 << 17;
+    /// MIGRATE_MA (bit 18): association with a migration agent is allowed.
     pub const MIGRATE_MA: u64 = 1 << 18;
+    /// DEBUG (bit 19): debugging is allowed.
     pub const DEBUG: u64 = 1 << 19;
+    /// SINGLE_SOCKET (bit 20): the guest may be activated on one socket only.
     pub const SINGLE_SOCKET: u64 = 1 << 20;
 }
 
@@ -236,7 +243,7 @@ fn tcb_string(t: &Tcb) -> String {
     t.components().iter().map(|(c, v)| format!("{c}={v}")).collect::<Vec<_>>().join(" ")
 }
 
-/// The V[CL]EK is issued for one TCB: each SPL extension must equal REPORTED_TCB.
+/// The VCEK or VLEK is issued for one TCB: each SPL extension must equal REPORTED_TCB.
 fn check_tcb_extensions(signer: &AmdCert, reported: &Tcb) -> Result<(), VerifyError> {
     for (component, report_value) in reported.components() {
         let (oid, name) = match component {
