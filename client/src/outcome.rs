@@ -89,7 +89,9 @@ impl Outcome {
             Err(e) => {
                 out.push_str(&format!("NOT TRUSTED: {e}\n"));
                 let failed = e.check();
-                for c in Check::ALL {
+                let rows: &[Check] =
+                    if matches!(e, cvmc_protocol::VerifyError::Tdx(_)) { &Check::TDX } else { &Check::SNP };
+                for &c in rows {
                     if c == failed {
                         out.push_str(&format!("  FAIL {:<12} {} ({})\n", check_name(c), e, e.name()));
                         break;
@@ -109,15 +111,5 @@ fn guess_product(r: &Report) -> Option<cvmc_protocol::snp::product::Product> {
 
 /// Lowercase label of a check for the list.
 pub fn check_name(c: Check) -> &'static str {
-    match c {
-        Check::Format => "format",
-        Check::Chain => "chain",
-        Check::Root => "root",
-        Check::Signature => "signature",
-        Check::Tcb => "tcb",
-        Check::Policy => "policy",
-        Check::Measurement => "measurement",
-        Check::Binding => "binding",
-        Check::Identity => "identity",
-    }
+    c.name()
 }

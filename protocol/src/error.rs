@@ -80,10 +80,17 @@ pub enum Check {
     Format,
     /// Certificate chain: well-formed, kinds and names link, signatures, validity.
     Chain,
-    /// The chain ends in a root the user trusts (pinned AMD ARK or a policy root).
+    /// The chain ends in a root the user trusts (pinned AMD ARK, Intel SGX Root CA, or
+    /// a policy root).
     Root,
-    /// The report's signature by the VCEK or VLEK.
+    /// No certificate of the chain is revoked; the CRLs are signed and current.
+    Revocation,
+    /// The report's signature by the VCEK or VLEK (TDX: the quote's by its attestation
+    /// key, the QE report's by the PCK key).
     Signature,
+    /// The collateral judging the report (TDX: TCB info, QE identity) is signed by the
+    /// vendor, current and for this platform.
+    Collateral,
     /// The VCEK or VLEK's TCB and HWID extensions match the report.
     Tcb,
     /// Guest policy bits, VMPL, minimum TCB and SVN, host data, ID allow-lists.
@@ -97,8 +104,23 @@ pub enum Check {
 }
 
 impl Check {
-    /// The checks in the order the verifier runs them and the client lists them.
-    pub const ALL: [Self; 9] = [
+    /// Every check, in the order the verifiers run them and the client lists them.
+    pub const ALL: [Self; 11] = [
+        Self::Format,
+        Self::Chain,
+        Self::Root,
+        Self::Revocation,
+        Self::Signature,
+        Self::Collateral,
+        Self::Tcb,
+        Self::Policy,
+        Self::Measurement,
+        Self::Binding,
+        Self::Identity,
+    ];
+
+    /// The checks a SEV-SNP verdict lists.
+    pub const SNP: [Self; 9] = [
         Self::Format,
         Self::Chain,
         Self::Root,
@@ -109,6 +131,26 @@ impl Check {
         Self::Binding,
         Self::Identity,
     ];
+
+    /// The checks an Intel TDX verdict lists: all of them.
+    pub const TDX: [Self; 11] = Self::ALL;
+
+    /// The lowercase name used in `--json` and the GUI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Format => "format",
+            Self::Chain => "chain",
+            Self::Root => "root",
+            Self::Revocation => "revocation",
+            Self::Signature => "signature",
+            Self::Collateral => "collateral",
+            Self::Tcb => "tcb",
+            Self::Policy => "policy",
+            Self::Measurement => "measurement",
+            Self::Binding => "binding",
+            Self::Identity => "identity",
+        }
+    }
 }
 
 /// Evidence that does not meet the trust policy. One variant per check.
@@ -118,6 +160,9 @@ pub enum VerifyError {
     /// The report bytes are not a well-formed SEV-SNP report.
     #[error("{0}")]
     Report(#[from] ReportError),
+    /// An Intel TDX quote or its collateral failed a check.
+    #[error("{0}")]
+    Tdx(#[from] crate::tdx::TdxError),
     /// Evidence from a TEE this client cannot verify (it verifies SEV-SNP and
     /// simulated SEV-SNP).
     #[error("tee: {tee} evidence cannot be verified by this client")]
@@ -428,6 +473,7 @@ impl VerifyError {
     pub fn check(&self) -> Check {
         use VerifyError as E;
         match self {
+            E::Tdx(t) => t.check(),
             E::Report(_) | E::UnsupportedTee { .. } | E::UnknownProduct { .. } => Check::Format,
             E::UntrustedRoot { .. } | E::TeeMismatch { .. } | E::HardwareRequired { .. } => Check::Root,
             E::ProductMismatch { .. }
@@ -475,6 +521,7 @@ impl VerifyError {
                 ReportError::SignatureAlgorithm { .. } => "signature_algorithm",
                 ReportError::UnknownCpuid { .. } => "product",
             },
+            E::Tdx(t) => t.name(),
             E::UnsupportedTee { .. } => "tee",
             E::TeeMismatch { .. } => "tee",
             E::ProductMismatch { .. } | E::UnknownProduct { .. } => "product",

@@ -7,6 +7,7 @@
 //!  handshake ── Hello ─► Evidence ─► verify_evidence ─► Proceed | Abort
 //!                          │            │
 //!                          │            ├─ snp::verify  (report, chain, root, TCB, policy)
+//!                          │            ├─ tdx::verify  (quote, PCK chain, CRLs, collateral, TCB, policy)
 //!                          │            ├─ binding       (REPORT_DATA = f(ekm, nonce, identity))
 //!                          │            └─ identity sig  (Ed25519 over ekm, nonce)
 //!                          ▼
@@ -33,6 +34,7 @@ pub mod handshake;
 pub mod policy;
 pub mod rfb;
 pub mod snp;
+pub mod tdx;
 pub mod text;
 pub mod time;
 

@@ -10,6 +10,11 @@
 //! min_guest_svn = 0
 //! host_data = "<64 hex chars>"
 //! trusted_roots = ["sim/ark.pem"]
+//!
+//! [tdx]                       # only for Intel TDX guests; a TDX quote needs it
+//! mrtd = ["<96 hex chars>"]
+//! rtmr2 = ["<96 hex chars>"]
+//! accepted_tcb_status = ["UpToDate"]
 //! ```
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -152,6 +157,88 @@ pub struct Policy {
     /// when `trusted_roots` names another (`--require-hardware` sets it).
     #[serde(default)]
     pub require_hardware: bool,
+    /// What an Intel TDX guest must be. Absent: TDX quotes are refused, naming it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tdx: Option<TdxPolicy>,
+}
+
+fn default_statuses() -> Vec<String> {
+    vec!["UpToDate".into()]
+}
+
+/// The `[tdx]` table: what an Intel TDX guest's quote must show.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TdxPolicy {
+    /// Allowed MRTD values (the TD's firmware measurement). Empty: refused, the GUI
+    /// may offer to pin what it sees.
+    #[serde(default)]
+    pub mrtd: Vec<Hex<48>>,
+    /// Allowed RTMR0 values (firmware configuration), any when empty.
+    #[serde(default)]
+    pub rtmr0: Vec<Hex<48>>,
+    /// Allowed RTMR1 values (boot loader, kernel), any when empty.
+    #[serde(default)]
+    pub rtmr1: Vec<Hex<48>>,
+    /// Allowed RTMR2 values (kernel command line, initrd), any when empty.
+    #[serde(default)]
+    pub rtmr2: Vec<Hex<48>>,
+    /// Allowed RTMR3 values, any when empty.
+    #[serde(default)]
+    pub rtmr3: Vec<Hex<48>>,
+    /// Allowed MRCONFIGID values, any when empty.
+    #[serde(default)]
+    pub mrconfigid: Vec<Hex<48>>,
+    /// Allowed MROWNER values, any when empty.
+    #[serde(default)]
+    pub mrowner: Vec<Hex<48>>,
+    /// Allowed MROWNERCONFIG values, any when empty.
+    #[serde(default)]
+    pub mrownerconfig: Vec<Hex<48>>,
+    /// Allowed MRSIGNERSEAM values (the TDX module's signer), any when empty.
+    #[serde(default)]
+    pub mrsignerseam: Vec<Hex<48>>,
+    /// Accept a debug TD (TDATTRIBUTES bit 0): its memory is readable by the host.
+    #[serde(default)]
+    pub allow_debug: bool,
+    /// Require SEPT_VE_DISABLE (TDATTRIBUTES bit 28), default true.
+    #[serde(default = "default_true")]
+    pub require_sept_ve_disable: bool,
+    /// Accept a migratable TD (TDATTRIBUTES bit 29).
+    #[serde(default)]
+    pub allow_migratable: bool,
+    /// The platform TCB statuses accepted (Intel's names), default `["UpToDate"]`.
+    #[serde(default = "default_statuses")]
+    pub accepted_tcb_status: Vec<String>,
+    /// Advisory IDs accepted when the status is accepted; any other advisory refuses.
+    /// Empty: advisories do not refuse by themselves (the status decides).
+    #[serde(default)]
+    pub allowed_advisories: Vec<String>,
+    /// Minimum TEE_TCB_SVN, byte by byte (16 bytes hex), none when absent.
+    #[serde(default)]
+    pub min_tee_tcb_svn: Option<Hex<16>>,
+}
+
+impl Default for TdxPolicy {
+    fn default() -> Self {
+        Self {
+            mrtd: Vec::new(),
+            rtmr0: Vec::new(),
+            rtmr1: Vec::new(),
+            rtmr2: Vec::new(),
+            rtmr3: Vec::new(),
+            mrconfigid: Vec::new(),
+            mrowner: Vec::new(),
+            mrownerconfig: Vec::new(),
+            mrsignerseam: Vec::new(),
+            allow_debug: false,
+            require_sept_ve_disable: true,
+            allow_migratable: false,
+            accepted_tcb_status: default_statuses(),
+            allowed_advisories: Vec::new(),
+            min_tee_tcb_svn: None,
+        }
+    }
 }
 
 impl Default for Policy {
@@ -174,6 +261,7 @@ impl Default for Policy {
             chip_ids: Vec::new(),
             trusted_roots: Vec::new(),
             require_hardware: false,
+            tdx: None,
         }
     }
 }
@@ -198,6 +286,26 @@ impl Policy {
         if self.vmpl > MAX_VMPL {
             return Err(PolicyError::Invalid { field: "vmpl", reason: format!("{} is not 0..={MAX_VMPL}", self.vmpl) });
         }
+        if let Some(tdx) = &self.tdx {
+            for s in &tdx.accepted_tcb_status {
+                if crate::tdx::tcb::TcbStatus::from_name(s).is_none() {
+                    return Err(PolicyError::Invalid {
+                        field: "tdx.accepted_tcb_status",
+                        reason: format!(
+                            "{:?} is not one of Intel's statuses ({})",
+                            crate::text::escape(s),
+                            crate::tdx::tcb::TcbStatus::ALL.map(|s| s.name()).join(", ")
+                        ),
+                    });
+                }
+            }
+            if tdx.accepted_tcb_status.iter().any(|s| s == "Revoked") {
+                return Err(PolicyError::Invalid {
+                    field: "tdx.accepted_tcb_status",
+                    reason: "\"Revoked\" cannot be accepted: the platform's keys are compromised".into(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -211,7 +319,10 @@ impl Policy {
             w.push("allow_migration_agent = true: a migration agent can export this guest's memory");
         }
         if !self.trusted_roots.is_empty() {
-            w.push("trusted_roots is set: evidence anchored in a policy root is not backed by AMD hardware");
+            w.push("trusted_roots is set: evidence anchored in a policy root is not backed by AMD or Intel hardware");
+        }
+        if self.tdx.as_ref().is_some_and(|t| t.allow_debug) {
+            w.push("[tdx] allow_debug = true: a debug TD's memory is readable by the host; NOT CONFIDENTIAL");
         }
         w
     }
@@ -253,6 +364,25 @@ trusted_roots = ["sim/ark.pem"]
         assert_eq!(p.host_data.unwrap().0, [0xab; 32]);
         assert!(p.allow_smt);
         assert_eq!(Policy::from_toml(&p.to_toml().unwrap()).unwrap(), p);
+    }
+
+    #[test]
+    fn tdx_table_parses_with_strict_defaults() {
+        let p = Policy::from_toml(&format!("[tdx]\nmrtd = [\"{M}\"]\n")).unwrap();
+        let t = p.tdx.as_ref().unwrap();
+        assert_eq!(t.mrtd[0].to_string(), M);
+        assert!(t.require_sept_ve_disable && !t.allow_debug && !t.allow_migratable);
+        assert_eq!(t.accepted_tcb_status, ["UpToDate"]);
+        assert_eq!(Policy::from_toml(&p.to_toml().unwrap()).unwrap(), p);
+        assert!(Policy::from_toml("").unwrap().tdx.is_none());
+        let e = Policy::from_toml("[tdx]\nmrdt = []").unwrap_err().to_string();
+        assert!(e.contains("unknown field `mrdt`"), "{e}");
+        let e = Policy::from_toml("[tdx]\naccepted_tcb_status = [\"UpToDate\", \"Fine\"]").unwrap_err().to_string();
+        assert!(e.contains("\"Fine\" is not one of Intel's statuses"), "{e}");
+        let e = Policy::from_toml("[tdx]\naccepted_tcb_status = [\"Revoked\"]").unwrap_err().to_string();
+        assert!(e.contains("cannot be accepted"), "{e}");
+        let e = Policy::from_toml("[tdx]\nmin_tee_tcb_svn = \"00\"").unwrap_err().to_string();
+        assert!(e.contains("expected 32 hex characters"), "{e}");
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub struct Refusal {
 /// What the guest proved, or failed to prove.
 #[derive(Debug)]
 pub struct Verdict {
-    /// The check list, in `Check::ALL` order.
+    /// The check list, in the verifier's order (`Check::SNP` or `Check::TDX`).
     pub checks: Vec<(Check, CheckStatus)>,
     /// Set when the guest was refused.
     pub refusal: Option<Refusal>,
@@ -111,7 +111,7 @@ pub struct Verdict {
 impl Default for Verdict {
     fn default() -> Self {
         Self {
-            checks: Check::ALL.iter().map(|c| (*c, CheckStatus::Pending)).collect(),
+            checks: Check::SNP.iter().map(|c| (*c, CheckStatus::Pending)).collect(),
             refusal: None,
             simulated: false,
             guest: None,

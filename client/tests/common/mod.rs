@@ -124,7 +124,7 @@ pub fn dialer(links: &Arc<Mutex<Vec<Ends>>>) -> cvm_console::gui::app::Dialer {
 
 pub fn guest() -> Box<AttestedGuest> {
     let report = Report::parse(REPORT).unwrap();
-    let passed = Check::ALL.iter().map(|c| Passed { check: *c, detail: format!("{c:?} detail") }).collect();
+    let passed = Check::SNP.iter().map(|c| Passed { check: *c, detail: format!("{c:?} detail") }).collect();
     Box::new(AttestedGuest {
         verified: Verified {
             report,

@@ -24,7 +24,9 @@ pub enum Anchor {
         /// The product line.
         product: Product,
     },
-    /// A root listed in the trust policy, NOT AMD's: no hardware guarantee.
+    /// Intel's SGX Root CA, pinned: this is real Intel TDX hardware.
+    IntelSgxRoot,
+    /// A root listed in the trust policy, NOT AMD's or Intel's: no hardware guarantee.
     PolicyRoot {
         /// The policy's label for it (its path).
         label: String,
@@ -38,12 +40,18 @@ impl Anchor {
     pub fn is_amd(&self) -> bool {
         matches!(self, Self::AmdArk { .. })
     }
+
+    /// Whether the evidence is backed by a hardware vendor's root (AMD's or Intel's).
+    pub fn is_hardware(&self) -> bool {
+        !matches!(self, Self::PolicyRoot { .. })
+    }
 }
 
 impl std::fmt::Display for Anchor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::AmdArk { product } => write!(f, "AMD ARK-{product}"),
+            Self::IntelSgxRoot => f.write_str("Intel SGX Root CA"),
             Self::PolicyRoot { label, fingerprint } => write!(f, "policy root {label} (SHA256:{fingerprint})"),
         }
     }
@@ -80,10 +88,20 @@ impl TrustAnchors {
         Ok(anchors)
     }
 
-    /// Add one extra root (PEM); it must parse and be self-signed.
+    /// Add one extra root (PEM); it must parse and be self-signed: RSA-PSS as AMD's
+    /// roots are (a simulated SEV-SNP root), or ECDSA P-256 as Intel's (a simulated
+    /// TDX root).
     pub fn add_root(&mut self, label: &str, pem: &[u8]) -> Result<(), VerifyError> {
-        let cert = AmdCert::from_pem(&format!("policy root {label}"), pem)?;
-        cert.check_issued(&cert)?;
+        let role = format!("policy root {label}");
+        let cert = AmdCert::from_pem(&role, pem)?;
+        if cert.x509.signature_algorithm.oid == crate::tdx::certs::OID_ECDSA_SHA256 {
+            let der = der::Encode::to_der(&cert.x509)
+                .map_err(|e| VerifyError::CertificateDecode { kind: role.clone(), reason: e.to_string() })?;
+            let intel = crate::tdx::certs::IntelCert::from_der(&role, &der)?;
+            intel.check_issued(&intel)?;
+        } else {
+            cert.check_issued(&cert)?;
+        }
         self.extra.push(ExtraRoot { label: label.to_owned(), cert });
         Ok(())
     }
