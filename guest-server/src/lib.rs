@@ -21,6 +21,7 @@ pub mod identity;
 pub mod local;
 pub mod server;
 pub mod sim;
+pub mod sim_tdx;
 pub mod siminit;
 pub mod sys;
 pub mod tls;

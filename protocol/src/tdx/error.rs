@@ -91,6 +91,16 @@ pub enum TdxError {
         /// Its issuer name, escaped.
         issuer: String,
     },
+    /// A collateral signer is not issued by the root the quote's PCK chain ends in.
+    #[error("root: {subject} is not issued by {root}, the root of the quote's PCK chain: {reason}")]
+    CollateralRoot {
+        /// The collateral signer, `ROLE "CN"`.
+        subject: String,
+        /// The PCK chain's root, `ROLE "CN"`.
+        root: String,
+        /// What failed: the names or the signature.
+        reason: String,
+    },
     /// The PCK certificate's SGX extension is missing or malformed.
     #[error("chain: {cert}: {reason}")]
     PckExtension {
@@ -321,7 +331,7 @@ impl TdxError {
             | E::CertificateExpired { .. }
             | E::CertificateAlgorithm { .. }
             | E::PckExtension { .. } => Check::Chain,
-            E::UntrustedRoot { .. } => Check::Root,
+            E::UntrustedRoot { .. } | E::CollateralRoot { .. } => Check::Root,
             E::Crl { .. } | E::CrlStale { .. } | E::Revoked { .. } => Check::Revocation,
             E::MissingCollateral { .. }
             | E::CollateralFormat { .. }
@@ -362,7 +372,7 @@ impl TdxError {
             E::CertificateExpired { .. } => "certificate_validity",
             E::CertificateAlgorithm { .. } => "certificate_algorithm",
             E::PckExtension { .. } => "pck_extension",
-            E::UntrustedRoot { .. } => "root",
+            E::UntrustedRoot { .. } | E::CollateralRoot { .. } => "root",
             E::Crl { .. } => "crl",
             E::CrlStale { .. } => "crl_stale",
             E::Revoked { .. } => "revoked",

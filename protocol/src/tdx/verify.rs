@@ -128,7 +128,9 @@ fn signing_cert(what: &'static str, pem: &str, root: &IntelCert, now: u64) -> Re
         .ok_or_else(|| TdxError::CertificateDecode { role: what.into(), reason: "empty".into() })?;
     signer.check_name(&[cn::TCB_SIGNING])?;
     root.check_issued(&signer).map_err(|e| match e {
-        TdxError::ChainName { subject, issuer, .. } => TdxError::UntrustedRoot { subject, issuer },
+        TdxError::ChainName { .. } | TdxError::ChainSignature { .. } => {
+            TdxError::CollateralRoot { subject: signer.label(), root: root.label(), reason: e.to_string() }
+        }
         other => other,
     })?;
     signer.check_validity(now)?;
