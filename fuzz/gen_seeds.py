@@ -280,8 +280,40 @@ fmc = 0
     }
 
 
+TDX_DATA = FUZZ.parent / "tests" / "data" / "tdx"
+
+
+def seeds_tdx_quote():
+    names = ["dcapqvl_tdx_quote", "dcapqvl_tdx_quote_outdated", "gotdx_tdx_prod_quote_SPR_E4.dat",
+             "gotdx_quote_v5_sample.dat"]
+    return {name: (TDX_DATA / name).read_bytes() for name in names}
+
+
+def seeds_tdx_collateral():
+    return {name: (TDX_DATA / name).read_bytes() for name in
+            ["dcapqvl_tdx_quote_collateral.json", "dcapqvl_tdx_quote_outdated_collateral.json",
+             "gotdx_sample_tcbInfo_response", "gotdx_sample_qeIdentity_response"]}
+
+
+def seeds_tdx_tcb_levels():
+    import json
+    out = {}
+    sgx = bytes([3, 3, 2, 2, 4, 1, 0, 5] + [0] * 8)
+    tee = bytes([3, 1, 2] + [0] * 13)
+    for name in ["dcapqvl_tdx_quote_collateral.json", "dcapqvl_tdx_quote_outdated_collateral.json"]:
+        info = json.loads((TDX_DATA / name).read_text())["tcb_info"].encode()
+        out[name] = sgx + struct.pack("<H", 13) + tee + info
+    for name in ["gotdx_sample_tcbInfo_response", "gotdx_sample_tcbinfo_response_v5"]:
+        info = json.dumps(json.loads((TDX_DATA / name).read_text())["tcbInfo"]).encode()
+        out[name] = bytes([5] * 16) + struct.pack("<H", 11) + bytes([5, 0, 2] + [0] * 13) + info
+    return out
+
+
 def main():
     targets = {
+        "tdx_quote_verify": seeds_tdx_quote(),
+        "tdx_collateral": seeds_tdx_collateral(),
+        "tdx_tcb_levels": seeds_tdx_tcb_levels(),
         "handshake_decode": seeds_handshake(),
         "console_decode": seeds_console(),
         "report_verify": seeds_report(),

@@ -88,15 +88,22 @@ pub enum Command {
         /// Verify it and open its console in this terminal instead of the GUI.
         #[arg(long)]
         terminal: bool,
+        /// Which TEE the simulated guest imitates.
+        #[arg(long, value_enum, default_value_t = TeeArg::Snp)]
+        tee: TeeArg,
     },
-    /// Check a stored SEV-SNP report offline against a trust policy; exit 0 only if trusted.
+    /// Check a stored SEV-SNP report or Intel TDX quote offline against a trust policy;
+    /// exit 0 only if trusted.
     VerifyReport {
-        /// The report: 1184 raw bytes or their hex text.
+        /// The report or quote, raw bytes or their hex text (told apart by the header).
         #[arg(long)]
         report: PathBuf,
-        /// The VCEK (or VLEK) certificate, DER or PEM.
+        /// SEV-SNP: the VCEK (or VLEK) certificate, DER or PEM.
         #[arg(long)]
-        vcek: PathBuf,
+        vcek: Option<PathBuf>,
+        /// TDX: the DCAP collateral (TCB info, QE identity, CRLs) as one JSON file.
+        #[arg(long)]
+        collateral: Option<PathBuf>,
         /// The ASK (or ASVK for a VLEK), DER or PEM; AMD's built-in one when omitted.
         #[arg(long)]
         ask: Option<PathBuf>,
@@ -113,13 +120,33 @@ pub enum Command {
         /// Refuse a report anchored in any root but the hardware vendor's.
         #[arg(long)]
         require_hardware: bool,
-        /// Check certificate validity at this unix time instead of now.
+        /// Verify as of this unix time instead of now (certificate validity; for TDX also
+        /// the collateral's and CRLs' freshness): for stored reports and quotes.
         #[arg(long)]
         at: Option<u64>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A TEE to simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TeeArg {
+    /// AMD SEV-SNP.
+    Snp,
+    /// Intel TDX.
+    Tdx,
+}
+
+#[cfg(all(unix, feature = "demo"))]
+impl From<TeeArg> for crate::demo::DemoTee {
+    fn from(t: TeeArg) -> Self {
+        match t {
+            TeeArg::Snp => Self::Snp,
+            TeeArg::Tdx => Self::Tdx,
+        }
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ClientError> {
@@ -170,6 +197,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
         Some(Command::VerifyReport {
             report,
             vcek,
+            collateral,
             ask,
             policy,
             report_data,
@@ -181,6 +209,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
             let args = VerifyReportArgs {
                 report,
                 vcek,
+                collateral,
                 ask,
                 policy,
                 report_data,
@@ -261,11 +290,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
         }
         .into()),
         #[cfg(all(unix, feature = "demo"))]
-        Some(Command::Demo { terminal: true }) => runtime()?.block_on(crate::demo::run_demo(out)),
+        Some(Command::Demo { terminal: true, tee }) => runtime()?.block_on(crate::demo::run_demo(tee.into(), out)),
         #[cfg(all(unix, feature = "demo", feature = "gui"))]
-        Some(Command::Demo { terminal: false }) => Ok(crate::demo::run_demo_gui(&runtime()?, out)?),
+        Some(Command::Demo { terminal: false, tee }) => Ok(crate::demo::run_demo_gui(&runtime()?, tee.into(), out)?),
         #[cfg(all(unix, feature = "demo", not(feature = "gui")))]
-        Some(Command::Demo { terminal: false }) => Err(no_gui().into()),
+        Some(Command::Demo { terminal: false, .. }) => Err(no_gui().into()),
         #[cfg(feature = "gui")]
         None => {
             let guests = crate::saved_guests::SavedGuests::load(&crate::clientkey::config_dir()?)?;

@@ -22,16 +22,38 @@ use crate::net::ConnectOptions;
 use crate::outcome::Outcome;
 use crate::policy_file::load_policy;
 
-/// Where the demo's simulated chain lives.
-pub fn demo_dir() -> Result<PathBuf, ClientError> {
-    Ok(config_dir()?.join("demo-sim"))
+/// Which TEE the demo guest simulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DemoTee {
+    /// AMD SEV-SNP (Milan), the default.
+    #[default]
+    Snp,
+    /// Intel TDX.
+    Tdx,
 }
 
-/// Make the chain if needed and make sure `key` is authorized in it.
+/// Where the demo's simulated chain lives (one directory per TEE).
+pub fn demo_dir(tee: DemoTee) -> Result<PathBuf, ClientError> {
+    Ok(config_dir()?.join(match tee {
+        DemoTee::Snp => "demo-sim",
+        DemoTee::Tdx => "demo-sim-tdx",
+    }))
+}
+
+/// Make the SEV-SNP chain if needed and make sure `key` is authorized in it.
 pub fn prepare(dir: &Path, key: &ClientKey) -> Result<(), ClientError> {
+    prepare_tee(dir, key, DemoTee::Snp)
+}
+
+/// Make the chain of `tee` if needed and make sure `key` is authorized in it.
+pub fn prepare_tee(dir: &Path, key: &ClientKey, tee: DemoTee) -> Result<(), ClientError> {
     let bad = |e: cvm_consoled::sim::SimError| ClientError::BadInput { path: dir.to_path_buf(), reason: e.to_string() };
-    if !dir.join(siminit::files::ARK).exists() {
-        siminit::sim_init(dir, Product::Milan, &[key.fingerprint()]).map_err(bad)?;
+    let (root, sim_tee) = match tee {
+        DemoTee::Snp => (siminit::files::ARK, siminit::SimTee::Snp(Product::Milan)),
+        DemoTee::Tdx => (siminit::files::TDX_ROOT, siminit::SimTee::Tdx),
+    };
+    if !dir.join(root).exists() {
+        siminit::sim_init(dir, sim_tee, &[key.fingerprint()]).map_err(bad)?;
     }
     let authorized = dir.join(siminit::files::AUTHORIZED);
     let text = std::fs::read_to_string(&authorized).unwrap_or_default();
@@ -67,10 +89,10 @@ impl std::fmt::Debug for DemoGuest {
 }
 
 /// Start the embedded simulated guest on loopback: the user's shell on a PTY and a test-pattern screen.
-pub async fn start_guest() -> Result<DemoGuest, ClientError> {
-    let dir = demo_dir()?;
+pub async fn start_guest(tee: DemoTee) -> Result<DemoGuest, ClientError> {
+    let dir = demo_dir(tee)?;
     let key = Arc::new(ClientKey::load_or_create(&config_dir()?)?);
-    prepare(&dir, &key)?;
+    prepare_tee(&dir, &key, tee)?;
     let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
     let term = std::env::var("TERM").unwrap_or_else(|_| "xterm-256color".into());
     let mut config = ServerConfig::simulated("127.0.0.1:0", dir.clone());
@@ -99,8 +121,12 @@ pub async fn start_guest() -> Result<DemoGuest, ClientError> {
 /// `cvm-console demo`: start the embedded guest and open the GUI on it (blocks until the
 /// window closes). Needs a multi-threaded runtime: the guest runs on its workers while
 /// this thread runs the window.
-pub fn run_demo_gui(rt: &tokio::runtime::Runtime, out: &mut dyn std::io::Write) -> Result<u8, ClientError> {
-    let demo = rt.block_on(start_guest())?;
+pub fn run_demo_gui(
+    rt: &tokio::runtime::Runtime,
+    tee: DemoTee,
+    out: &mut dyn std::io::Write,
+) -> Result<u8, ClientError> {
+    let demo = rt.block_on(start_guest(tee))?;
     let _ = writeln!(
         out,
         "cvm-console demo: a SIMULATED guest on {} (chain in {}); opening the window",
@@ -115,8 +141,8 @@ pub fn run_demo_gui(rt: &tokio::runtime::Runtime, out: &mut dyn std::io::Write) 
 
 /// `cvm-console demo --terminal`: start the embedded guest, show its verification,
 /// open its console here. Returns the exit status for the process.
-pub async fn run_demo(out: &mut dyn std::io::Write) -> Result<u8, crate::failure::CommandError> {
-    let DemoGuest { guest, address, opts, dir } = start_guest().await?;
+pub async fn run_demo(tee: DemoTee, out: &mut dyn std::io::Write) -> Result<u8, crate::failure::CommandError> {
+    let DemoGuest { guest, address, opts, dir } = start_guest(tee).await?;
     let _ = writeln!(out, "cvm-console demo: a SIMULATED guest on {address} (chain in {})\n", dir.display());
     let outcome: Outcome = crate::live::verify_live(&address, &opts).await?;
     let _ = write!(out, "{}", cvmc_protocol::text::escape_lines(&outcome.to_text()));

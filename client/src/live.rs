@@ -1,7 +1,6 @@
 //! `cvm-console verify HOST:PORT`: attest a live guest on the verify channel.
 
 use cvmc_protocol::handshake::alpn;
-use cvmc_protocol::snp::report::Report;
 
 use crate::net::{ConnectError, ConnectOptions, connect};
 use crate::outcome::Outcome;
@@ -11,16 +10,12 @@ pub async fn verify_live(address: &str, opts: &ConnectOptions) -> Result<Outcome
     match connect(address, alpn::VERIFY, opts).await {
         Ok(mut attested) => {
             let _ = tokio::io::AsyncWriteExt::shutdown(&mut attested.stream).await;
-            Ok(Outcome {
-                report: Report::parse(&attested.report).ok(),
-                identity: Some(attested.guest.identity_fingerprint.clone()),
-                pin: attested.pin,
-                result: Ok(attested.guest.verified),
-            })
+            let mut outcome = Outcome::for_bytes(Ok(attested.guest.verified), &attested.report);
+            outcome.identity = Some(attested.guest.identity_fingerprint.clone());
+            outcome.pin = attested.pin;
+            Ok(outcome)
         }
-        Err(ConnectError::Refused { error, report }) => {
-            Ok(Outcome { result: Err(error), report: Report::parse(&report).ok(), identity: None, pin: None })
-        }
+        Err(ConnectError::Refused { error, report }) => Ok(Outcome::for_bytes(Err(error), &report)),
         Err(e) => Err(e),
     }
 }

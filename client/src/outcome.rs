@@ -4,17 +4,21 @@
 use serde_json::{Value, json};
 
 use cvmc_protocol::snp::report::Report;
-use cvmc_protocol::{Check, Verified, VerifyError};
+use cvmc_protocol::tdx::Quote;
+use cvmc_protocol::{Check, GuestVerdict, VerifyError};
 
-use crate::report_view::report_json;
+use crate::report_view::{quote_json, report_json};
 
 /// A verdict with what is known about the report either way.
 #[derive(Debug)]
 pub struct Outcome {
     /// The verdict.
-    pub result: Result<Verified, VerifyError>,
-    /// The report, if it parsed (so a refusal still shows its fields).
+    pub result: Result<GuestVerdict, VerifyError>,
+    /// The SEV-SNP report, if the evidence was one and it parsed (so a refusal still
+    /// shows its fields).
     pub report: Option<Report>,
+    /// The TDX quote, if the evidence was one and it parsed.
+    pub quote: Option<Quote>,
     /// The guest identity fingerprint, for live verification.
     pub identity: Option<String>,
     /// What known_guests said of that identity, for live verification.
@@ -22,6 +26,26 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// An outcome for raw evidence bytes: the report or quote is parsed for display
+    /// whatever the verdict.
+    pub fn for_bytes(result: Result<GuestVerdict, VerifyError>, raw: &[u8]) -> Self {
+        let (report, quote) = if cvmc_protocol::tdx::quote::looks_like_quote(raw) {
+            (None, Quote::parse(raw).ok())
+        } else {
+            (Report::parse(raw).ok(), None)
+        };
+        Self { result, report, quote, identity: None, pin: None }
+    }
+
+    fn tee(&self) -> &'static str {
+        match &self.result {
+            Ok(v) => v.tee(),
+            Err(_) if self.quote.is_some() => "tdx",
+            Err(VerifyError::Tdx(_)) => "tdx",
+            Err(_) => "sev-snp",
+        }
+    }
+
     /// Whether the guest is trusted.
     pub fn trusted(&self) -> bool {
         self.result.is_ok()
@@ -29,19 +53,23 @@ impl Outcome {
 
     /// The `--json` object.
     pub fn to_json(&self) -> Value {
-        let product = self.result.as_ref().ok().map(|v| v.product);
+        let product = match &self.result {
+            Ok(GuestVerdict::Snp(v)) => Some(v.product),
+            _ => None,
+        };
         let report = self.report.as_ref().map(|r| report_json(r, product.or_else(|| guess_product(r))));
-        match &self.result {
+        let quote = self.quote.as_ref().map(quote_json);
+        let mut out = match &self.result {
             Ok(v) => json!({
                 "trusted": true,
                 "failed_check": Value::Null,
                 "error": Value::Null,
+                "tee": v.tee(),
                 "simulated": v.simulated(),
-                "product": v.product,
-                "anchor": v.anchor,
-                "binding_checked": v.binding_checked,
-                "checks": v.passed,
-                "warnings": v.warnings,
+                "anchor": v.anchor(),
+                "binding_checked": v.binding_checked(),
+                "checks": v.passed(),
+                "warnings": v.warnings(),
                 "identity": self.identity,
                 "identity_pin": self.pin,
                 "report": report,
@@ -51,9 +79,24 @@ impl Outcome {
                 "failed_check": e.name(),
                 "check_group": e.check(),
                 "error": e.to_string(),
+                "tee": self.tee(),
                 "report": report,
             }),
+        };
+        if let (Some(obj), Ok(GuestVerdict::Snp(v))) = (out.as_object_mut(), &self.result) {
+            obj.insert("product".into(), json!(v.product));
         }
+        if let (Some(obj), Ok(GuestVerdict::Tdx(v))) = (out.as_object_mut(), &self.result) {
+            obj.insert("tcb_status".into(), json!(v.tcb.status.name()));
+            obj.insert("advisory_ids".into(), json!(v.tcb.advisory_ids));
+            obj.insert("fmspc".into(), json!(v.fmspc));
+            obj.insert("collateral_valid_until".into(), json!(cvmc_protocol::time::fmt_time(v.collateral_window.1)));
+        }
+        if let (Some(obj), Some(quote)) = (out.as_object_mut(), quote) {
+            obj.insert("quote".into(), quote);
+            obj.remove("report");
+        }
+        out
     }
 
     /// The human check list.
@@ -61,17 +104,21 @@ impl Outcome {
         let mut out = String::new();
         match &self.result {
             Ok(v) => {
-                if !v.binding_checked {
+                if !v.binding_checked() {
                     out.push_str(
                         "BINDING NOT CHECKED (--no-binding): a report replayed from another session would pass too\n",
                     );
                 }
-                let what = if v.simulated() { "SIMULATED - NOT CONFIDENTIAL" } else { "SEV-SNP" };
-                out.push_str(&format!("TRUSTED ({what}, {}, {})\n", v.product, v.anchor));
-                for p in &v.passed {
+                let what = match (v.simulated(), v) {
+                    (true, _) => "SIMULATED - NOT CONFIDENTIAL".to_owned(),
+                    (false, GuestVerdict::Snp(s)) => format!("SEV-SNP, {}", s.product),
+                    (false, GuestVerdict::Tdx(t)) => format!("Intel TDX, {}", t.tcb.status),
+                };
+                out.push_str(&format!("TRUSTED ({what}, {})\n", v.anchor()));
+                for p in v.passed() {
                     out.push_str(&format!("  ok   {:<12} {}\n", check_name(p.check), p.detail));
                 }
-                for w in &v.warnings {
+                for w in v.warnings() {
                     out.push_str(&format!("  WARNING: {w}\n"));
                 }
                 if let Some(pin) = &self.pin {
@@ -89,8 +136,7 @@ impl Outcome {
             Err(e) => {
                 out.push_str(&format!("NOT TRUSTED: {e}\n"));
                 let failed = e.check();
-                let rows: &[Check] =
-                    if matches!(e, cvmc_protocol::VerifyError::Tdx(_)) { &Check::TDX } else { &Check::SNP };
+                let rows: &[Check] = if self.tee() == "tdx" { &Check::TDX } else { &Check::SNP };
                 for &c in rows {
                     if c == failed {
                         out.push_str(&format!("  FAIL {:<12} {} ({})\n", check_name(c), e, e.name()));

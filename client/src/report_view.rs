@@ -65,3 +65,50 @@ pub fn report_json(r: &Report, product: Option<Product>) -> Value {
         "mit_vectors": r.mit_vectors.map(|(l, c)| json!({"launch": format!("{l:#x}"), "current": format!("{c:#x}")})),
     })
 }
+
+/// TDATTRIBUTES, decoded.
+pub fn td_attributes_json(attributes: u64) -> Value {
+    use cvmc_protocol::tdx::quote::{
+        TD_ATTR_DEBUG, TD_ATTR_MIGRATABLE, TD_ATTR_RESERVED, TD_ATTR_SEPT_VE_DISABLE, TD_ATTR_SERVTD_EXT,
+        TD_ATTR_TUD_OTHER,
+    };
+    json!({
+        "raw": format!("{attributes:#018x}"),
+        "debug": attributes & TD_ATTR_DEBUG != 0,
+        "tud_other": attributes & TD_ATTR_TUD_OTHER != 0,
+        "sept_ve_disable": attributes & TD_ATTR_SEPT_VE_DISABLE != 0,
+        "migratable": attributes & TD_ATTR_MIGRATABLE != 0,
+        "servtd_ext": attributes & TD_ATTR_SERVTD_EXT != 0,
+        "reserved": attributes & TD_ATTR_RESERVED != 0,
+    })
+}
+
+/// All fields of a TDX quote's header and TD report.
+pub fn quote_json(q: &cvmc_protocol::tdx::Quote) -> Value {
+    let td = &q.td;
+    json!({
+        "version": q.header.version,
+        "body_type": q.body_type,
+        "qe_svn": q.header.qe_svn,
+        "pce_svn": q.header.pce_svn,
+        "tee_tcb_svn": hex::encode(td.tee_tcb_svn),
+        "mrseam": hex::encode(td.mr_seam),
+        "mrsignerseam": hex::encode(td.mr_signer_seam),
+        "seam_attributes": hex::encode(td.seam_attributes),
+        "td_attributes": td_attributes_json(td.attributes()),
+        "xfam": hex::encode(td.xfam),
+        "mrtd": hex::encode(td.mr_td),
+        "mrconfigid": hex::encode(td.mr_config_id),
+        "mrowner": hex::encode(td.mr_owner),
+        "mrownerconfig": hex::encode(td.mr_owner_config),
+        "rtmr0": hex::encode(td.rtmr[0]),
+        "rtmr1": hex::encode(td.rtmr[1]),
+        "rtmr2": hex::encode(td.rtmr[2]),
+        "rtmr3": hex::encode(td.rtmr[3]),
+        "report_data": hex::encode(td.report_data),
+        "tee_tcb_svn2": td.tee_tcb_svn2.map(hex::encode),
+        "mrservicetd": td.mr_service_td.map(hex::encode),
+        "qe_isv_svn": q.qe_report.isv_svn,
+        "unsigned_trailing_bytes": q.trailing,
+    })
+}

@@ -1,9 +1,13 @@
-//! `cvm-console verify-report`: check a stored SEV-SNP report offline.
+//! `cvm-console verify-report`: check a stored SEV-SNP report or Intel TDX quote
+//! offline. The two are told apart by their first bytes (a TDX quote header says
+//! version 4 or 5 and TEE type 0x81).
 
 use std::path::{Path, PathBuf};
 
-use cvmc_protocol::snp::report::{REPORT_LEN, Report};
-use cvmc_protocol::{ExpectedReportData, SnpCerts, verify_snp};
+use cvmc_protocol::snp::report::REPORT_LEN;
+use cvmc_protocol::tdx::quote::looks_like_quote;
+use cvmc_protocol::tdx::{Collateral, verify_tdx};
+use cvmc_protocol::{ExpectedReportData, GuestVerdict, SnpCerts, verify_snp};
 
 use crate::error::{ClientError, read_file};
 use crate::outcome::Outcome;
@@ -12,10 +16,12 @@ use crate::policy_file::load_policy;
 /// Inputs of one offline verification.
 #[derive(Debug, Clone)]
 pub struct VerifyReportArgs {
-    /// Report: 1184 raw bytes, or the same as hex text.
+    /// Report or quote: raw bytes, or the same as hex text.
     pub report: PathBuf,
-    /// VCEK or VLEK, DER or PEM.
-    pub vcek: PathBuf,
+    /// SEV-SNP: VCEK or VLEK, DER or PEM.
+    pub vcek: Option<PathBuf>,
+    /// TDX: the collateral JSON.
+    pub collateral: Option<PathBuf>,
     /// ASK (or ASVK for a VLEK), DER or PEM; AMD's built-in one when absent.
     pub ask: Option<PathBuf>,
     /// Trust policy file.
@@ -35,6 +41,7 @@ pub struct VerifyReportArgs {
 pub fn read_report(path: &Path) -> Result<Vec<u8>, ClientError> {
     let bytes = read_file(path)?;
     if bytes.len() != REPORT_LEN
+        && !looks_like_quote(&bytes)
         && let Ok(text) = std::str::from_utf8(&bytes)
     {
         let compact: String = text.split_whitespace().collect();
@@ -72,21 +79,55 @@ pub fn parse_report_data(s: &str) -> Result<[u8; 64], ClientError> {
     Ok(out)
 }
 
+/// Read a collateral file.
+pub fn read_collateral(path: &Path) -> Result<Collateral, ClientError> {
+    let bytes = read_file(path)?;
+    Collateral::from_json(&bytes).map_err(|e| ClientError::BadInput { path: path.to_path_buf(), reason: e.to_string() })
+}
+
 /// Run the verification. Errors are unusable input; a refusal is an `Outcome`.
 pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, ClientError> {
     let report = read_report(&args.report)?;
-    let vcek = read_cert(&args.vcek)?;
-    let ask = args.ask.as_deref().map(read_cert).transpose()?;
     let mut loaded = load_policy(&args.policy)?;
     loaded.policy.require_hardware |= args.require_hardware;
     let expected = match &args.report_data {
         Some(hex) => ExpectedReportData::Exact(parse_report_data(hex)?),
         None => ExpectedReportData::NotBound,
     };
-    let certs = SnpCerts { signer: Some(&vcek), intermediate: ask.as_deref() };
-    let mut result = verify_snp(&report, certs, &expected, &loaded.policy, &loaded.anchors, args.at);
-    if matches!(&result, Ok(v) if !v.binding_checked) && !args.no_binding {
+    let mut result = if looks_like_quote(&report) {
+        if args.vcek.is_some() || args.ask.is_some() {
+            return Err(ClientError::BadArgument {
+                flag: "--vcek",
+                reason: "the report is an Intel TDX quote: its certificates are inside it; give --collateral".into(),
+            });
+        }
+        let path = args.collateral.as_deref().ok_or_else(|| ClientError::BadArgument {
+            flag: "--collateral",
+            reason: "the report is an Intel TDX quote: give its DCAP collateral (TCB info, QE identity, CRLs) as JSON"
+                .into(),
+        })?;
+        let collateral = read_collateral(path)?;
+        verify_tdx(&report, &collateral, &expected, &loaded.policy, &loaded.anchors, args.at)
+            .map(|v| GuestVerdict::Tdx(Box::new(v)))
+    } else {
+        if args.collateral.is_some() {
+            return Err(ClientError::BadArgument {
+                flag: "--collateral",
+                reason: "the report is an SEV-SNP report; --collateral is for Intel TDX quotes".into(),
+            });
+        }
+        let path = args.vcek.as_deref().ok_or_else(|| ClientError::BadArgument {
+            flag: "--vcek",
+            reason: "an SEV-SNP report needs its VCEK or VLEK (fetching it from AMD's KDS is not built yet)".into(),
+        })?;
+        let vcek = read_cert(path)?;
+        let ask = args.ask.as_deref().map(read_cert).transpose()?;
+        let certs = SnpCerts { signer: Some(&vcek), intermediate: ask.as_deref() };
+        verify_snp(&report, certs, &expected, &loaded.policy, &loaded.anchors, args.at)
+            .map(|v| GuestVerdict::Snp(Box::new(v)))
+    };
+    if matches!(&result, Ok(v) if !v.binding_checked()) && !args.no_binding {
         result = Err(cvmc_protocol::VerifyError::BindingNotChecked);
     }
-    Ok(Outcome { result, report: Report::parse(&report).ok(), identity: None, pin: None })
+    Ok(Outcome::for_bytes(result, &report))
 }

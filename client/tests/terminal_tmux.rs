@@ -85,7 +85,8 @@ async fn console_in_a_real_terminal_resizes_exits_and_restores_the_terminal() {
     let config_home = dir.path().join("config");
     let key = ClientKey::load_or_create(&config_home.join(CONFIG_DIR_NAME)).unwrap();
     let sim = dir.path().join("sim");
-    cvm_consoled::siminit::sim_init(&sim, Product::Milan, &[key.fingerprint()]).unwrap();
+    cvm_consoled::siminit::sim_init(&sim, cvm_consoled::siminit::SimTee::Snp(Product::Milan), &[key.fingerprint()])
+        .unwrap();
     let mut config = ServerConfig::simulated("127.0.0.1:0", sim.clone());
     config.console_command = Some(CommandLine::Argv(vec!["bash".into(), "--norc".into(), "--noprofile".into()]));
     config.authorized_clients = Some(sim.join("authorized_clients"));

@@ -6,6 +6,21 @@ use std::sync::LazyLock;
 use cvmc_protocol::frame::{FrameDecoder, OwnedFrame, encode_frame};
 use cvmc_protocol::snp::certs::AmdCert;
 
+/// The dcap-qvl sample TDX quote (`tests/data/tdx/dcapqvl_tdx_quote`).
+pub const TDX_QUOTE: &[u8] = include_bytes!("../../tests/data/tdx/dcapqvl_tdx_quote");
+
+/// 2025-07-01: inside the sample quote's collateral validity.
+pub const TDX_AT: u64 = 1_751_328_000;
+
+/// The sample quote's real collateral, parsed once.
+pub fn tdx_collateral() -> &'static cvmc_protocol::tdx::Collateral {
+    static C: LazyLock<cvmc_protocol::tdx::Collateral> = LazyLock::new(|| {
+        cvmc_protocol::tdx::Collateral::from_json(include_bytes!("../../tests/data/tdx/dcapqvl_tdx_quote_collateral.json"))
+            .expect("the sample collateral parses")
+    });
+    &C
+}
+
 /// The time every verification runs at (2027-01-15): inside the validity of the
 /// real VCEKs below, so the chain checks pass and the fuzzer reaches the signature.
 pub const NOW: u64 = 1_800_000_000;

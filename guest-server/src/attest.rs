@@ -109,6 +109,7 @@ where
         certs: raw.certs,
         identity_key: identity_key.to_vec(),
         identity_sig: identity.sign_session(&ekm, &hello.nonce).to_vec(),
+        collateral: raw.collateral,
     };
     stream.write_all(&HandshakeMsg::Evidence(evidence).encode()?).await?;
     stream.flush().await?;

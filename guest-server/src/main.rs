@@ -67,13 +67,22 @@ enum Command {
     SimInit {
         /// Directory to create.
         dir: PathBuf,
-        /// Product whose names and TCB layout the test chain imitates.
+        /// Product whose names and TCB layout the test chain imitates (SEV-SNP).
         #[arg(long, value_enum, default_value_t = ProductArg::Milan)]
         product: ProductArg,
+        /// Which TEE the test chain imitates: AMD SEV-SNP or Intel TDX.
+        #[arg(long, value_enum, default_value_t = TeeArg::Snp)]
+        tee: TeeArg,
         /// Client key fingerprint (SHA256:…) to authorize; the local client key is authorized too.
         #[arg(long)]
         authorize: Vec<String>,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TeeArg {
+    Snp,
+    Tdx,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -174,9 +183,9 @@ async fn shutdown_signal() {
     }
 }
 
-fn sim_init(dir: &Path, product: Product, mut authorize: Vec<String>) -> Result<(), String> {
+fn sim_init(dir: &Path, tee: cvm_consoled::siminit::SimTee, mut authorize: Vec<String>) -> Result<(), String> {
     authorize.extend(local_client_fingerprint());
-    cvm_consoled::siminit::sim_init(dir, product, &authorize).map_err(|e| e.to_string())?;
+    cvm_consoled::siminit::sim_init(dir, tee, &authorize).map_err(|e| e.to_string())?;
     println!("SIMULATED chain written to {} (TEST KEYS, NOT CONFIDENTIAL)", dir.display());
     println!("  server config: {}", dir.join(cvm_consoled::siminit::files::SERVER).display());
     println!("  client policy: {}", dir.join(cvm_consoled::siminit::files::POLICY).display());
@@ -194,7 +203,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Some(Command::SimInit { dir, product, authorize }) => sim_init(&dir, product.into(), authorize),
+        Some(Command::SimInit { dir, product, tee, authorize }) => {
+            let tee = match tee {
+                TeeArg::Snp => cvm_consoled::siminit::SimTee::Snp(product.into()),
+                TeeArg::Tdx => cvm_consoled::siminit::SimTee::Tdx,
+            };
+            sim_init(&dir, tee, authorize)
+        }
         Some(Command::Doctor { json, root }) => {
             let findings = cvm_consoled::doctor::audit(&root);
             let high = findings.iter().any(|f| f.severity == cvm_consoled::doctor::Severity::High);

@@ -5,8 +5,9 @@
 //! Files written (certificates PEM; `*-TEST-KEY.pem` are private test keys, 0600):
 //!
 //! ```text
-//! DIR/ark.pem  DIR/ask.pem  DIR/asvk.pem  DIR/vcek.pem  DIR/vcek-TEST-KEY.pem
-//! DIR/server.toml  DIR/policy.toml  DIR/authorized_clients  DIR/SIMULATED-NOT-CONFIDENTIAL.txt
+//! SEV-SNP: DIR/ark.pem  DIR/ask.pem  DIR/asvk.pem  DIR/vcek.pem  DIR/vcek-TEST-KEY.pem
+//! TDX:     DIR/tdx-root.pem  DIR/tdx-pck-ca.pem  DIR/tdx-tcb-signing.pem  (+ their -TEST-KEY.pem)
+//! both:    DIR/server.toml  DIR/policy.toml  DIR/authorized_clients  DIR/SIMULATED-NOT-CONFIDENTIAL.txt
 //! ```
 
 use std::fs;
@@ -24,6 +25,7 @@ use cvmc_protocol::snp::tcb::Tcb;
 
 use crate::config::{DEFAULT_PORT, EvidenceKind, ServerConfig};
 use crate::sim::{LeafSpec, SimCa, SimError, SimLeaf, simulated_measurement};
+use crate::sim_tdx::{PlatformSpec, SimTdxCa, SimTdxPlatform, simulated_mrtd};
 
 /// File names inside a sim-init directory.
 pub mod files {
@@ -37,13 +39,23 @@ pub mod files {
     pub const NOTICE: &str = "SIMULATED-NOT-CONFIDENTIAL.txt";
     pub const AUTHORIZED: &str = "authorized_clients";
     pub const IDENTITY: &str = "identity.pem";
+    pub const TDX_ROOT: &str = "tdx-root.pem";
 }
 
 const NOTICE: &str = "This directory holds a SIMULATED attestation chain made by `cvm-consoled sim-init`.\n\
 Its keys are TEST KEYS on an ordinary disk. Evidence signed with them proves nothing\n\
 about confidentiality: use it for development and tests only. A cvm-console client\n\
-accepts it only with policy.toml (which names ark.pem in trusted_roots) and then shows\n\
-\"SIMULATED - NOT CONFIDENTIAL\".\n";
+accepts it only with policy.toml (which names the test root, ark.pem or tdx-root.pem,\n\
+in trusted_roots) and then shows \"SIMULATED - NOT CONFIDENTIAL\".\n";
+
+/// Which TEE a simulated chain imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimTee {
+    /// AMD SEV-SNP, with this product's names and TCB layout.
+    Snp(Product),
+    /// Intel TDX.
+    Tdx,
+}
 
 fn file_err(path: &Path, e: impl std::fmt::Display) -> SimError {
     SimError::File { path: path.display().to_string(), reason: e.to_string() }
@@ -68,19 +80,38 @@ fn pem(cert: &Certificate) -> Result<String, SimError> {
 /// Make the chain and write every file. Refuses to overwrite an existing chain.
 /// `authorize` lists client key fingerprints (`SHA256:…`) to put in
 /// `authorized_clients`.
-pub fn sim_init(dir: &Path, product: Product, authorize: &[String]) -> Result<(), SimError> {
+pub fn sim_init(dir: &Path, tee: SimTee, authorize: &[String]) -> Result<(), SimError> {
     fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
-    let ark_path = dir.join(files::ARK);
-    if ark_path.exists() {
-        return Err(file_err(&ark_path, "already exists; remove the directory to make a new chain"));
+    for existing in [files::ARK, files::TDX_ROOT] {
+        let path = dir.join(existing);
+        if path.exists() {
+            return Err(file_err(&path, "already exists; remove the directory to make a new chain"));
+        }
     }
-    let ca = SimCa::generate(product)?;
-    let leaf = ca.issue_leaf(&ca.default_leaf(SigningKey::Vcek))?;
-    write(&dir.join(files::ARK), pem(&ca.ark)?.as_bytes(), false)?;
-    write(&dir.join(files::ASK), pem(&ca.ask)?.as_bytes(), false)?;
-    write(&dir.join(files::ASVK), pem(&ca.asvk)?.as_bytes(), false)?;
-    write(&dir.join(files::VCEK), pem(&leaf.cert)?.as_bytes(), false)?;
-    write(&dir.join(files::VCEK_KEY), leaf.key_pem()?.as_bytes(), true)?;
+    let policy = match tee {
+        SimTee::Snp(product) => {
+            let ca = SimCa::generate(product)?;
+            let leaf = ca.issue_leaf(&ca.default_leaf(SigningKey::Vcek))?;
+            write(&dir.join(files::ARK), pem(&ca.ark)?.as_bytes(), false)?;
+            write(&dir.join(files::ASK), pem(&ca.ask)?.as_bytes(), false)?;
+            write(&dir.join(files::ASVK), pem(&ca.asvk)?.as_bytes(), false)?;
+            write(&dir.join(files::VCEK), pem(&leaf.cert)?.as_bytes(), false)?;
+            write(&dir.join(files::VCEK_KEY), leaf.key_pem()?.as_bytes(), true)?;
+            Policy {
+                measurements: vec![Hex(simulated_measurement())],
+                trusted_roots: vec![files::ARK.into()],
+                ..Policy::default()
+            }
+        }
+        SimTee::Tdx => {
+            SimTdxCa::generate()?.save(dir)?;
+            Policy {
+                tdx: Some(cvmc_protocol::policy::TdxPolicy { mrtd: vec![Hex(simulated_mrtd())], ..Default::default() }),
+                trusted_roots: vec![files::TDX_ROOT.into()],
+                ..Policy::default()
+            }
+        }
+    };
     write(&dir.join(files::NOTICE), NOTICE.as_bytes(), false)?;
 
     let mut server = ServerConfig::new(format!("127.0.0.1:{DEFAULT_PORT}"), EvidenceKind::Simulated);
@@ -101,12 +132,6 @@ pub fn sim_init(dir: &Path, product: Product, authorize: &[String]) -> Result<()
         format!("# SIMULATED evidence: NOT CONFIDENTIAL.\n{server_toml}").as_bytes(),
         false,
     )?;
-
-    let policy = Policy {
-        measurements: vec![Hex(simulated_measurement())],
-        trusted_roots: vec![files::ARK.into()],
-        ..Policy::default()
-    };
     let policy_toml = policy.to_toml().map_err(|e| SimError::Encode(e.to_string()))?;
     write(
         &dir.join(files::POLICY),
@@ -116,7 +141,7 @@ pub fn sim_init(dir: &Path, product: Product, authorize: &[String]) -> Result<()
     Ok(())
 }
 
-/// A loaded simulated chain: the leaf that signs reports and the ASK it sends.
+/// A loaded simulated SEV-SNP chain: the leaf that signs reports and the ASK it sends.
 #[derive(Debug, Clone)]
 pub struct SimProviderFiles {
     /// The VCEK and its key.
@@ -125,7 +150,29 @@ pub struct SimProviderFiles {
     pub ask_der: Vec<u8>,
 }
 
-/// Load a sim-init directory for the simulated evidence provider.
+/// A loaded simulated TDX chain: the CA (which signs fresh collateral) and one
+/// platform (PCK certificate and quoting enclave) made at load.
+#[derive(Debug)]
+pub struct SimTdxFiles {
+    /// The test CA.
+    pub ca: SimTdxCa,
+    /// The simulated platform.
+    pub platform: SimTdxPlatform,
+}
+
+/// Load a TDX sim-init directory.
+pub fn load_tdx(dir: &Path) -> Result<SimTdxFiles, SimError> {
+    let ca = SimTdxCa::load(dir)?;
+    let platform = ca.platform(&PlatformSpec::default())?;
+    Ok(SimTdxFiles { ca, platform })
+}
+
+/// Whether a sim-init directory holds a TDX chain.
+pub fn is_tdx(dir: &Path) -> bool {
+    SimTdxCa::exists(dir) && !dir.join(files::ARK).exists()
+}
+
+/// Load a SEV-SNP sim-init directory for the simulated evidence provider.
 pub fn load(dir: &Path) -> Result<SimProviderFiles, SimError> {
     let read = |name: &str| {
         let p = dir.join(name);

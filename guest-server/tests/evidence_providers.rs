@@ -31,6 +31,7 @@ struct FakeTsm {
     interfere: AtomicU32,
     aux: Vec<u8>,
     report: Vec<u8>,
+    provider: &'static [u8],
 }
 
 impl FakeTsm {
@@ -42,7 +43,13 @@ impl FakeTsm {
             interfere: AtomicU32::new(0),
             aux,
             report,
+            provider: b"sev_guest\n",
         }
+    }
+
+    fn written(&self, name: &str) -> Vec<Vec<u8>> {
+        let files = self.files.lock().unwrap();
+        files.iter().filter(|(p, _)| p.file_name().unwrap() == name).map(|(_, v)| v.clone()).collect()
     }
 }
 
@@ -76,7 +83,7 @@ impl ConfigFs for FakeTsm {
                 self.report.clone()
             }
             "auxblob" => self.aux.clone(),
-            "provider" => b"sev_guest\n".to_vec(),
+            "provider" => self.provider.to_vec(),
             other => return Err(std::io::Error::new(std::io::ErrorKind::NotFound, other.to_owned())),
         };
         if out.len() > limit {
@@ -154,5 +161,53 @@ fn sev_guest_provider_assembles_recorded_bytes_with_certificates_from_disk() {
     if !Path::new("/dev/sev-guest").exists() {
         let err = SevGuestProvider::new(0, None).unwrap_err().to_string();
         assert!(err.contains("/dev/sev-guest"), "{err}");
+    }
+}
+
+/// configfs-tsm with the `tdx_guest` provider serving a real TDX quote: the provider
+/// writes no privlevel (SNP's VMPL), reads no certificate table, labels the evidence
+/// TDX and hands the quote over unchanged; a quote whose REPORTDATA is not what was
+/// asked for, or that does not parse, is a clear error.
+#[test]
+fn tsm_provider_serves_a_real_tdx_quote() {
+    let quote = std::fs::read(format!("{}/../tests/data/tdx/dcapqvl_tdx_quote", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let report_data = cvmc_protocol::tdx::Quote::parse(&quote).unwrap().td.report_data;
+    let mut fs = FakeTsm::new(quote.clone(), b"not an SNP certificate table".to_vec());
+    fs.provider = b"tdx_guest\n";
+    let fs = std::sync::Arc::new(fs);
+    let provider = TsmProvider::with_fs(PathBuf::from("/fake"), SharedFs(std::sync::Arc::clone(&fs)), Some(0));
+    let ev = provider.evidence(&report_data).unwrap();
+    assert_eq!((ev.tee, ev.report.as_slice(), ev.certs.len()), (Tee::TDX, quote.as_slice(), 0));
+    assert!(fs.written("privlevel").is_empty(), "no VMPL written for TDX");
+    assert_eq!(fs.written("inblob"), vec![report_data.to_vec()]);
+
+    let err = provider.evidence(&[0; 64]).unwrap_err().to_string();
+    assert!(err.contains("REPORTDATA"), "{err}");
+    let mut fs = FakeTsm::new(quote[..100].to_vec(), Vec::new());
+    fs.provider = b"tdx_guest\n";
+    let err = TsmProvider::with_fs(PathBuf::from("/fake"), fs, None).evidence(&report_data).unwrap_err().to_string();
+    assert!(err.contains("outblob") && err.contains("quote"), "{err}");
+    let mut fs = FakeTsm::new(quote, Vec::new());
+    fs.provider = b"\x1b[2Jevil\n";
+    let err = TsmProvider::with_fs(PathBuf::from("/fake"), fs, None).evidence(&report_data).unwrap_err().to_string();
+    assert!(err.contains("unknown provider") && !err.contains('\x1b'), "{err}");
+}
+
+/// A FakeTsm shared with the test, to look at what the provider wrote.
+#[derive(Debug)]
+struct SharedFs(std::sync::Arc<FakeTsm>);
+
+impl ConfigFs for SharedFs {
+    fn mkdir(&self, path: &Path) -> std::io::Result<()> {
+        self.0.mkdir(path)
+    }
+    fn write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        self.0.write(path, data)
+    }
+    fn read(&self, path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+        self.0.read(path, limit)
+    }
+    fn rmdir(&self, path: &Path) -> std::io::Result<()> {
+        self.0.rmdir(path)
     }
 }

@@ -1,9 +1,12 @@
-//! Verifying a guest's evidence for one connection: the TEE label, the report
-//! (through the SNP verifier), the session binding and the identity signature.
+//! Verifying a guest's evidence for one connection: the TEE label, the report or
+//! quote (through the SEV-SNP or the TDX verifier), the session binding and the
+//! identity signature.
 //!
 //! The caller supplies the TLS exporter value of its own connection and the nonce
-//! it sent; everything else comes from the Evidence message. The client's
-//! known_guests pin of the identity key is checked by the caller afterwards.
+//! it sent; everything else comes from the Evidence message, except TDX collateral,
+//! which the caller may supply (a file, its cache, Intel's PCS) and which otherwise
+//! comes with the evidence. The client's known_guests pin of the identity key is
+//! checked by the caller afterwards.
 
 use ed25519_dalek::{Signature, VerifyingKey};
 
@@ -14,6 +17,7 @@ use crate::handshake::NONCE_LEN;
 use crate::policy::Policy;
 use crate::snp::roots::{Anchor, TrustAnchors};
 use crate::snp::verify::{ExpectedReportData, Passed, SnpCerts, Verified, verify_snp};
+use crate::tdx::{Collateral, TdxError, TdxVerified, quote_fmspc, verify_tdx};
 
 /// This connection's side of the binding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,40 +28,151 @@ pub struct SessionBinding {
     pub nonce: [u8; NONCE_LEN],
 }
 
+/// The verdict on a report or quote, whichever TEE produced it.
+#[derive(Debug, Clone)]
+pub enum GuestVerdict {
+    /// An SEV-SNP report.
+    Snp(Box<Verified>),
+    /// An Intel TDX quote.
+    Tdx(Box<TdxVerified>),
+}
+
+impl GuestVerdict {
+    /// The checks passed, in order.
+    pub fn passed(&self) -> &[Passed] {
+        match self {
+            Self::Snp(v) => &v.passed,
+            Self::Tdx(v) => &v.passed,
+        }
+    }
+
+    fn passed_mut(&mut self) -> &mut Vec<Passed> {
+        match self {
+            Self::Snp(v) => &mut v.passed,
+            Self::Tdx(v) => &mut v.passed,
+        }
+    }
+
+    /// Relaxations a person must see.
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            Self::Snp(v) => &v.warnings,
+            Self::Tdx(v) => &v.warnings,
+        }
+    }
+
+    fn warnings_mut(&mut self) -> &mut Vec<String> {
+        match self {
+            Self::Snp(v) => &mut v.warnings,
+            Self::Tdx(v) => &mut v.warnings,
+        }
+    }
+
+    /// Where the chain ends.
+    pub fn anchor(&self) -> &Anchor {
+        match self {
+            Self::Snp(v) => &v.anchor,
+            Self::Tdx(v) => &v.anchor,
+        }
+    }
+
+    /// True when the chain ends in a policy root: nothing is confidential.
+    pub fn simulated(&self) -> bool {
+        !self.anchor().is_hardware()
+    }
+
+    /// Whether the report's data was compared with a binding.
+    pub fn binding_checked(&self) -> bool {
+        match self {
+            Self::Snp(v) => v.binding_checked,
+            Self::Tdx(v) => v.binding_checked,
+        }
+    }
+
+    /// `sev-snp` or `tdx`, as `--json` names it.
+    pub fn tee(&self) -> &'static str {
+        match self {
+            Self::Snp(_) => "sev-snp",
+            Self::Tdx(_) => "tdx",
+        }
+    }
+
+    /// The check list this kind of verdict shows.
+    pub fn checks(&self) -> &'static [Check] {
+        match self {
+            Self::Snp(_) => &Check::SNP,
+            Self::Tdx(_) => &Check::TDX,
+        }
+    }
+
+    /// The launch measurement a user pins: MEASUREMENT (SNP) or MRTD (TDX), hex.
+    pub fn measurement(&self) -> String {
+        match self {
+            Self::Snp(v) => hex::encode(v.report.measurement),
+            Self::Tdx(v) => hex::encode(v.quote.td.mr_td),
+        }
+    }
+}
+
 /// A guest whose evidence met the policy on this connection.
 #[derive(Debug, Clone)]
 pub struct AttestedGuest {
-    /// The report's verdict.
-    pub verified: Verified,
+    /// The report's or quote's verdict.
+    pub verified: GuestVerdict,
     /// The guest identity key (Ed25519, 32 bytes).
     pub identity_key: [u8; 32],
     /// `SHA256:<hex>` of the identity key.
     pub identity_fingerprint: String,
 }
 
-/// Verify evidence against this session. `now` is unix seconds.
+/// The collateral for a TDX quote: the caller's if it has one, else the evidence's.
+fn tdx_collateral(evidence: &Evidence, supplied: Option<&Collateral>) -> Result<Collateral, VerifyError> {
+    if let Some(c) = supplied {
+        return Ok(c.clone());
+    }
+    if !evidence.collateral.is_empty() {
+        return Ok(Collateral::from_json(&evidence.collateral)?);
+    }
+    let fmspc = quote_fmspc(&evidence.report)?;
+    Err(TdxError::MissingCollateral {
+        fmspc: hex::encode(fmspc),
+        reason: "the guest sent none and none was given or cached".into(),
+    }
+    .into())
+}
+
+/// Verify evidence against this session. `collateral` is TDX collateral the caller
+/// has (ignored for SEV-SNP). `now` is unix seconds.
 pub fn verify_evidence(
     evidence: &Evidence,
     session: &SessionBinding,
     policy: &Policy,
     anchors: &TrustAnchors,
+    collateral: Option<&Collateral>,
     now: u64,
 ) -> Result<AttestedGuest, VerifyError> {
-    if evidence.tee != Tee::SEV_SNP && evidence.tee != Tee::SIMULATED_SNP {
-        return Err(VerifyError::UnsupportedTee { tee: evidence.tee.name() });
-    }
-    let certs = SnpCerts {
-        signer: evidence.cert(CertKind::VCEK).or_else(|| evidence.cert(CertKind::VLEK)),
-        intermediate: evidence.cert(CertKind::ASK).or_else(|| evidence.cert(CertKind::ASVK)),
-    };
     let expected = ExpectedReportData::Exact(report_data(&session.ekm, &session.nonce, &evidence.identity_key));
-    let mut verified = verify_snp(&evidence.report, certs, &expected, policy, anchors, now)?;
+    let (mut verified, label_simulated) = match evidence.tee {
+        Tee::SEV_SNP | Tee::SIMULATED_SNP => {
+            let certs = SnpCerts {
+                signer: evidence.cert(CertKind::VCEK).or_else(|| evidence.cert(CertKind::VLEK)),
+                intermediate: evidence.cert(CertKind::ASK).or_else(|| evidence.cert(CertKind::ASVK)),
+            };
+            let v = verify_snp(&evidence.report, certs, &expected, policy, anchors, now)?;
+            (GuestVerdict::Snp(Box::new(v)), evidence.tee == Tee::SIMULATED_SNP)
+        }
+        Tee::TDX | Tee::SIMULATED_TDX => {
+            let collateral = tdx_collateral(evidence, collateral)?;
+            let v = verify_tdx(&evidence.report, &collateral, &expected, policy, anchors, now)?;
+            (GuestVerdict::Tdx(Box::new(v)), evidence.tee == Tee::SIMULATED_TDX)
+        }
+        other => return Err(VerifyError::UnsupportedTee { tee: other.name() }),
+    };
 
     // The label must agree with where the chain ends, so that a simulated guest can
     // never pass itself off as hardware and the reverse.
-    let label_simulated = evidence.tee == Tee::SIMULATED_SNP;
-    if label_simulated == verified.anchor.is_amd() {
-        return Err(VerifyError::TeeMismatch { label: evidence.tee.name(), anchor: verified.anchor.to_string() });
+    if label_simulated != verified.simulated() {
+        return Err(VerifyError::TeeMismatch { label: evidence.tee.name(), anchor: verified.anchor().to_string() });
     }
 
     let identity_key: [u8; 32] =
@@ -71,9 +186,13 @@ pub fn verify_evidence(
     key.verify_strict(&identity_message(&session.ekm, &session.nonce), &sig)
         .map_err(|e| VerifyError::IdentitySignature { reason: e.to_string() })?;
     let identity_fingerprint = identity_fingerprint(&identity_key);
-    verified.passed.push(Passed { check: Check::Identity, detail: format!("guest identity {identity_fingerprint}") });
-    if let Anchor::PolicyRoot { label, .. } = &verified.anchor {
-        verified.warnings.push(format!("SIMULATED - NOT CONFIDENTIAL: the chain ends in the policy root {label}"));
+    verified
+        .passed_mut()
+        .push(Passed { check: Check::Identity, detail: format!("guest identity {identity_fingerprint}") });
+    if let Anchor::PolicyRoot { label, .. } = verified.anchor().clone() {
+        verified
+            .warnings_mut()
+            .push(format!("SIMULATED - NOT CONFIDENTIAL: the chain ends in the policy root {label}"));
     }
     Ok(AttestedGuest { verified, identity_key, identity_fingerprint })
 }

@@ -163,11 +163,11 @@ pub enum VerifyError {
     /// An Intel TDX quote or its collateral failed a check.
     #[error("{0}")]
     Tdx(#[from] crate::tdx::TdxError),
-    /// Evidence from a TEE this client cannot verify (it verifies SEV-SNP and
-    /// simulated SEV-SNP).
+    /// Evidence from a TEE this client cannot verify (it verifies SEV-SNP, Intel TDX
+    /// and their simulated forms).
     #[error("tee: {tee} evidence cannot be verified by this client")]
     UnsupportedTee {
-        /// The evidence's TEE label, e.g. `tdx` or `unknown(0x…)`.
+        /// The evidence's TEE label, e.g. `unknown(0x…)`.
         tee: String,
     },
     /// The evidence's TEE label disagrees with where its chain ends: `simulated`

@@ -11,12 +11,16 @@ pub struct Tee(pub u16);
 impl Tee {
     /// AMD SEV-SNP attestation report (1184 bytes) signed by a VCEK or VLEK.
     pub const SEV_SNP: Self = Self(1);
-    /// Intel TDX quote (reserved; not yet verified).
+    /// Intel TDX quote (DCAP quote format 4 or 5) with a PCK certificate chain.
     pub const TDX: Self = Self(2);
     /// A byte-exact SEV-SNP report signed by a locally made TEST chain. For
     /// development and tests only; verified by the very same code path, and
     /// accepted only when the policy names that test root.
     pub const SIMULATED_SNP: Self = Self(0xff01);
+    /// A byte-exact TDX quote from a locally made TEST chain (root, PCK CA, TCB
+    /// signing key, quoting enclave); as [`Tee::SIMULATED_SNP`], accepted only when
+    /// the policy names that test root.
+    pub const SIMULATED_TDX: Self = Self(0xff02);
 
     /// Short name for logs and JSON.
     pub fn name(self) -> String {
@@ -24,6 +28,7 @@ impl Tee {
             Self::SEV_SNP => "sev-snp".into(),
             Self::TDX => "tdx".into(),
             Self::SIMULATED_SNP => "simulated".into(),
+            Self::SIMULATED_TDX => "simulated-tdx".into(),
             Self(other) => format!("unknown({other:#06x})"),
         }
     }
@@ -81,6 +86,9 @@ pub struct Evidence {
     pub identity_key: Vec<u8>,
     /// Ed25519 signature over `ekm || nonce` (64 bytes).
     pub identity_sig: Vec<u8>,
+    /// TDX only: DCAP collateral as JSON ([`crate::tdx::Collateral`]), or empty. Public
+    /// data, trusted only through Intel's (or the test root's) signatures.
+    pub collateral: Vec<u8>,
 }
 
 impl Evidence {

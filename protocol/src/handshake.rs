@@ -46,6 +46,9 @@ pub const MAX_REPORT_LEN: usize = 16 * 1024;
 pub const MAX_CERT_LEN: usize = 8 * 1024;
 /// Most certificates one Evidence may carry (VCEK/VLEK, ASK/ASVK, ARK, and spares).
 pub const MAX_CERTS: usize = 8;
+/// Largest collateral an Evidence may carry (Intel's TCB info, QE identity and CRLs
+/// are 15-20 KiB as JSON; the Evidence frame is at most 64 KiB).
+pub const MAX_EVIDENCE_COLLATERAL_LEN: usize = 40 * 1024;
 /// Largest identity public key or signature.
 pub const MAX_IDENTITY_LEN: usize = 256;
 /// Largest Abort reason, in bytes of UTF-8.
@@ -151,6 +154,10 @@ fn encode_evidence(w: &mut Writer, ev: &Evidence) -> Result<(), CodecError> {
     }
     w.bytes_u16("identity key", &ev.identity_key, MAX_IDENTITY_LEN)?;
     w.bytes_u16("identity signature", &ev.identity_sig, MAX_IDENTITY_LEN)?;
+    // Optional, last, so that evidence without collateral is encoded as before.
+    if !ev.collateral.is_empty() {
+        w.bytes_u32("collateral", &ev.collateral, MAX_EVIDENCE_COLLATERAL_LEN)?;
+    }
     Ok(())
 }
 
@@ -169,7 +176,16 @@ fn decode_evidence(r: &mut Reader<'_>) -> Result<Evidence, CodecError> {
     }
     let identity_key = r.bytes_u16("identity key", MAX_IDENTITY_LEN)?.to_vec();
     let identity_sig = r.bytes_u16("identity signature", MAX_IDENTITY_LEN)?.to_vec();
-    Ok(Evidence { tee, report, certs, identity_key, identity_sig })
+    let collateral = if r.remaining() > 0 {
+        let c = r.bytes_u32("collateral", MAX_EVIDENCE_COLLATERAL_LEN)?.to_vec();
+        if c.is_empty() {
+            return Err(CodecError::BadValue { field: "collateral", value: "present but empty".into() });
+        }
+        c
+    } else {
+        Vec::new()
+    };
+    Ok(Evidence { tee, report, certs, identity_key, identity_sig, collateral })
 }
 
 #[cfg(test)]
@@ -186,6 +202,7 @@ mod tests {
             ],
             identity_key: vec![9; 32],
             identity_sig: vec![8; 64],
+            collateral: Vec::new(),
         }
     }
 
@@ -201,6 +218,25 @@ mod tests {
             let bytes = msg.encode().unwrap();
             assert_eq!(HandshakeMsg::decode(&bytes).unwrap(), msg);
         }
+    }
+
+    #[test]
+    fn collateral_is_optional_bounded_and_never_empty_on_the_wire() {
+        let plain = HandshakeMsg::Evidence(sample_evidence()).encode().unwrap();
+        let mut ev = sample_evidence();
+        ev.collateral = br#"{"tcb_info":"..."}"#.to_vec();
+        let with = HandshakeMsg::Evidence(ev.clone()).encode().unwrap();
+        assert_eq!(with.len(), plain.len() + 4 + ev.collateral.len(), "appended, the rest unchanged");
+        assert_eq!(HandshakeMsg::decode(&with).unwrap(), HandshakeMsg::Evidence(ev.clone()));
+        ev.collateral = vec![b'x'; MAX_EVIDENCE_COLLATERAL_LEN + 1];
+        assert!(HandshakeMsg::Evidence(ev).encode().is_err());
+        // A peer that sends a zero-length collateral gets a clear error.
+        let mut bytes = plain.clone();
+        bytes.extend_from_slice(&[0, 0, 0, 0]);
+        let n = u32::try_from(bytes.len() - crate::frame::FRAME_HEADER_LEN).unwrap();
+        bytes[1..5].copy_from_slice(&n.to_be_bytes());
+        let e = HandshakeMsg::decode(&bytes).unwrap_err();
+        assert!(e.to_string().contains("collateral"), "{e}");
     }
 
     #[test]

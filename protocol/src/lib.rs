@@ -38,7 +38,7 @@ pub mod tdx;
 pub mod text;
 pub mod time;
 
-pub use attest::{AttestedGuest, SessionBinding, verify_evidence};
+pub use attest::{AttestedGuest, GuestVerdict, SessionBinding, verify_evidence};
 pub use error::{Check, CodecError, PolicyError, ReportError, VerifyError};
 pub use evidence::{CertEntry, CertKind, Evidence, Tee};
 pub use policy::Policy;

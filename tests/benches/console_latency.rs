@@ -410,9 +410,10 @@ fn breakdown(cfg: &Config) -> Breakdown {
             certs: raw.certs,
             identity_key: identity_key.to_vec(),
             identity_sig: sig.to_vec(),
+            collateral: raw.collateral,
         };
         let t = Instant::now();
-        cvmc_protocol::verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, now).unwrap();
+        cvmc_protocol::verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, None, now).unwrap();
         b.verify_evidence.push(t.elapsed());
     }
     b

@@ -103,6 +103,6 @@ impl EvidenceProvider for BentProvider {
             Bend::Debug => (signed(&k.vcek, &|r| r.policy |= policy_bits::DEBUG), certs(&k.vcek, &k.ask)),
             Bend::MigrationAgent => (signed(&k.vcek, &|r| r.policy |= policy_bits::MIGRATE_MA), certs(&k.vcek, &k.ask)),
         };
-        Ok(RawEvidence { tee: Tee::SIMULATED_SNP, report, certs })
+        Ok(RawEvidence { tee: Tee::SIMULATED_SNP, report, certs, collateral: Vec::new() })
     }
 }

@@ -25,7 +25,18 @@ pub fn sim_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        cvm_consoled::siminit::sim_init(dir.path(), Product::Milan, &[]).unwrap();
+        cvm_consoled::siminit::sim_init(dir.path(), cvm_consoled::siminit::SimTee::Snp(Product::Milan), &[]).unwrap();
+        dir
+    })
+    .path()
+}
+
+/// One TDX sim-init directory per test binary.
+pub fn sim_dir_tdx() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        cvm_consoled::siminit::sim_init(dir.path(), cvm_consoled::siminit::SimTee::Tdx, &[]).unwrap();
         dir
     })
     .path()
@@ -44,6 +55,8 @@ pub struct GuestOptions {
     pub identity: Option<Arc<GuestIdentity>>,
     /// The display channel.
     pub display: DisplaySpec,
+    /// Simulate Intel TDX ([`sim_dir_tdx`]) instead of SEV-SNP ([`sim_dir`]).
+    pub tdx: bool,
 }
 
 impl Default for GuestOptions {
@@ -54,6 +67,7 @@ impl Default for GuestOptions {
             linger: Duration::from_secs(30),
             identity: None,
             display: DisplaySpec::None,
+            tdx: false,
         }
     }
 }
@@ -109,7 +123,7 @@ impl TestGuest {
         // A guest with its own provider does not wait for the sim-init chain to be made.
         let mut config = match provider {
             Some(_) => ServerConfig::new(listen, cvm_consoled::config::EvidenceKind::Simulated),
-            None => ServerConfig::simulated(listen, sim_dir()),
+            None => ServerConfig::simulated(listen, if opts.tdx { sim_dir_tdx() } else { sim_dir() }),
         };
         config.console_command = Some(CommandLine::Argv(opts.argv));
         // TERM=dumb: readline then sends no bracketed-paste escapes around the output.
@@ -158,6 +172,11 @@ impl TestClient {
     /// A new client with a fresh key and the policy of [`sim_dir`].
     pub fn new() -> Self {
         Self::with_policy(Arc::new(load_policy(&sim_dir().join("policy.toml")).unwrap()))
+    }
+
+    /// A new client with a fresh key and the policy of [`sim_dir_tdx`].
+    pub fn tdx() -> Self {
+        Self::with_policy(Arc::new(load_policy(&sim_dir_tdx().join("policy.toml")).unwrap()))
     }
 
     /// A new client with a fresh key and this policy.

@@ -171,5 +171,63 @@ fn missing_files_and_bad_flags_are_bad_input_with_one_line_errors() {
     assert!(r.stderr.contains("unknown field `measurments`"), "{}", r.stderr);
     let r = cli(&["verify-report", "--report", "x"]);
     assert_eq!(r.code, EXIT_BAD_INPUT);
-    assert!(r.stderr.contains("--vcek") && r.stderr.contains("--policy"), "{}", r.stderr);
+    assert!(r.stderr.contains("--policy"), "{}", r.stderr);
+    // --vcek is optional on the command line (a TDX quote has none), required for an
+    // SEV-SNP report.
+    std::fs::write(dir.path().join("policy.toml"), "").unwrap();
+    let (report, policy) = (format!("{d}/report.bin"), format!("{d}/policy.toml"));
+    let r = cli(&["verify-report", "--report", &report, "--policy", &policy, "--no-binding"]);
+    assert_eq!(r.code, EXIT_BAD_INPUT, "{}", r.stderr);
+    assert!(r.stderr.contains("--vcek") && r.stderr.trim().lines().count() == 1, "{}", r.stderr);
+}
+
+/// A stored Intel TDX quote: told from an SEV-SNP report by its header, verified with
+/// `--collateral` as of `--at`; `--json` names the TEE, the TCB status and the quote's
+/// fields; the same quote today (stale collateral) is not trusted, and a quote without
+/// `--collateral` is unusable input.
+#[test]
+fn a_stored_tdx_quote_is_verified_with_its_collateral_as_of_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = cvmc_tests::data_dir().join("tdx");
+    let quote = data.join("dcapqvl_tdx_quote");
+    let collateral = data.join("dcapqvl_tdx_quote_collateral.json");
+    let raw = std::fs::read(&quote).unwrap();
+    let q = cvmc_protocol::tdx::Quote::parse(&raw).unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, format!("[tdx]\nmrtd = [\"{}\"]\n", hex::encode(q.td.mr_td))).unwrap();
+    let (quote, collateral, policy) = (quote.to_str().unwrap(), collateral.to_str().unwrap(), policy.to_str().unwrap());
+    let rd = hex::encode(q.td.report_data);
+    let base = ["verify-report", "--report", quote, "--collateral", collateral, "--policy", policy, "--json"];
+
+    let mut args = base.to_vec();
+    args.extend(["--at", "1751328000", "--report-data", &rd]);
+    let r = cli(&args);
+    assert_eq!(r.code, EXIT_OK, "{} {}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["tee"], "tdx");
+    assert_eq!(v["tcb_status"], "UpToDate");
+    assert_eq!(v["advisory_ids"], serde_json::json!([]));
+    assert_eq!(v["quote"]["mrtd"], hex::encode(q.td.mr_td));
+    assert_eq!(v["quote"]["td_attributes"]["sept_ve_disable"], true);
+    assert_eq!(v["binding_checked"], true);
+
+    let zeros = "00".repeat(64);
+    let mut args = base.to_vec();
+    args.extend(["--at", "1751328000", "--report-data", &zeros]);
+    let r = cli(&args);
+    assert_eq!(r.code, EXIT_NOT_TRUSTED, "{}", r.stdout);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!((v["failed_check"].as_str(), v["tee"].as_str()), (Some("binding"), Some("tdx")));
+    assert_eq!(v["quote"]["mrtd"], hex::encode(q.td.mr_td), "a refusal still shows the quote");
+
+    let mut args = base.to_vec();
+    args.extend(["--report-data", &rd]);
+    let r = cli(&args);
+    assert_eq!(r.code, EXIT_NOT_TRUSTED, "today the collateral is stale: {}", r.stdout);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(matches!(v["failed_check"].as_str(), Some("crl_stale" | "collateral_stale")), "{v}");
+
+    let r = cli(&["verify-report", "--report", quote, "--policy", policy, "--no-binding"]);
+    assert_eq!(r.code, EXIT_BAD_INPUT, "{}", r.stderr);
+    assert!(r.stderr.contains("--collateral"), "{}", r.stderr);
 }

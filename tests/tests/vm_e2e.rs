@@ -197,7 +197,7 @@ async fn console_login_to_a_shell() {
     // The channel is attested before the login prompt is shown, SIMULATED evidence.
     let attested = connect(&vm.addr, alpn::CONSOLE, &vm.opts).await.unwrap();
     assert!(
-        matches!(attested.guest.verified.anchor, Anchor::PolicyRoot { .. }),
+        matches!(attested.guest.verified.anchor(), Anchor::PolicyRoot { .. }),
         "the simulated chain must end at the policy's test root"
     );
     drop(attested);

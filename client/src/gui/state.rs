@@ -273,8 +273,16 @@ impl ClientState {
         }
     }
 
+    /// Show the check list of this kind of evidence (SEV-SNP's or TDX's rows).
+    fn rows_for(&mut self, rows: &[Check]) {
+        if self.verdict.checks.iter().map(|(c, _)| *c).ne(rows.iter().copied()) {
+            self.verdict.checks = rows.iter().map(|c| (*c, CheckStatus::Pending)).collect();
+        }
+    }
+
     fn verified(&mut self, guest: Box<AttestedGuest>, report: Vec<u8>) {
-        self.tick(guest.verified.passed.iter().map(|p| (p.check, p.detail.as_str())));
+        self.rows_for(guest.verified.checks());
+        self.tick(guest.verified.passed().iter().map(|p| (p.check, p.detail.as_str())));
         self.verdict.simulated = guest.verified.simulated();
         self.verdict.guest = Some(guest);
         self.verdict.report = report;
@@ -312,6 +320,8 @@ impl ClientState {
     }
 
     fn refused(&mut self, error: &VerifyError, report: Vec<u8>) {
+        let tdx = matches!(error, VerifyError::Tdx(_)) || cvmc_protocol::tdx::quote::looks_like_quote(&report);
+        self.rows_for(if tdx { &Check::TDX } else { &Check::SNP });
         let failed = error.check();
         let mut reached = true;
         for (check, status) in &mut self.verdict.checks {
@@ -338,7 +348,8 @@ impl ClientState {
         match ev {
             ConsoleEvent::Attested(guest) => {
                 // Every (re)connection is attested afresh; show the newest verdict and its time.
-                self.tick(guest.verified.passed.iter().map(|p| (p.check, p.detail.as_str())));
+                self.rows_for(guest.verified.checks());
+                self.tick(guest.verified.passed().iter().map(|p| (p.check, p.detail.as_str())));
                 self.verdict.simulated = guest.verified.simulated();
                 self.verdict.guest = Some(guest);
                 self.verdict.verified_at = Some(SystemTime::now());
@@ -384,7 +395,7 @@ mod tests {
 
     fn guest(simulated: bool) -> Box<AttestedGuest> {
         use cvmc_protocol::snp::{product::Product, report::Report, tcb::Tcb, verify::Passed};
-        use cvmc_protocol::{Anchor, Verified};
+        use cvmc_protocol::{Anchor, GuestVerdict, Verified};
         let anchor = if simulated {
             Anchor::PolicyRoot { label: "ark.pem".into(), fingerprint: "00".into() }
         } else {
@@ -396,7 +407,7 @@ mod tests {
             Passed { check: Check::Chain, detail: "valid".into() },
         ];
         Box::new(AttestedGuest {
-            verified: Verified {
+            verified: GuestVerdict::Snp(Box::new(Verified {
                 report: Report::parse(REPORT).unwrap(),
                 product: Product::Milan,
                 reported_tcb: Tcb::default(),
@@ -404,7 +415,7 @@ mod tests {
                 passed,
                 binding_checked: true,
                 warnings: Vec::new(),
-            },
+            })),
             identity_key: [1; 32],
             identity_fingerprint: "SHA256:01".into(),
         })

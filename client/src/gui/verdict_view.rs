@@ -6,6 +6,7 @@ use std::time::UNIX_EPOCH;
 use egui::{Color32, RichText};
 use serde_json::Value;
 
+use cvmc_protocol::GuestVerdict;
 use cvmc_protocol::snp::report::Report;
 use cvmc_protocol::time::fmt_time;
 
@@ -118,25 +119,34 @@ pub fn refused_ui(ui: &mut egui::Ui, state: &ClientState) {
         egui::CollapsingHeader::new("Report fields (as received, NOT trusted)").show(ui, |ui| {
             report_grid(ui, &report, None);
         });
+    } else if let Ok(quote) = cvmc_protocol::tdx::Quote::parse(&state.verdict.report) {
+        ui.add_space(8.0);
+        egui::CollapsingHeader::new("Quote fields (as received, NOT trusted)").show(ui, |ui| {
+            let mut rows = Vec::new();
+            flatten("", &crate::report_view::quote_json(&quote), &mut rows);
+            copy_rows(ui, "quote", &rows);
+        });
+    }
+}
+
+/// A JSON object flattened into (dotted name, value) rows.
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&name, v, out);
+            }
+        }
+        Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        other => out.push((prefix.to_owned(), other.to_string())),
     }
 }
 
 /// `report_json` flattened into (dotted name, value) rows.
 pub fn report_rows(report: &Report, product: Option<cvmc_protocol::snp::product::Product>) -> Vec<(String, String)> {
-    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
-        match v {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                    walk(&name, v, out);
-                }
-            }
-            Value::String(s) => out.push((prefix.to_owned(), s.clone())),
-            other => out.push((prefix.to_owned(), other.to_string())),
-        }
-    }
     let mut out = Vec::new();
-    walk("", &report_json(report, product), &mut out);
+    flatten("", &report_json(report, product), &mut out);
     out
 }
 
@@ -174,7 +184,11 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
             return;
         };
         let v = &guest.verified;
-        let what = if v.simulated() { "SIMULATED - NOT CONFIDENTIAL" } else { "SEV-SNP" };
+        let what = match (v.simulated(), v) {
+            (true, _) => "SIMULATED - NOT CONFIDENTIAL",
+            (false, GuestVerdict::Snp(_)) => "SEV-SNP",
+            (false, GuestVerdict::Tdx(_)) => "Intel TDX",
+        };
         ui.heading(RichText::new(format!("TRUSTED ({what})")).color(PASS));
         let at = state
             .verdict
@@ -187,20 +201,40 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
                 "attestations".to_owned(),
                 format!("{} (the verdict, the console, each re-attach)", state.verdict.attestations),
             ),
-            ("product".to_owned(), v.product.to_string()),
-            ("anchor".to_owned(), v.anchor.to_string()),
+            ("anchor".to_owned(), v.anchor().to_string()),
             ("identity".to_owned(), guest.identity_fingerprint.clone()),
-            ("binding checked".to_owned(), v.binding_checked.to_string()),
+            ("binding checked".to_owned(), v.binding_checked().to_string()),
         ];
+        let mut summary = summary;
+        match v {
+            GuestVerdict::Snp(s) => summary.insert(2, ("product".to_owned(), s.product.to_string())),
+            GuestVerdict::Tdx(t) => {
+                summary.insert(2, ("tcb status".to_owned(), t.tcb.status.to_string()));
+                let advisories =
+                    if t.tcb.advisory_ids.is_empty() { "none".into() } else { t.tcb.advisory_ids.join(", ") };
+                summary.insert(3, ("advisories".to_owned(), cvmc_protocol::text::escape(&advisories).into_owned()));
+                summary.insert(4, ("fmspc".to_owned(), t.fmspc.clone()));
+            }
+        }
         copy_rows(ui, "summary", &summary);
-        for w in &v.warnings {
+        for w in v.warnings() {
             ui.colored_label(Color32::YELLOW, format!("WARNING: {w}"));
         }
         ui.add_space(8.0);
         ui.strong("Checks");
         checks_ui(ui, state);
         ui.add_space(8.0);
-        ui.strong("Report");
-        report_grid(ui, &v.report, Some(v.product));
+        match v {
+            GuestVerdict::Snp(s) => {
+                ui.strong("Report");
+                report_grid(ui, &s.report, Some(s.product));
+            }
+            GuestVerdict::Tdx(t) => {
+                ui.strong("Quote");
+                let mut rows = Vec::new();
+                flatten("", &crate::report_view::quote_json(&t.quote), &mut rows);
+                copy_rows(ui, "quote", &rows);
+            }
+        }
     });
 }

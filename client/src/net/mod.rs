@@ -293,10 +293,10 @@ pub async fn connect_with(
         .map_err(|e| ConnectError::Tls { address: address.into(), reason: e.to_string() })?;
     let session = SessionBinding { ekm, nonce };
     let policy = &opts.policy;
-    let verdict = verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, now_unix());
+    let verdict = verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, None, now_unix());
     let guest = match verdict {
         Ok(guest) => {
-            progress(Stage::Checked(guest.verified.passed.iter().map(|p| (p.check, p.detail.clone())).collect()));
+            progress(Stage::Checked(guest.verified.passed().iter().map(|p| (p.check, p.detail.clone())).collect()));
             guest
         }
         Err(error) => {

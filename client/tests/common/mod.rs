@@ -12,6 +12,7 @@ use cvm_console::gui::app::GuiApp;
 use cvm_console::gui::frame::{Rect, ScreenEvent};
 use cvm_console::gui::net::Link;
 use cvm_console::gui::net::{NetCommand, NetEvent};
+use cvmc_protocol::GuestVerdict;
 use cvmc_protocol::snp::product::Product;
 use cvmc_protocol::snp::report::Report;
 use cvmc_protocol::snp::tcb::Tcb;
@@ -126,7 +127,7 @@ pub fn guest() -> Box<AttestedGuest> {
     let report = Report::parse(REPORT).unwrap();
     let passed = Check::SNP.iter().map(|c| Passed { check: *c, detail: format!("{c:?} detail") }).collect();
     Box::new(AttestedGuest {
-        verified: Verified {
+        verified: GuestVerdict::Snp(Box::new(Verified {
             report,
             product: Product::Milan,
             reported_tcb: Tcb::default(),
@@ -134,7 +135,7 @@ pub fn guest() -> Box<AttestedGuest> {
             passed,
             binding_checked: true,
             warnings: Vec::new(),
-        },
+        })),
         identity_key: [7; 32],
         identity_fingerprint: format!("SHA256:{}", "07".repeat(32)),
     })

@@ -5,7 +5,8 @@
 //!      │
 //!      ├─ sev-snp   /dev/sev-guest SNP_GET_REPORT (sev crate) + certificates from disk
 //!      ├─ tsm       /sys/kernel/config/tsm/report/<fresh dir>: inblob -> outblob, auxblob
-//!      └─ simulated the sim-init TEST chain (NOT CONFIDENTIAL)
+//!      │            (sev_guest: SNP report + certificates; tdx_guest: TDX quote)
+//!      └─ simulated the sim-init TEST chain, SEV-SNP or TDX (NOT CONFIDENTIAL)
 //!      ▼
 //! (Tee, report bytes, certificates)
 //! ```
@@ -28,6 +29,8 @@ pub struct RawEvidence {
     pub report: Vec<u8>,
     /// Certificates (VCEK/VLEK, ASK/ASVK), possibly none.
     pub certs: Vec<CertEntry>,
+    /// TDX collateral JSON to send along (the simulated provider's), or empty.
+    pub collateral: Vec<u8>,
 }
 
 /// Failure to produce a report.

@@ -53,7 +53,7 @@ impl SevGuestProvider {
             Some(dir) => certs_from_dir(dir)?,
             None => Vec::new(),
         };
-        Ok(RawEvidence { tee: Tee::SEV_SNP, report, certs })
+        Ok(RawEvidence { tee: Tee::SEV_SNP, report, certs, collateral: Vec::new() })
     }
 }
 

@@ -3,10 +3,11 @@
 //!
 //! ```text
 //! mkdir  report/<fresh name>          one directory per request: no sharing
+//! read   provider                     sev_guest or tdx_guest
 //! write  inblob      <- report_data   bumps `generation`
-//! write  privlevel   <- VMPL          (SNP)
+//! write  privlevel   <- VMPL          (SNP only)
 //! read   generation  = g1
-//! read   outblob, auxblob, provider
+//! read   outblob, auxblob (SNP only)
 //! read   generation  = g2             g1 != g2: someone else wrote; retry
 //! rmdir
 //! ```
@@ -101,8 +102,17 @@ impl<F: ConfigFs> TsmProvider<F> {
     fn attempt(&self, dir: &Path, report_data: &[u8; 64]) -> Result<Option<RawEvidence>, EvidenceError> {
         let io =
             |what: &str, e: std::io::Error| EvidenceError::Request { provider: "tsm", reason: format!("{what}: {e}") };
+        let malformed = |reason: String| EvidenceError::Malformed { provider: "tsm", reason };
+        // Which TEE answers decides what the other attributes mean: privlevel (the
+        // VMPL) and auxblob (the host's certificate table) are SEV-SNP's.
+        let provider = self.fs.read(&dir.join("provider"), 64).map_err(|e| io("provider", e))?;
+        let tee = match String::from_utf8_lossy(&provider).trim() {
+            "sev_guest" => Tee::SEV_SNP,
+            "tdx_guest" => Tee::TDX,
+            other => return Err(malformed(format!("unknown provider {:?}", cvmc_protocol::text::escape(other)))),
+        };
         self.fs.write(&dir.join("inblob"), report_data).map_err(|e| io("inblob", e))?;
-        if let Some(level) = self.privlevel {
+        if let Some(level) = self.privlevel.filter(|_| tee == Tee::SEV_SNP) {
             self.fs.write(&dir.join("privlevel"), level.to_string().as_bytes()).map_err(|e| io("privlevel", e))?;
         }
         let generation = |fs: &F| -> Result<u64, EvidenceError> {
@@ -115,31 +125,29 @@ impl<F: ConfigFs> TsmProvider<F> {
         let before = generation(&self.fs)?;
         let report = self.fs.read(&dir.join("outblob"), MAX_OUTBLOB).map_err(|e| io("outblob", e))?;
         let aux = match self.fs.read(&dir.join("auxblob"), MAX_TABLE_LEN) {
-            Ok(aux) => aux,
+            Ok(aux) if tee == Tee::SEV_SNP => aux,
+            Ok(_) => Vec::new(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io("auxblob", e)),
         };
-        let provider = self.fs.read(&dir.join("provider"), 64).map_err(|e| io("provider", e))?;
         if generation(&self.fs)? != before {
             return Ok(None);
         }
-        let tee = match String::from_utf8_lossy(&provider).trim() {
-            "sev_guest" => Tee::SEV_SNP,
-            "tdx_guest" => Tee::TDX,
-            other => {
-                return Err(EvidenceError::Malformed {
-                    provider: "tsm",
-                    reason: format!("unknown provider {other:?}"),
-                });
+        if tee == Tee::TDX {
+            // The quote must be one and must carry what was asked: a TD that quotes
+            // something else would be refused by every client anyway; say so here.
+            let quote = cvmc_protocol::tdx::Quote::parse(&report).map_err(|e| malformed(format!("outblob: {e}")))?;
+            if &quote.td.report_data != report_data {
+                return Err(malformed("outblob: the quote's REPORTDATA is not the inblob written".into()));
             }
-        };
+            return Ok(Some(RawEvidence { tee, report, certs: Vec::new(), collateral: Vec::new() }));
+        }
         let certs = if aux.is_empty() {
             Vec::new()
         } else {
-            parse_cert_table(&aux)
-                .map_err(|e| EvidenceError::Malformed { provider: "tsm", reason: format!("auxblob: {e}") })?
+            parse_cert_table(&aux).map_err(|e| malformed(format!("auxblob: {e}")))?
         };
-        Ok(Some(RawEvidence { tee, report, certs }))
+        Ok(Some(RawEvidence { tee, report, certs, collateral: Vec::new() }))
     }
 }
 

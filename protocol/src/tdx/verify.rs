@@ -239,7 +239,11 @@ fn verify_inner(
     }
     let tcb_signer = signing_cert("TCB info issuer chain", &collateral.tcb_info_issuer_chain, &root, now)?;
     let qe_signer = signing_cert("QE identity issuer chain", &collateral.qe_identity_issuer_chain, &root, now)?;
-    pass(Check::Root, format!("{} ({anchor}); TCB signing key issued by the same root", root.subject_cn));
+    let root_shown = match &anchor {
+        Anchor::IntelSgxRoot => "Intel SGX Root CA (pinned)".to_owned(),
+        other => format!("{} ({other})", crate::text::escape(&root.subject_cn)),
+    };
+    pass(Check::Root, format!("{root_shown}; the TCB signing key is issued by the same root"));
 
     // Revocation: the root CA CRL (intermediates) and the CA's PCK CRL (leaves).
     let root_crl = Crl::from_der("root CA CRL", &hex_any("root CA CRL", &collateral.root_ca_crl)?)?;
@@ -328,7 +332,7 @@ fn verify_inner(
     pass(
         Check::Collateral,
         format!(
-            "TCB info (evaluation {}) and QE identity signed by Intel's TCB signing key, for FMSPC {}, current until {}",
+            "TCB info (evaluation {}) and QE identity signed by the TCB signing key, for FMSPC {}, current until {}",
             info.tcb_evaluation_data_number,
             hex::encode(facts.fmspc),
             crate::time::fmt_time(collateral_window.1)
