@@ -49,6 +49,13 @@ pub enum Command {
         /// Refuse evidence anchored in any root but the hardware vendor's (a simulated guest).
         #[arg(long)]
         require_hardware: bool,
+        /// TDX: where to fetch collateral when the guest sends none (default Intel's PCS;
+        /// a PCCS URL works the same).
+        #[arg(long)]
+        pcs_url: Option<String>,
+        /// TDX: use only cached collateral, fetch nothing.
+        #[arg(long)]
+        offline: bool,
     },
     /// Open the verified console of a guest in this terminal (Enter ~ . disconnects).
     Console {
@@ -63,6 +70,13 @@ pub enum Command {
         /// Refuse evidence anchored in any root but the hardware vendor's (a simulated guest).
         #[arg(long)]
         require_hardware: bool,
+        /// TDX: where to fetch collateral when the guest sends none (default Intel's PCS;
+        /// a PCCS URL works the same).
+        #[arg(long)]
+        pcs_url: Option<String>,
+        /// TDX: use only cached collateral, fetch nothing.
+        #[arg(long)]
+        offline: bool,
     },
     /// Serve the guest's verified screen as plain RFB on a loopback port, for any VNC viewer.
     Bridge {
@@ -80,6 +94,13 @@ pub enum Command {
         /// Refuse evidence anchored in any root but the hardware vendor's (a simulated guest).
         #[arg(long)]
         require_hardware: bool,
+        /// TDX: where to fetch collateral when the guest sends none (default Intel's PCS;
+        /// a PCCS URL works the same).
+        #[arg(long)]
+        pcs_url: Option<String>,
+        /// TDX: use only cached collateral, fetch nothing.
+        #[arg(long)]
+        offline: bool,
     },
     /// Print this client's key fingerprint, for the guest's authorized_clients.
     Id,
@@ -101,9 +122,17 @@ pub enum Command {
         /// SEV-SNP: the VCEK (or VLEK) certificate, DER or PEM.
         #[arg(long)]
         vcek: Option<PathBuf>,
-        /// TDX: the DCAP collateral (TCB info, QE identity, CRLs) as one JSON file.
+        /// TDX: the DCAP collateral (TCB info, QE identity, CRLs) as one JSON file; without
+        /// it, the collateral is fetched (or read from the cache).
         #[arg(long)]
         collateral: Option<PathBuf>,
+        /// TDX: where to fetch collateral when the guest sends none (default Intel's PCS;
+        /// a PCCS URL works the same).
+        #[arg(long)]
+        pcs_url: Option<String>,
+        /// TDX: use only cached collateral, fetch nothing.
+        #[arg(long)]
+        offline: bool,
         /// The ASK (or ASVK for a VLEK), DER or PEM; AMD's built-in one when omitted.
         #[arg(long)]
         ask: Option<PathBuf>,
@@ -153,12 +182,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, ClientError> {
     tokio::runtime::Runtime::new().map_err(|e| ClientError::Local { what: "async runtime", reason: e.to_string() })
 }
 
-/// How a live connection is made: which key, whether to pin, what to require.
-#[derive(Debug, Clone, Copy)]
+/// How a live connection is made: which key, whether to pin, what to require, where
+/// TDX collateral comes from.
+#[derive(Debug, Clone)]
 struct LiveFlags {
     no_client_key: bool,
     pin_new: bool,
     require_hardware: bool,
+    pcs_url: Option<String>,
+    offline: bool,
 }
 
 /// Policy, client key and known_guests for a live connection.
@@ -176,6 +208,7 @@ fn connect_options(policy: &std::path::Path, flags: LiveFlags) -> Result<crate::
         client_key,
         known_guests: Some(crate::known_guests::KnownGuests::new(dir.join("known_guests"))),
         pin_new: flags.pin_new,
+        pcs: Some(std::sync::Arc::new(crate::pcs::PcsSource::new(flags.pcs_url.as_deref(), flags.offline))),
     })
 }
 
@@ -198,6 +231,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
             report,
             vcek,
             collateral,
+            pcs_url,
+            offline,
             ask,
             policy,
             report_data,
@@ -210,6 +245,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
                 report,
                 vcek,
                 collateral,
+                pcs: crate::pcs::PcsSource::new(pcs_url.as_deref(), offline),
                 ask,
                 policy,
                 report_data,
@@ -225,8 +261,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
             }
             Ok(if outcome.trusted() { EXIT_OK } else { EXIT_NOT_TRUSTED })
         }
-        Some(Command::Verify { address, policy, json, no_client_key, no_pin, require_hardware }) => {
-            let opts = connect_options(&policy, LiveFlags { no_client_key, pin_new: !no_pin, require_hardware })?;
+        Some(Command::Verify { address, policy, json, no_client_key, no_pin, require_hardware, pcs_url, offline }) => {
+            let flags = LiveFlags { no_client_key, pin_new: !no_pin, require_hardware, pcs_url, offline };
+            let opts = connect_options(&policy, flags)?;
             let outcome = runtime()?.block_on(crate::live::verify_live(&address, &opts))?;
             if json {
                 emit(out, &format!("{}\n", outcome.to_json()));
@@ -235,8 +272,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
             }
             Ok(if outcome.trusted() { EXIT_OK } else { EXIT_NOT_TRUSTED })
         }
-        Some(Command::Console { address, policy, no_client_key, require_hardware }) => {
-            let opts = connect_options(&policy, LiveFlags { no_client_key, pin_new: true, require_hardware })?;
+        Some(Command::Console { address, policy, no_client_key, require_hardware, pcs_url, offline }) => {
+            let flags = LiveFlags { no_client_key, pin_new: true, require_hardware, pcs_url, offline };
+            let opts = connect_options(&policy, flags)?;
             // One thread for the whole session: with stdin on the reactor (see
             // `stdio`), a keystroke and its echo cross no thread boundary.
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -254,8 +292,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
                 Err(end) => Err(CommandError::from(end)),
             }
         }
-        Some(Command::Bridge { address, policy, listen, no_client_key, require_hardware }) => {
-            let opts = connect_options(&policy, LiveFlags { no_client_key, pin_new: true, require_hardware })?;
+        Some(Command::Bridge { address, policy, listen, no_client_key, require_hardware, pcs_url, offline }) => {
+            let flags = LiveFlags { no_client_key, pin_new: true, require_hardware, pcs_url, offline };
+            let opts = connect_options(&policy, flags)?;
             let rt = runtime()?;
             rt.block_on(async {
                 let listener = crate::bridge::bind(&listen)

@@ -113,6 +113,7 @@ pub async fn start_guest(tee: DemoTee) -> Result<DemoGuest, ClientError> {
         // The demo guest has a new identity every run: nothing to pin.
         known_guests: None,
         pin_new: false,
+        pcs: None,
     };
     Ok(DemoGuest { guest, address, opts, dir })
 }

@@ -20,6 +20,9 @@ pub enum CommandError {
     /// The console session could not go on.
     #[error("{0}")]
     Session(String),
+    /// TDX collateral could not be fetched (or, offline, found in the cache).
+    #[error(transparent)]
+    Collateral(#[from] crate::pcs::FetchError),
 }
 
 impl From<ConnectError> for CommandError {
@@ -50,7 +53,7 @@ impl CommandError {
                 ConnectError::Client(inner) => inner.exit_code(),
                 _ => exit::NO_VERDICT,
             },
-            Self::Session(_) => exit::NO_VERDICT,
+            Self::Session(_) | Self::Collateral(_) => exit::NO_VERDICT,
         }
     }
 }

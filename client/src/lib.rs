@@ -23,6 +23,7 @@ pub mod known_guests;
 pub mod live;
 pub mod net;
 pub mod outcome;
+pub mod pcs;
 pub mod policy_file;
 pub mod report_view;
 #[cfg(feature = "gui")]

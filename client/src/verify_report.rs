@@ -22,6 +22,8 @@ pub struct VerifyReportArgs {
     pub vcek: Option<PathBuf>,
     /// TDX: the collateral JSON.
     pub collateral: Option<PathBuf>,
+    /// TDX: where collateral comes from without `collateral`.
+    pub pcs: crate::pcs::PcsSource,
     /// ASK (or ASVK for a VLEK), DER or PEM; AMD's built-in one when absent.
     pub ask: Option<PathBuf>,
     /// Trust policy file.
@@ -86,7 +88,7 @@ pub fn read_collateral(path: &Path) -> Result<Collateral, ClientError> {
 }
 
 /// Run the verification. Errors are unusable input; a refusal is an `Outcome`.
-pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, ClientError> {
+pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, crate::failure::CommandError> {
     let report = read_report(&args.report)?;
     let mut loaded = load_policy(&args.policy)?;
     loaded.policy.require_hardware |= args.require_hardware;
@@ -98,15 +100,21 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, ClientError> {
         if args.vcek.is_some() || args.ask.is_some() {
             return Err(ClientError::BadArgument {
                 flag: "--vcek",
-                reason: "the report is an Intel TDX quote: its certificates are inside it; give --collateral".into(),
-            });
+                reason: "the report is an Intel TDX quote: its certificates are inside it (give --collateral, or let \
+                         it be fetched)"
+                    .into(),
+            }
+            .into());
         }
-        let path = args.collateral.as_deref().ok_or_else(|| ClientError::BadArgument {
-            flag: "--collateral",
-            reason: "the report is an Intel TDX quote: give its DCAP collateral (TCB info, QE identity, CRLs) as JSON"
-                .into(),
-        })?;
-        let collateral = read_collateral(path)?;
+        let collateral = match args.collateral.as_deref() {
+            Some(path) => read_collateral(path)?,
+            None => match cvmc_protocol::tdx::quote_platform(&report) {
+                Ok((fmspc, ca)) => args.pcs.collateral(&fmspc, ca, args.at)?,
+                // A quote whose PCK chain cannot be read names no platform; the
+                // verifier refuses it (format or chain) before it reads any collateral.
+                Err(_) => Collateral::default(),
+            },
+        };
         verify_tdx(&report, &collateral, &expected, &loaded.policy, &loaded.anchors, args.at)
             .map(|v| GuestVerdict::Tdx(Box::new(v)))
     } else {
@@ -114,7 +122,8 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, ClientError> {
             return Err(ClientError::BadArgument {
                 flag: "--collateral",
                 reason: "the report is an SEV-SNP report; --collateral is for Intel TDX quotes".into(),
-            });
+            }
+            .into());
         }
         let path = args.vcek.as_deref().ok_or_else(|| ClientError::BadArgument {
             flag: "--vcek",

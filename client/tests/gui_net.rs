@@ -40,7 +40,13 @@ async fn guest_with(display: cvm_consoled::display::source::DisplaySpec) -> Gues
     config.display = display.to_string();
     let guest = LocalGuest::start(ServerBuilder::new(config)).await.unwrap();
     let policy = cvm_console::policy_file::load_policy(&sim.join(cvm_consoled::siminit::files::POLICY)).unwrap();
-    let opts = ConnectOptions { policy: Arc::new(policy), client_key: Some(key), known_guests: None, pin_new: false };
+    let opts = ConnectOptions {
+        policy: Arc::new(policy),
+        client_key: Some(key),
+        known_guests: None,
+        pin_new: false,
+        pcs: None,
+    };
     Guest { guest, opts, _dir: dir }
 }
 

@@ -366,6 +366,7 @@ fn breakdown(cfg: &Config) -> Breakdown {
         client_key: Some(Arc::clone(&key)),
         known_guests: None,
         pin_new: false,
+        pcs: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let provider = cvm_consoled::evidence::simulated::SimulatedProvider::load(&cfg.sim_dir).unwrap();

@@ -189,6 +189,7 @@ impl TestClient {
             client_key: Some(Arc::clone(&key)),
             known_guests: Some(KnownGuests::new(known_guests.clone())),
             pin_new: true,
+            pcs: None,
         };
         Self { opts, fingerprint: key.fingerprint(), known_guests, _dir: dir }
     }

@@ -9,6 +9,7 @@ pub mod bent;
 pub mod console_driver;
 pub mod guest;
 pub mod hostile;
+pub mod pcs_server;
 pub mod proxy;
 pub mod relay;
 pub mod server_process;

@@ -183,8 +183,8 @@ fn missing_files_and_bad_flags_are_bad_input_with_one_line_errors() {
 
 /// A stored Intel TDX quote: told from an SEV-SNP report by its header, verified with
 /// `--collateral` as of `--at`; `--json` names the TEE, the TCB status and the quote's
-/// fields; the same quote today (stale collateral) is not trusted, and a quote without
-/// `--collateral` is unusable input.
+/// fields; the same quote today (stale collateral) is not trusted; without
+/// `--collateral` and no PCS reachable there is no verdict (3); a VCEK is unusable input.
 #[test]
 fn a_stored_tdx_quote_is_verified_with_its_collateral_as_of_at() {
     let dir = tempfile::tempdir().unwrap();
@@ -227,7 +227,29 @@ fn a_stored_tdx_quote_is_verified_with_its_collateral_as_of_at() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(matches!(v["failed_check"].as_str(), Some("crl_stale" | "collateral_stale")), "{v}");
 
-    let r = cli(&["verify-report", "--report", quote, "--policy", policy, "--no-binding"]);
-    assert_eq!(r.code, EXIT_BAD_INPUT, "{}", r.stderr);
-    assert!(r.stderr.contains("--collateral"), "{}", r.stderr);
+    // Without --collateral it is fetched; a PCS that cannot be reached means no verdict.
+    let r = cli(&[
+        "verify-report",
+        "--report",
+        quote,
+        "--policy",
+        policy,
+        "--no-binding",
+        "--pcs-url",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("127.0.0.1:9") && r.stderr.trim().lines().count() == 1, "{}", r.stderr);
+    let vcek = cvmc_tests::data_dir().join("snp").join("milan_vcek.pem");
+    let r = cli(&[
+        "verify-report",
+        "--report",
+        quote,
+        "--policy",
+        policy,
+        "--no-binding",
+        "--vcek",
+        vcek.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, EXIT_BAD_INPUT, "a VCEK for a TDX quote: {}", r.stderr);
 }

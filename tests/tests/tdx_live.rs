@@ -9,6 +9,7 @@
 use cvm_console::console_client::Reconnect;
 use cvm_console::net::{ConnectError, connect};
 use cvmc_protocol::handshake::alpn;
+use cvmc_protocol::tdx::Collateral;
 use cvmc_protocol::{Check, GuestVerdict};
 use cvmc_tests::console_driver::Driver;
 use cvmc_tests::guest::{GuestOptions, TestClient, TestGuest};
@@ -46,5 +47,67 @@ async fn an_snp_policy_refuses_a_tdx_guest() {
     let e = connect(&guest.addr.to_string(), alpn::VERIFY, &snp_client.opts).await.unwrap_err();
     let ConnectError::Refused { error, .. } = e else { panic!("{e}") };
     assert_eq!((error.name(), error.check()), ("root", Check::Root), "{error}");
+    guest.stop().await;
+}
+
+/// A guest whose quote comes without collateral (as a real TDX guest's does): the
+/// client fetches it from the PCS it is given (here a loopback PCS serving the
+/// simulated chain's collateral), and refuses with a clear error when it cannot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collateral_missing_from_the_evidence_is_fetched_from_the_pcs() {
+    use cvm_consoled::evidence::{EvidenceError, EvidenceProvider, RawEvidence};
+    use cvm_consoled::sim_tdx::{CollateralSpec, PlatformSpec, SimTdxCa};
+    use cvmc_tests::pcs_server::{Behaviour, PcsServer};
+
+    #[derive(Debug)]
+    struct NoCollateral(cvm_consoled::evidence::simulated::SimulatedProvider);
+    impl EvidenceProvider for NoCollateral {
+        fn name(&self) -> &'static str {
+            "simulated, without collateral"
+        }
+        fn evidence(&self, report_data: &[u8; 64]) -> Result<RawEvidence, EvidenceError> {
+            Ok(RawEvidence { collateral: Vec::new(), ..self.0.evidence(report_data)? })
+        }
+    }
+
+    let dir = cvmc_tests::guest::sim_dir_tdx();
+    let provider = NoCollateral(cvm_consoled::evidence::simulated::SimulatedProvider::load(dir).unwrap());
+    let collateral =
+        SimTdxCa::load(dir).unwrap().collateral(&CollateralSpec::up_to_date(&PlatformSpec::default())).unwrap();
+    let mut client = TestClient::tdx();
+    let opts = GuestOptions { tdx: true, ..GuestOptions::default() };
+    let guest =
+        TestGuest::start_with_provider(opts, std::slice::from_ref(&client.fingerprint), std::sync::Arc::new(provider))
+            .await;
+    let addr = guest.addr.to_string();
+
+    // No PCS: the guest sent none, so nothing verifies it.
+    let e = connect(&addr, alpn::VERIFY, &client.opts).await.unwrap_err();
+    let ConnectError::Refused { error, .. } = e else { panic!("{e}") };
+    assert_eq!(error.name(), "missing_collateral", "{error}");
+
+    let cache = tempfile::tempdir().unwrap();
+    let server = PcsServer::start(collateral, Behaviour::Normal);
+    client.opts.pcs = Some(std::sync::Arc::new(cvm_console::pcs::PcsSource {
+        base: server.url(),
+        offline: false,
+        cache: Some(cache.path().to_path_buf()),
+        timeout: std::time::Duration::from_secs(5),
+    }));
+    let attested = connect(&addr, alpn::VERIFY, &client.opts).await.unwrap();
+    assert!(matches!(attested.guest.verified, GuestVerdict::Tdx(_)));
+    assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 4);
+
+    // A PCS that answers 404: a clear error, no verdict.
+    let server = PcsServer::start(Collateral::default(), Behaviour::NotFound("/tcb"));
+    client.opts.pcs = Some(std::sync::Arc::new(cvm_console::pcs::PcsSource {
+        base: server.url(),
+        offline: false,
+        cache: None,
+        timeout: std::time::Duration::from_secs(5),
+    }));
+    let e = connect(&addr, alpn::VERIFY, &client.opts).await.unwrap_err();
+    assert!(matches!(e, ConnectError::Collateral { .. }), "{e}");
+    assert!(e.to_string().contains("HTTP 404"), "{e}");
     guest.stop().await;
 }

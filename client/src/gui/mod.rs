@@ -62,6 +62,8 @@ pub fn options_for(guest: &SavedGuest) -> Result<ConnectOptions, ClientError> {
         client_key: Some(Arc::new(ClientKey::load_or_create(&dir)?)),
         known_guests: Some(crate::known_guests::KnownGuests::new(dir.join("known_guests"))),
         pin_new: true,
+        // A real TDX guest whose quote comes without collateral: Intel's PCS, cached.
+        pcs: Some(std::sync::Arc::new(crate::pcs::PcsSource::new(None, false))),
     })
 }
 

@@ -249,7 +249,9 @@ impl ClientState {
         let reconnecting = matches!(self.phase, Phase::Verified | Phase::Session | Phase::Reconnecting);
         match &stage {
             Stage::Tcp | Stage::Tls if !reconnecting => self.phase = Phase::Connecting,
-            Stage::Evidence | Stage::Checking { .. } if !reconnecting => self.phase = Phase::Verifying,
+            Stage::Evidence | Stage::Checking { .. } | Stage::Collateral if !reconnecting => {
+                self.phase = Phase::Verifying
+            }
             Stage::Checked(passed) if !reconnecting => self.tick(passed.iter().map(|(c, d)| (*c, d.as_str()))),
             Stage::IdentityChanged(change) => self.verdict.identity_change = Some(change.clone()),
             _ => {}

@@ -45,6 +45,9 @@ pub fn stage_text(stage: &Stage) -> String {
         Stage::Checking { bytes } => {
             format!("checking the evidence ({bytes} bytes): root, chain, signature, TCB, policy, measurement, binding…")
         }
+        Stage::Collateral => {
+            "fetching the TDX collateral (TCB info, QE identity, CRLs) from Intel's PCS, or reading the cache…".into()
+        }
         Stage::Checked(_) => "every check passed; comparing the guest identity with known_guests…".into(),
         Stage::IdentityChanged(_) => "the guest identity differs from the pinned one".into(),
         Stage::Proceeding => "verified; opening the channel…".into(),
@@ -60,6 +63,7 @@ pub fn slow_hint(stage: &Stage) -> &'static str {
             "A secure processor answers within a second or two: the guest may be overloaded, or the host may be \
              delaying its traffic."
         }
+        Stage::Collateral => "Intel's PCS (or your PCCS) is slow or unreachable from here; --offline uses the cache.",
         _ => "",
     }
 }
@@ -70,6 +74,10 @@ pub fn stage_ui(ui: &mut egui::Ui, state: &ClientState) {
     let Some((stage, since)) = &state.connection.stage else { return };
     let secs = since.elapsed().as_secs();
     let mut line = stage_text(stage);
+    if matches!(stage, Stage::Collateral) {
+        line.push_str(&format!(" {secs} s"));
+        ui.ctx().request_repaint_after(std::time::Duration::from_secs(1));
+    }
     if let Some(limit) = stage.limit() {
         line.push_str(&format!(" {secs} s (gives up after {} s)", limit.as_secs()));
         ui.ctx().request_repaint_after(std::time::Duration::from_secs(1));

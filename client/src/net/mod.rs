@@ -49,6 +49,9 @@ pub enum Stage {
         /// Size of the Evidence message.
         bytes: usize,
     },
+    /// The guest's TDX quote came without collateral: fetching it from Intel's PCS (or
+    /// the PCCS named), or reading the cache.
+    Collateral,
     /// Every verifier check passed: (check, what it established), in order.
     Checked(Vec<(Check, String)>),
     /// The verified identity is not the one pinned in known_guests: refused.
@@ -93,6 +96,8 @@ pub struct ConnectOptions {
     pub known_guests: Option<KnownGuests>,
     /// Pin an identity seen for the first time (false with `--no-pin`: check only).
     pub pin_new: bool,
+    /// Where TDX collateral comes from when a guest sends none (None: only the guest's).
+    pub pcs: Option<Arc<crate::pcs::PcsSource>>,
 }
 
 /// An attested connection, ready for its channel.
@@ -167,6 +172,9 @@ pub enum ConnectError {
     /// evidence): e.g. no screen configured, or this key may not see it.
     #[error("{address}: the guest refused the {channel} channel: {reason}")]
     ChannelRefused { address: String, channel: String, reason: String },
+    /// The guest's TDX quote came without collateral and none could be had.
+    #[error("{address}: {source}")]
+    Collateral { address: String, source: crate::pcs::FetchError },
     #[error("{0}")]
     Client(#[from] crate::error::ClientError),
 }
@@ -293,7 +301,24 @@ pub async fn connect_with(
         .map_err(|e| ConnectError::Tls { address: address.into(), reason: e.to_string() })?;
     let session = SessionBinding { ekm, nonce };
     let policy = &opts.policy;
-    let verdict = verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, None, now_unix());
+    let collateral = match (&opts.pcs, tdx_needs_collateral(&evidence)) {
+        (Some(pcs), Some((fmspc, ca))) => {
+            progress(Stage::Collateral);
+            let pcs = Arc::clone(pcs);
+            let fetched = tokio::task::spawn_blocking(move || pcs.collateral(&fmspc, ca, now_unix())).await;
+            match fetched {
+                Ok(Ok(c)) => Some(c),
+                Ok(Err(source)) => {
+                    abort(&mut stream, "collateral: none could be had for this quote").await;
+                    return Err(ConnectError::Collateral { address: address.into(), source });
+                }
+                Err(e) => return Err(ConnectError::Protocol { address: address.into(), reason: e.to_string() }),
+            }
+        }
+        _ => None,
+    };
+    let verdict =
+        verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, collateral.as_ref(), now_unix());
     let guest = match verdict {
         Ok(guest) => {
             progress(Stage::Checked(guest.verified.passed().iter().map(|p| (p.check, p.detail.clone())).collect()));
@@ -348,4 +373,13 @@ async fn abort(stream: &mut TlsStream<TcpStream>, reason: &str) {
         let _ = stream.flush().await;
     }
     let _ = stream.shutdown().await;
+}
+
+/// For TDX evidence that carries no collateral: the platform to fetch it for.
+fn tdx_needs_collateral(evidence: &cvmc_protocol::Evidence) -> Option<([u8; 6], &'static str)> {
+    use cvmc_protocol::evidence::Tee;
+    if (evidence.tee != Tee::TDX && evidence.tee != Tee::SIMULATED_TDX) || !evidence.collateral.is_empty() {
+        return None;
+    }
+    cvmc_protocol::tdx::quote_platform(&evidence.report).ok()
 }

@@ -23,8 +23,9 @@ use crate::tdx::tcb::TcbStatus;
 /// Largest collateral document accepted (the real ones are 15-40 KiB).
 pub const MAX_COLLATERAL_LEN: usize = 256 * 1024;
 
-/// The collateral for one quote, as stored and exchanged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The collateral for one quote, as stored and exchanged. The default is empty: it
+/// verifies nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Collateral {
     /// PEM chain of the PCK CRL's issuer (informational: the CRL is checked against
     /// the quote's own verified intermediate).
@@ -66,6 +67,25 @@ impl Collateral {
     /// The JSON file form.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The earliest nextUpdate of the TCB info, the QE identity and both CRLs (unix
+    /// seconds): until then a cache may serve this collateral. Read without checking
+    /// signatures (the verifier does that); unparseable parts are an error.
+    pub fn valid_until(&self) -> Result<u64, TdxError> {
+        #[derive(Deserialize)]
+        struct Dates {
+            #[serde(rename = "nextUpdate")]
+            next_update: String,
+        }
+        let tcb: Dates = parse_signed("TCB info", &self.tcb_info)?;
+        let qe: Dates = parse_signed("QE identity", &self.qe_identity)?;
+        let mut until = parse_time("TCB info", &tcb.next_update)?.min(parse_time("QE identity", &qe.next_update)?);
+        for (what, crl) in [("root CA CRL", &self.root_ca_crl), ("PCK CRL", &self.pck_crl)] {
+            let crl = crate::tdx::certs::Crl::from_der(what, &hex_any(what, crl)?)?;
+            until = until.min(crl.window().1.unwrap_or(0));
+        }
+        Ok(until)
     }
 }
 

@@ -20,4 +20,4 @@ pub use collateral::Collateral;
 pub use error::TdxError;
 pub use quote::Quote;
 pub use tcb::TcbStatus;
-pub use verify::{TdxVerified, quote_fmspc, verify_tdx};
+pub use verify::{TdxVerified, quote_fmspc, quote_platform, verify_tdx};

@@ -76,9 +76,16 @@ pub fn intel_root() -> Result<IntelCert, TdxError> {
 /// The FMSPC a quote's PCK certificate names, read without trusting it: what a
 /// client needs to fetch or look up the collateral before verifying.
 pub fn quote_fmspc(raw: &[u8]) -> Result<[u8; 6], VerifyError> {
+    Ok(quote_platform(raw)?.0)
+}
+
+/// The FMSPC and the PCK CA (`platform` or `processor`, as Intel's PCS names the CRL to
+/// fetch) of a quote, read without trusting them.
+pub fn quote_platform(raw: &[u8]) -> Result<([u8; 6], &'static str), VerifyError> {
     let quote = Quote::parse(raw).map_err(TdxError::from)?;
     let chain = pck_chain(&quote)?;
-    Ok(pck_facts(&chain[0])?.fmspc)
+    let ca = if chain[1].subject_cn == cn::PROCESSOR_CA { "processor" } else { "platform" };
+    Ok((pck_facts(&chain[0])?.fmspc, ca))
 }
 
 fn pck_chain(quote: &Quote) -> Result<Vec<IntelCert>, TdxError> {
@@ -241,6 +248,7 @@ fn verify_inner(
     let qe_signer = signing_cert("QE identity issuer chain", &collateral.qe_identity_issuer_chain, &root, now)?;
     let root_shown = match &anchor {
         Anchor::IntelSgxRoot => "Intel SGX Root CA (pinned)".to_owned(),
+        Anchor::PolicyRoot { label, .. } => format!("{} (policy root {label})", crate::text::escape(&root.subject_cn)),
         other => format!("{} ({other})", crate::text::escape(&root.subject_cn)),
     };
     pass(Check::Root, format!("{root_shown}; the TCB signing key is issued by the same root"));
