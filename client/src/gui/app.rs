@@ -223,7 +223,7 @@ impl GuiApp {
     /// Pin the measurement the guest reported, then verify again on a fresh connection.
     fn pin(&mut self, ctx: &egui::Context, measurement: &str) {
         let Some(path) = self.policy_path().map(std::path::Path::to_path_buf) else { return };
-        match crate::gui::pin::pin_measurement(&path, measurement) {
+        match crate::gui::pin::pin_value(&path, self.state.verdict.pin_key, measurement) {
             Ok(()) => {
                 self.redial(ctx);
                 self.state.connection.status =
@@ -276,7 +276,13 @@ impl GuiApp {
                     verdict_view::refused_ui(ui, &self.state);
                     let policy = self.policy_path().map(std::path::Path::to_path_buf);
                     if let Some(m) = &self.state.verdict.pinnable
-                        && dialogs::pin_offer_ui(ui, m, policy.as_deref(), &mut self.dialogs)
+                        && dialogs::pin_offer_ui(
+                            ui,
+                            m,
+                            self.state.verdict.pin_key,
+                            policy.as_deref(),
+                            &mut self.dialogs,
+                        )
                     {
                         pin = Some(m.clone());
                     }

@@ -39,7 +39,13 @@ fn copy_button(ui: &mut egui::Ui, what: &str, value: &str) {
 }
 
 /// The offer to pin an unpinned measurement. Returns true once the user confirmed.
-pub fn pin_offer_ui(ui: &mut egui::Ui, measurement: &str, policy: Option<&Path>, d: &mut Dialogs) -> bool {
+pub fn pin_offer_ui(
+    ui: &mut egui::Ui,
+    measurement: &str,
+    key: crate::gui::pin::PinKey,
+    policy: Option<&Path>,
+    d: &mut Dialogs,
+) -> bool {
     ui.add_space(8.0);
     let mut confirmed = false;
     egui::Frame::group(ui.style()).show(ui, |ui| {
@@ -50,7 +56,7 @@ pub fn pin_offer_ui(ui: &mut egui::Ui, measurement: &str, policy: Option<&Path>,
             copy_button(ui, "reported measurement", measurement);
         });
         let Some(policy) = policy else {
-            ui.label("To trust it, add it to `measurements` in the guest's policy file and connect again.");
+            ui.label(format!("To trust it, add it to {} in the guest's policy file and connect again.", key.shown()));
             return;
         };
         if ui.button(TRUST_LABEL).clicked() {
@@ -67,7 +73,7 @@ pub fn pin_offer_ui(ui: &mut egui::Ui, measurement: &str, policy: Option<&Path>,
             ui.label(PIN_WARNING);
             ui.add_space(4.0);
             ui.label(RichText::new(measurement).monospace());
-            ui.label(format!("It will be added to `measurements` in {}.", policy.display()));
+            ui.label(format!("It will be added to {} in {}.", key.shown(), policy.display()));
             ui.checkbox(&mut d.compared, COMPARED_LABEL);
             if let Some(e) = &d.pin_error {
                 ui.colored_label(Color32::LIGHT_RED, e);

@@ -50,12 +50,72 @@ pub fn add_measurement(text: &str, measurement: &str) -> Result<String, String> 
     Ok(out)
 }
 
+/// Where a pinned value goes in the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PinKey {
+    /// SEV-SNP: the top-level `measurements` list.
+    #[default]
+    Measurements,
+    /// Intel TDX: `mrtd` in the `[tdx]` table.
+    TdxMrtd,
+}
+
+impl PinKey {
+    /// Where it goes, for the dialog.
+    pub fn shown(self) -> &'static str {
+        match self {
+            Self::Measurements => "`measurements`",
+            Self::TdxMrtd => "`mrtd` in the `[tdx]` table",
+        }
+    }
+}
+
+/// The policy text with `mrtd` (96 hex characters) added to `[tdx] mrtd`, creating the
+/// table or the key as needed.
+pub fn add_mrtd(text: &str, mrtd: &str) -> Result<String, String> {
+    if mrtd.len() != 96 || !mrtd.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("not an MRTD (96 hex characters): {mrtd:?}"));
+    }
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| e.message().to_owned())?;
+    let value = mrtd.to_ascii_lowercase();
+    let table = doc.entry("tdx").or_insert_with(toml_edit::table);
+    let Some(table) = table.as_table_like_mut() else {
+        return Err("`tdx` is not a table".into());
+    };
+    match table.get_mut("mrtd") {
+        None => {
+            let mut list = toml_edit::Array::new();
+            list.push(value);
+            table.insert("mrtd", toml_edit::Item::Value(list.into()));
+        }
+        Some(item) => {
+            let Some(list) = item.as_array_mut() else { return Err("`tdx.mrtd` is not a list".into()) };
+            if list.iter().any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(&value))) {
+                return Err("the MRTD is in the policy already".into());
+            }
+            list.push(value);
+        }
+    }
+    let out = doc.to_string();
+    Policy::from_toml(&out).map_err(|e| format!("the edited policy does not load: {e}"))?;
+    Ok(out)
+}
+
 /// Add `measurement` to the policy file at `path`, keeping the rest of the file.
 pub fn pin_measurement(path: &Path, measurement: &str) -> Result<(), ClientError> {
+    pin_value(path, PinKey::Measurements, measurement)
+}
+
+/// Add `value` under `key` in the policy file at `path`, keeping the rest of the file.
+pub fn pin_value(path: &Path, key: PinKey, value: &str) -> Result<(), ClientError> {
     let bad = |reason: String| ClientError::BadInput { path: path.to_path_buf(), reason };
     let io = |e: std::io::Error| ClientError::File { path: path.to_path_buf(), reason: e.to_string() };
     let text = std::fs::read_to_string(path).map_err(io)?;
-    let out = add_measurement(&text, measurement).map_err(bad)?;
+    let out = match key {
+        PinKey::Measurements => add_measurement(&text, value),
+        PinKey::TdxMrtd => add_mrtd(&text, value),
+    }
+    .map_err(bad)?;
     let tmp = path.with_extension("toml.pinning");
     std::fs::write(&tmp, out).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
@@ -74,6 +134,22 @@ mod tests {
         assert!(out.contains("# my policy") && out.contains("snp = 3 # keep") && out.contains("# none yet"), "{out}");
         assert_eq!(Policy::from_toml(&out).unwrap().measurements[0].to_string(), M);
         assert!(add_measurement(&out, &M.to_ascii_uppercase()).unwrap_err().contains("already"));
+    }
+
+    #[test]
+    fn an_mrtd_goes_into_the_tdx_table_made_if_needed() {
+        let text = "# mine\nvmpl = 0\n";
+        let out = add_mrtd(text, M).unwrap();
+        let p = Policy::from_toml(&out).unwrap();
+        assert_eq!(p.tdx.as_ref().unwrap().mrtd[0].to_string(), M);
+        assert!(p.measurements.is_empty() && out.contains("# mine"), "{out}");
+        let text = "[tdx]\nallow_debug = false # keep\nmrtd = []\n";
+        let out = add_mrtd(text, M).unwrap();
+        assert!(out.contains("# keep"), "{out}");
+        assert_eq!(Policy::from_toml(&out).unwrap().tdx.unwrap().mrtd.len(), 1);
+        assert!(add_mrtd(&out, M).unwrap_err().contains("already"));
+        assert!(add_mrtd("tdx = 3\n", M).is_err());
+        assert!(add_mrtd(text, "00").is_err());
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub struct Verdict {
     pub identity_change: Option<IdentityChange>,
     /// Set when the only failure is an unpinned measurement: the measurement seen.
     pub pinnable: Option<String>,
+    /// Where a pinned value goes (SEV-SNP `measurements` or TDX `[tdx] mrtd`).
+    pub pin_key: crate::gui::pin::PinKey,
     /// Verdicts of trust so far (the first connection and every reconnection).
     pub attestations: u32,
 }
@@ -119,6 +121,7 @@ impl Default for Verdict {
             verified_at: None,
             identity_change: None,
             pinnable: None,
+            pin_key: crate::gui::pin::PinKey::Measurements,
             attestations: 0,
         }
     }
@@ -338,9 +341,14 @@ impl ClientState {
         }
         self.verdict.refusal = Some(Refusal { check: failed, name: error.name(), message: shown(&error.to_string()) });
         // Only this failure may be answered by pinning what was seen.
-        self.verdict.pinnable = match error {
-            VerifyError::MeasurementNotPinned { actual } => Some(actual.clone()),
-            _ => None,
+        (self.verdict.pinnable, self.verdict.pin_key) = match error {
+            VerifyError::MeasurementNotPinned { actual } => {
+                (Some(actual.clone()), crate::gui::pin::PinKey::Measurements)
+            }
+            VerifyError::Tdx(cvmc_protocol::tdx::TdxError::MrtdNotPinned { actual }) => {
+                (Some(actual.clone()), crate::gui::pin::PinKey::TdxMrtd)
+            }
+            _ => (None, crate::gui::pin::PinKey::Measurements),
         };
         self.verdict.report = report;
         self.refuse();
@@ -499,6 +507,19 @@ mod tests {
             report: Vec::new(),
         });
         assert_eq!(s.verdict.pinnable, Some("cd".repeat(48)));
+        assert_eq!(s.verdict.pin_key, crate::gui::pin::PinKey::Measurements);
+        // A TDX guest: MRTD, into [tdx] mrtd, with TDX's check rows.
+        let mut s = ClientState::new("g".into());
+        s.apply(NetEvent::Refused {
+            error: VerifyError::Tdx(cvmc_protocol::tdx::TdxError::MrtdNotPinned { actual: "ef".repeat(48) }),
+            report: Vec::new(),
+        });
+        assert_eq!(
+            (s.verdict.pinnable.as_deref(), s.verdict.pin_key),
+            (Some("ef".repeat(48).as_str()), crate::gui::pin::PinKey::TdxMrtd)
+        );
+        assert_eq!(s.verdict.checks.iter().map(|(c, _)| *c).collect::<Vec<_>>(), Check::TDX.to_vec());
+        assert!(matches!(s.verdict.checks[8], (Check::Measurement, CheckStatus::Failed(_))));
         let mut s = ClientState::new("g".into());
         s.apply(NetEvent::IdentityChanged("WARNING".into()));
         assert_eq!(s.phase, Phase::Refused);

@@ -245,7 +245,12 @@ fn verify_inner(
         return Err(Inner::Other(VerifyError::HardwareRequired { anchor: anchor.to_string() }));
     }
     let tcb_signer = signing_cert("TCB info issuer chain", &collateral.tcb_info_issuer_chain, &root, now)?;
-    let qe_signer = signing_cert("QE identity issuer chain", &collateral.qe_identity_issuer_chain, &root, now)?;
+    // Intel signs both documents with one key: the same chain is checked once.
+    let qe_signer = if collateral.qe_identity_issuer_chain == collateral.tcb_info_issuer_chain {
+        tcb_signer.clone()
+    } else {
+        signing_cert("QE identity issuer chain", &collateral.qe_identity_issuer_chain, &root, now)?
+    };
     let root_shown = match &anchor {
         Anchor::IntelSgxRoot => "Intel SGX Root CA (pinned)".to_owned(),
         Anchor::PolicyRoot { label, .. } => format!("{} (policy root {label})", crate::text::escape(&root.subject_cn)),
@@ -258,7 +263,9 @@ fn verify_inner(
     root_crl.check(&root, now)?;
     root_crl.check_not_revoked(ca)?;
     root_crl.check_not_revoked(&tcb_signer)?;
-    root_crl.check_not_revoked(&qe_signer)?;
+    if qe_signer.der != tcb_signer.der {
+        root_crl.check_not_revoked(&qe_signer)?;
+    }
     let pck_crl = Crl::from_der("PCK CRL", &hex_any("PCK CRL", &collateral.pck_crl)?)?;
     pck_crl.check(ca, now)?;
     pck_crl.check_not_revoked(pck)?;
