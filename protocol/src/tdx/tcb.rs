@@ -163,6 +163,14 @@ fn meets(have: &[u8], need: &[crate::tdx::collateral::Component], skip: usize) -
 /// The platform level, converged with the TDX module's (steps 1 and 2).
 pub fn judge_platform(info: &TcbInfo, svns: PlatformSvns<'_>) -> Result<Judged, TdxError> {
     let bad = |reason: String| TdxError::CollateralFormat { what: "TCB info", reason };
+    // Every level must be well formed, not only those visited before a match: else
+    // whether a malformed (if signed) document is refused would depend on the SVNs.
+    for level in &info.tcb_levels {
+        let (sgx, tdx) = (level.tcb.sgxtcbcomponents.len(), level.tcb.tdxtcbcomponents.len());
+        if sgx != 16 || tdx != 16 {
+            return Err(bad(format!("a TCB level lists {sgx} SGX and {tdx} TDX components, expected 16 each")));
+        }
+    }
     let module_version = svns.tee_tcb_svn[1];
     let skip = if module_version > 0 { 2 } else { 0 };
     let mut levels: Vec<&TcbLevel> = info.tcb_levels.iter().collect();
@@ -262,6 +270,31 @@ pub fn with_qe(mut judged: Judged, qe: &IsvLevel) -> Result<Judged, TdxError> {
 #[cfg(test)]
 mod tests {
     use super::TcbStatus::*;
+
+    /// Found by the tdx_tcb_levels fuzz target: a level with no TDX components after
+    /// a level the platform meets was refused only for platforms that got that far.
+    #[test]
+    fn a_malformed_level_is_refused_whatever_the_svns() {
+        use super::{PlatformSvns, judge_platform};
+        use crate::tdx::collateral::TcbInfo;
+        let comps = |v: u8| (0..16).map(|_| format!("{{\"svn\":{v}}}")).collect::<Vec<_>>().join(",");
+        let text = format!(
+            r#"{{"id":"TDX","version":3,"issueDate":"","nextUpdate":"","fmspc":"","pceId":"","tcbEvaluationDataNumber":1,
+            "tdxModule":null,"tcbLevels":[
+            {{"tcb":{{"sgxtcbcomponents":[{hi}],"pcesvn":5,"tdxtcbcomponents":[]}},"tcbDate":"","tcbStatus":"UpToDate"}},
+            {{"tcb":{{"sgxtcbcomponents":[{lo}],"pcesvn":1,"tdxtcbcomponents":[{zero}]}},"tcbDate":"","tcbStatus":"OutOfDate"}}]}}"#,
+            hi = comps(5),
+            lo = comps(1),
+            zero = comps(0)
+        );
+        let info: TcbInfo = serde_json::from_str(&text).unwrap();
+        for svn in [1u8, 9] {
+            let (sgx, mut tee) = ([svn; 16], [svn; 16]);
+            tee[1] = 0; // no module version: the platform level alone decides
+            let r = judge_platform(&info, PlatformSvns { sgx: &sgx, pce_svn: u16::from(svn) * 5, tee_tcb_svn: &tee });
+            assert!(r.is_err(), "svn {svn}: {r:?}");
+        }
+    }
 
     #[test]
     fn components_lower_the_platform_only_when_out_of_date_or_revoked() {
