@@ -111,3 +111,56 @@ async fn collateral_missing_from_the_evidence_is_fetched_from_the_pcs() {
     assert!(e.to_string().contains("HTTP 404"), "{e}");
     guest.stop().await;
 }
+
+/// A guest that sends stale collateral: the client fetches current collateral from
+/// the PCS instead of refusing; with no PCS, the stale collateral is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_collateral_from_the_guest_is_replaced_from_the_pcs() {
+    use cvm_consoled::evidence::{EvidenceError, EvidenceProvider, RawEvidence};
+    use cvm_consoled::sim_tdx::{CollateralSpec, PlatformSpec, SimTdxCa};
+    use cvmc_tests::pcs_server::{Behaviour, PcsServer};
+
+    #[derive(Debug)]
+    struct Stale(cvm_consoled::evidence::simulated::SimulatedProvider, Vec<u8>);
+    impl EvidenceProvider for Stale {
+        fn name(&self) -> &'static str {
+            "simulated, stale collateral"
+        }
+        fn evidence(&self, report_data: &[u8; 64]) -> Result<RawEvidence, EvidenceError> {
+            Ok(RawEvidence { collateral: self.1.clone(), ..self.0.evidence(report_data)? })
+        }
+    }
+    let dir = cvmc_tests::guest::sim_dir_tdx();
+    let ca = SimTdxCa::load(dir).unwrap();
+    let now = cvm_consoled::sim::now_unix();
+    let spec = PlatformSpec::default();
+    let stale = ca
+        .collateral(&CollateralSpec {
+            window: (now - 60 * 86_400, now - 30 * 86_400),
+            ..CollateralSpec::up_to_date(&spec)
+        })
+        .unwrap();
+    let fresh = ca.collateral(&CollateralSpec::up_to_date(&spec)).unwrap();
+    let provider =
+        Stale(cvm_consoled::evidence::simulated::SimulatedProvider::load(dir).unwrap(), stale.to_json().into_bytes());
+    let mut client = TestClient::tdx();
+    let opts = GuestOptions { tdx: true, ..GuestOptions::default() };
+    let guest =
+        TestGuest::start_with_provider(opts, std::slice::from_ref(&client.fingerprint), std::sync::Arc::new(provider))
+            .await;
+    let addr = guest.addr.to_string();
+    let e = connect(&addr, alpn::VERIFY, &client.opts).await.unwrap_err();
+    let ConnectError::Refused { error, .. } = e else { panic!("{e}") };
+    assert_eq!(error.name(), "crl_stale", "{error}");
+
+    let server = PcsServer::start(fresh, Behaviour::Normal);
+    client.opts.pcs = Some(std::sync::Arc::new(cvm_console::pcs::PcsSource {
+        base: server.url(),
+        offline: false,
+        cache: None,
+        timeout: std::time::Duration::from_secs(5),
+    }));
+    connect(&addr, alpn::VERIFY, &client.opts).await.unwrap();
+    assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 4);
+    guest.stop().await;
+}

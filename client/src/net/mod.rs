@@ -375,11 +375,21 @@ async fn abort(stream: &mut TlsStream<TcpStream>, reason: &str) {
     let _ = stream.shutdown().await;
 }
 
-/// For TDX evidence that carries no collateral: the platform to fetch it for.
+/// For TDX evidence that carries no collateral, or collateral past its nextUpdate:
+/// the platform to fetch it for.
 fn tdx_needs_collateral(evidence: &cvmc_protocol::Evidence) -> Option<([u8; 6], &'static str)> {
     use cvmc_protocol::evidence::Tee;
-    if (evidence.tee != Tee::TDX && evidence.tee != Tee::SIMULATED_TDX) || !evidence.collateral.is_empty() {
+    if evidence.tee != Tee::TDX && evidence.tee != Tee::SIMULATED_TDX {
         return None;
+    }
+    if !evidence.collateral.is_empty() {
+        let current = cvmc_protocol::tdx::Collateral::from_json(&evidence.collateral)
+            .and_then(|c| c.valid_until())
+            .is_ok_and(|until| until >= now_unix());
+        // The guest's own collateral, if current, is used (it is checked like any).
+        if current {
+            return None;
+        }
     }
     cvmc_protocol::tdx::quote_platform(&evidence.report).ok()
 }
