@@ -55,6 +55,10 @@ impl Capture {
             }
         });
         rx.recv_timeout(Duration::from_secs(30)).expect("tshark started capturing");
+        // dumpcap may say so a moment before its filter sees packets; a capture that
+        // misses a connection's first bytes would look like a stream that starts late.
+        // (Once seen under load in CI: the control found one direction empty.)
+        std::thread::sleep(Duration::from_millis(300));
         Self { child, file, _dir: dir }
     }
 
@@ -263,7 +267,14 @@ async fn control_the_check_finds_the_secret_in_plain_rfb() {
     let (file, _keep) = capture.stop();
     let [up, down] = payload_streams(&file, port);
     // Both sides open with "RFB 003.008\n": the check sees at once that this is not TLS.
-    assert_eq!((first_non_tls_byte(&up), first_non_tls_byte(&down)), (Some(0), Some(0)), "plain RFB is not TLS");
+    assert_eq!(
+        (first_non_tls_byte(&up), first_non_tls_byte(&down)),
+        (Some(0), Some(0)),
+        "plain RFB is not TLS ({} bytes up, {} down; first bytes down {:02x?})",
+        up.len(),
+        down.len(),
+        &down[..down.len().min(16)]
+    );
     let found = leaks_in_capture(&file, port, SECRET);
     assert!(found.contains(&"keysym sequence"), "the check must find typed keys in plain RFB: {found:?}");
     guest.stop().await;
