@@ -64,13 +64,17 @@ impl TdxVerified {
     }
 }
 
-/// Intel's pinned SGX Root CA.
+/// Intel's pinned SGX Root CA, parsed once (every verification needs it).
 pub fn intel_root() -> Result<IntelCert, TdxError> {
-    let (_, der) = der::pem::decode_vec(INTEL_ROOT_PEM).map_err(|e| TdxError::CertificateDecode {
-        role: "Intel SGX Root CA (built-in)".into(),
-        reason: e.to_string(),
-    })?;
-    IntelCert::from_der("Intel SGX Root CA (built-in)", &der)
+    static ROOT: std::sync::OnceLock<Result<IntelCert, TdxError>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let (_, der) = der::pem::decode_vec(INTEL_ROOT_PEM).map_err(|e| TdxError::CertificateDecode {
+            role: "Intel SGX Root CA (built-in)".into(),
+            reason: e.to_string(),
+        })?;
+        IntelCert::from_der("Intel SGX Root CA (built-in)", &der)
+    })
+    .clone()
 }
 
 /// The FMSPC a quote's PCK certificate names, read without trusting it: what a
