@@ -53,7 +53,11 @@ pub enum Command {
         /// a PCCS URL works the same).
         #[arg(long)]
         pcs_url: Option<String>,
-        /// TDX: use only cached collateral, fetch nothing.
+        /// SEV-SNP: where to fetch the VCEK, the ASK/ASVK chain and the CRL that the
+        /// guest does not send (default AMD's KDS, kdsintf.amd.com).
+        #[arg(long)]
+        kds_url: Option<String>,
+        /// Use only cached collateral (TDX) and certificates and CRLs (SEV-SNP); fetch nothing.
         #[arg(long)]
         offline: bool,
     },
@@ -74,7 +78,11 @@ pub enum Command {
         /// a PCCS URL works the same).
         #[arg(long)]
         pcs_url: Option<String>,
-        /// TDX: use only cached collateral, fetch nothing.
+        /// SEV-SNP: where to fetch the VCEK, the ASK/ASVK chain and the CRL that the
+        /// guest does not send (default AMD's KDS, kdsintf.amd.com).
+        #[arg(long)]
+        kds_url: Option<String>,
+        /// Use only cached collateral (TDX) and certificates and CRLs (SEV-SNP); fetch nothing.
         #[arg(long)]
         offline: bool,
     },
@@ -98,7 +106,11 @@ pub enum Command {
         /// a PCCS URL works the same).
         #[arg(long)]
         pcs_url: Option<String>,
-        /// TDX: use only cached collateral, fetch nothing.
+        /// SEV-SNP: where to fetch the VCEK, the ASK/ASVK chain and the CRL that the
+        /// guest does not send (default AMD's KDS, kdsintf.amd.com).
+        #[arg(long)]
+        kds_url: Option<String>,
+        /// Use only cached collateral (TDX) and certificates and CRLs (SEV-SNP); fetch nothing.
         #[arg(long)]
         offline: bool,
     },
@@ -119,9 +131,15 @@ pub enum Command {
         /// The report or quote, raw bytes or their hex text (told apart by the header).
         #[arg(long)]
         report: PathBuf,
-        /// SEV-SNP: the VCEK (or VLEK) certificate, DER or PEM.
+        /// SEV-SNP: the VCEK (or VLEK) certificate, DER or PEM. Without it the VCEK is
+        /// fetched from AMD's KDS (or read from the cache); a VLEK must be given.
         #[arg(long)]
         vcek: Option<PathBuf>,
+        /// SEV-SNP: AMD's CRL for the product (DER), for the revocation check. Without it
+        /// the CRL is fetched along with a VCEK, or when --kds-url is given or the
+        /// policy says revocation = "require".
+        #[arg(long)]
+        crl: Option<PathBuf>,
         /// TDX: the DCAP collateral (TCB info, QE identity, CRLs) as one JSON file; without
         /// it, the collateral is fetched (or read from the cache).
         #[arg(long)]
@@ -130,7 +148,11 @@ pub enum Command {
         /// a PCCS URL works the same).
         #[arg(long)]
         pcs_url: Option<String>,
-        /// TDX: use only cached collateral, fetch nothing.
+        /// SEV-SNP: where to fetch the VCEK, the ASK/ASVK chain and the CRL that the
+        /// guest does not send (default AMD's KDS, kdsintf.amd.com).
+        #[arg(long)]
+        kds_url: Option<String>,
+        /// Use only cached collateral (TDX) and certificates and CRLs (SEV-SNP); fetch nothing.
         #[arg(long)]
         offline: bool,
         /// The ASK (or ASVK for a VLEK), DER or PEM; AMD's built-in one when omitted.
@@ -190,6 +212,7 @@ struct LiveFlags {
     pin_new: bool,
     require_hardware: bool,
     pcs_url: Option<String>,
+    kds_url: Option<String>,
     offline: bool,
 }
 
@@ -209,6 +232,7 @@ fn connect_options(policy: &std::path::Path, flags: LiveFlags) -> Result<crate::
         known_guests: Some(crate::known_guests::KnownGuests::new(dir.join("known_guests"))),
         pin_new: flags.pin_new,
         pcs: Some(std::sync::Arc::new(crate::pcs::PcsSource::new(flags.pcs_url.as_deref(), flags.offline))),
+        kds: Some(std::sync::Arc::new(crate::kds::KdsSource::new(flags.kds_url.as_deref(), flags.offline))),
     })
 }
 
@@ -230,8 +254,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
         Some(Command::VerifyReport {
             report,
             vcek,
+            crl,
             collateral,
             pcs_url,
+            kds_url,
             offline,
             ask,
             policy,
@@ -244,8 +270,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
             let args = VerifyReportArgs {
                 report,
                 vcek,
+                crl,
                 collateral,
                 pcs: crate::pcs::PcsSource::new(pcs_url.as_deref(), offline),
+                kds_named: kds_url.is_some(),
+                kds: crate::kds::KdsSource::new(kds_url.as_deref(), offline),
                 ask,
                 policy,
                 report_data,
@@ -261,8 +290,18 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
             }
             Ok(if outcome.trusted() { EXIT_OK } else { EXIT_NOT_TRUSTED })
         }
-        Some(Command::Verify { address, policy, json, no_client_key, no_pin, require_hardware, pcs_url, offline }) => {
-            let flags = LiveFlags { no_client_key, pin_new: !no_pin, require_hardware, pcs_url, offline };
+        Some(Command::Verify {
+            address,
+            policy,
+            json,
+            no_client_key,
+            no_pin,
+            require_hardware,
+            pcs_url,
+            kds_url,
+            offline,
+        }) => {
+            let flags = LiveFlags { no_client_key, pin_new: !no_pin, require_hardware, pcs_url, kds_url, offline };
             let opts = connect_options(&policy, flags)?;
             let outcome = runtime()?.block_on(crate::live::verify_live(&address, &opts))?;
             if json {
@@ -272,8 +311,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
             }
             Ok(if outcome.trusted() { EXIT_OK } else { EXIT_NOT_TRUSTED })
         }
-        Some(Command::Console { address, policy, no_client_key, require_hardware, pcs_url, offline }) => {
-            let flags = LiveFlags { no_client_key, pin_new: true, require_hardware, pcs_url, offline };
+        Some(Command::Console { address, policy, no_client_key, require_hardware, pcs_url, kds_url, offline }) => {
+            let flags = LiveFlags { no_client_key, pin_new: true, require_hardware, pcs_url, kds_url, offline };
             let opts = connect_options(&policy, flags)?;
             // One thread for the whole session: with stdin on the reactor (see
             // `stdio`), a keystroke and its echo cross no thread boundary.
@@ -292,8 +331,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
                 Err(end) => Err(CommandError::from(end)),
             }
         }
-        Some(Command::Bridge { address, policy, listen, no_client_key, require_hardware, pcs_url, offline }) => {
-            let flags = LiveFlags { no_client_key, pin_new: true, require_hardware, pcs_url, offline };
+        Some(Command::Bridge {
+            address,
+            policy,
+            listen,
+            no_client_key,
+            require_hardware,
+            pcs_url,
+            kds_url,
+            offline,
+        }) => {
+            let flags = LiveFlags { no_client_key, pin_new: true, require_hardware, pcs_url, kds_url, offline };
             let opts = connect_options(&policy, flags)?;
             let rt = runtime()?;
             rt.block_on(async {

@@ -114,6 +114,7 @@ pub async fn start_guest(tee: DemoTee) -> Result<DemoGuest, ClientError> {
         known_guests: None,
         pin_new: false,
         pcs: None,
+        kds: None,
     };
     Ok(DemoGuest { guest, address, opts, dir })
 }

@@ -23,6 +23,9 @@ pub enum CommandError {
     /// TDX collateral could not be fetched (or, offline, found in the cache).
     #[error(transparent)]
     Collateral(#[from] crate::pcs::FetchError),
+    /// SEV-SNP certificates could not be had from AMD's KDS or the cache.
+    #[error(transparent)]
+    Kds(#[from] crate::kds::KdsError),
 }
 
 impl From<ConnectError> for CommandError {
@@ -53,7 +56,7 @@ impl CommandError {
                 ConnectError::Client(inner) => inner.exit_code(),
                 _ => exit::NO_VERDICT,
             },
-            Self::Session(_) | Self::Collateral(_) => exit::NO_VERDICT,
+            Self::Session(_) | Self::Collateral(_) | Self::Kds(_) => exit::NO_VERDICT,
         }
     }
 }

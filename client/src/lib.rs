@@ -19,6 +19,8 @@ pub mod error;
 pub mod failure;
 #[cfg(feature = "gui")]
 pub mod gui;
+pub mod http;
+pub mod kds;
 pub mod known_guests;
 pub mod live;
 pub mod net;

@@ -11,8 +11,7 @@
 //! Everything fetched is public and trusted only through Intel's signatures, which
 //! the verifier checks; this module only refuses what cannot be collateral at all
 //! (bad status, oversized or truncated bodies, another FMSPC) with a clear error, and
-//! never waits long: each request has a deadline, a 429's Retry-After is honoured only
-//! when short, and no URL is tried more than [`MAX_ATTEMPTS`] times. A cached document
+//! never waits long ([`crate::http`]). A cached document
 //! set is used until the earliest nextUpdate of its parts; `offline` uses only the cache.
 
 use std::path::PathBuf;
@@ -25,14 +24,8 @@ use cvmc_protocol::tdx::collateral::{MAX_COLLATERAL_LEN, split_pcs_body};
 pub const INTEL_PCS: &str = "https://api.trustedservices.intel.com";
 /// Where Intel publishes the SGX Root CA's CRL.
 pub const INTEL_ROOT_CRL: &str = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
-/// Requests per URL at most (the first and two retries after a short Retry-After).
-pub const MAX_ATTEMPTS: u32 = 3;
-/// The longest Retry-After waited for; a longer one is reported instead.
-pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
-/// Deadline of one request.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-/// Largest issuer-chain header accepted.
-const MAX_CHAIN_HEADER: usize = 16 * 1024;
+use crate::http::HttpError;
+pub use crate::http::{MAX_ATTEMPTS, MAX_RETRY_WAIT, REQUEST_TIMEOUT};
 
 /// Why collateral could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +114,7 @@ impl PcsSource {
         if let Some(path) = self.cache_file(fmspc, ca) {
             // A failure to cache costs a fetch next time, nothing else.
             let _ = path.parent().map(std::fs::create_dir_all);
-            if let Err(e) = cvmc_io::files::write_private(&path, c.to_json().as_bytes()) {
+            if let Err(e) = cvmc_io::files::replace_private(&path, c.to_json().as_bytes()) {
                 tracing::warn!(path = %path.display(), error = %e, "could not cache the collateral");
             }
         }
@@ -130,13 +123,7 @@ impl PcsSource {
 
     fn fetch(&self, fmspc: &[u8; 6], ca: &str) -> Result<Collateral, FetchError> {
         let fmspc_hex = hex::encode(fmspc);
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .timeout_global(Some(self.timeout))
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .build(),
-        );
+        let agent = crate::http::agent(self.timeout);
         let tcb_url = format!("{}/tdx/certification/v4/tcb?fmspc={fmspc_hex}", self.base);
         let (tcb_body, tcb_chain) = get(&agent, &tcb_url, Some("TCB-Info-Issuer-Chain"))?;
         let (tcb_info, tcb_info_signature) = split_pcs_body("TCB info", "tcbInfo", &tcb_body)
@@ -194,55 +181,17 @@ fn crl_hex(url: &str, body: &[u8]) -> Result<String, FetchError> {
     }
 }
 
-/// GET with bounded retries on 429; the body (at most [`MAX_COLLATERAL_LEN`]) and the
-/// named header, URL-decoded.
+/// GET through [`crate::http::get`], with the collateral's body limit.
 fn get(agent: &ureq::Agent, url: &str, chain_header: Option<&str>) -> Result<(Vec<u8>, String), FetchError> {
-    let net = |e: ureq::Error| FetchError::Network { url: url.to_owned(), reason: e.to_string() };
-    for attempt in 1..=MAX_ATTEMPTS {
-        let mut response = agent.get(url).call().map_err(net)?;
-        let status = response.status().as_u16();
-        if status == 429 || status == 503 {
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            match retry_after.map(Duration::from_secs) {
-                Some(wait) if wait <= MAX_RETRY_WAIT && attempt < MAX_ATTEMPTS => {
-                    tracing::info!(url, secs = wait.as_secs(), "collateral: throttled; waiting as Retry-After asks");
-                    std::thread::sleep(wait);
-                    continue;
-                }
-                _ => return Err(FetchError::Status { url: url.to_owned(), status, retry_after }),
-            }
+    crate::http::get(agent, url, MAX_COLLATERAL_LEN, chain_header, "collateral").map_err(FetchError::from)
+}
+
+impl From<HttpError> for FetchError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Status { url, status, retry_after } => Self::Status { url, status, retry_after },
+            HttpError::Network { url, reason } => Self::Network { url, reason },
+            HttpError::Malformed { url, reason } => Self::Malformed { url, reason },
         }
-        if status != 200 {
-            return Err(FetchError::Status { url: url.to_owned(), status, retry_after: None });
-        }
-        let chain = match chain_header {
-            None => String::new(),
-            Some(name) => {
-                let raw = response.headers().get(name).ok_or_else(|| FetchError::Malformed {
-                    url: url.to_owned(),
-                    reason: format!("no {name} header"),
-                })?;
-                let raw = raw.as_bytes();
-                if raw.len() > MAX_CHAIN_HEADER {
-                    return Err(FetchError::Malformed { url: url.to_owned(), reason: format!("{name} is too long") });
-                }
-                percent_encoding::percent_decode(raw).decode_utf8().map(|s| s.into_owned()).map_err(|_| {
-                    FetchError::Malformed { url: url.to_owned(), reason: format!("{name} is not UTF-8") }
-                })?
-            }
-        };
-        let limit = u64::try_from(MAX_COLLATERAL_LEN).unwrap_or(u64::MAX);
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(limit)
-            .read_to_vec()
-            .map_err(|e| FetchError::Malformed { url: url.to_owned(), reason: format!("body: {e}") })?;
-        return Ok((body, chain));
     }
-    Err(FetchError::Status { url: url.to_owned(), status: 429, retry_after: None })
 }

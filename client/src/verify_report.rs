@@ -18,8 +18,15 @@ use crate::policy_file::load_policy;
 pub struct VerifyReportArgs {
     /// Report or quote: raw bytes, or the same as hex text.
     pub report: PathBuf,
-    /// SEV-SNP: VCEK or VLEK, DER or PEM.
+    /// SEV-SNP: VCEK or VLEK, DER or PEM; fetched from KDS when absent (a VCEK).
     pub vcek: Option<PathBuf>,
+    /// SEV-SNP: AMD's CRL for the product, DER.
+    pub crl: Option<PathBuf>,
+    /// SEV-SNP: where certificates and the CRL come from without `vcek` and `crl`.
+    pub kds: crate::kds::KdsSource,
+    /// The user named a KDS (`--kds-url`): fetch the CRL even when every certificate
+    /// was given.
+    pub kds_named: bool,
     /// TDX: the collateral JSON.
     pub collateral: Option<PathBuf>,
     /// TDX: where collateral comes from without `collateral`.
@@ -87,6 +94,34 @@ pub fn read_collateral(path: &Path) -> Result<Collateral, ClientError> {
     Collateral::from_json(&bytes).map_err(|e| ClientError::BadInput { path: path.to_path_buf(), reason: e.to_string() })
 }
 
+/// What an SEV-SNP report needs from AMD's KDS (or the cache) beyond the files given:
+/// the VCEK when none was given (with its chain and CRL in the same trip), and the
+/// CRL alone only when the user named a KDS or the policy requires revocation, so
+/// that a report checked with every file given stays offline. A report that does
+/// not parse fetches nothing: the verifier refuses it by its format.
+fn snp_fetch(
+    args: &VerifyReportArgs,
+    report: &[u8],
+    policy: &cvmc_protocol::Policy,
+    have_signer: bool,
+    have_intermediate: bool,
+    have_crl: bool,
+) -> Result<crate::kds::Fetched, crate::failure::CommandError> {
+    use cvmc_protocol::policy::Revocation;
+    if cvmc_protocol::snp::report::Report::parse(report).is_err() {
+        return Ok(crate::kds::Fetched::default());
+    }
+    let want_crl = !have_crl
+        && policy.revocation != Revocation::Skip
+        && (!have_signer || args.kds_named || policy.revocation == Revocation::Require);
+    if have_signer && !want_crl {
+        return Ok(crate::kds::Fetched::default());
+    }
+    let have = crate::kds::Have { signer: have_signer, intermediate: have_intermediate || have_signer };
+    let revocation = if want_crl { policy.revocation } else { Revocation::Skip };
+    Ok(args.kds.fetch_for(report, have, revocation, args.at)?)
+}
+
 /// Run the verification. Errors are unusable input; a refusal is an `Outcome`.
 pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, crate::failure::CommandError> {
     let report = read_report(&args.report)?;
@@ -125,13 +160,15 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, crate::failure:
             }
             .into());
         }
-        let path = args.vcek.as_deref().ok_or_else(|| ClientError::BadArgument {
-            flag: "--vcek",
-            reason: "an SEV-SNP report needs its VCEK or VLEK (fetching it from AMD's KDS is not built yet)".into(),
-        })?;
-        let vcek = read_cert(path)?;
+        let vcek = args.vcek.as_deref().map(read_cert).transpose()?;
         let ask = args.ask.as_deref().map(read_cert).transpose()?;
-        let certs = SnpCerts { signer: Some(&vcek), intermediate: ask.as_deref() };
+        let crl = args.crl.as_deref().map(read_file).transpose()?;
+        let fetched = snp_fetch(args, &report, &loaded.policy, vcek.is_some(), ask.is_some(), crl.is_some())?;
+        let certs = SnpCerts {
+            signer: vcek.as_deref().or(fetched.vcek.as_deref()),
+            intermediate: ask.as_deref().or(fetched.intermediate.as_deref()),
+            crl: crl.as_deref().or(fetched.crl.as_deref()),
+        };
         verify_snp(&report, certs, &expected, &loaded.policy, &loaded.anchors, args.at)
             .map(|v| GuestVerdict::Snp(Box::new(v)))
     };

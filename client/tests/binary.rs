@@ -42,8 +42,8 @@ fn verify_report_exit_statuses_and_json() {
     assert_eq!((j["trusted"].as_bool(), j["product"].as_str()), (Some(true), Some("Genoa")));
     assert_eq!(j["binding_checked"], false);
     // Another report under the same policy: measurement differs -> exit 1.
-    let other = data("trustee_test-report.bin");
-    let vcek = data("trustee_test-vcek.der");
+    let other = data("turin_attestation_report.bin");
+    let vcek = data("turin_vcek.pem");
     let (code, out, _) =
         run(&["verify-report", "--report", &other, "--vcek", &vcek, "--policy", &policy, "--json", "--no-binding"]);
     assert_eq!(code, 1, "{out}");

@@ -46,6 +46,7 @@ async fn guest_with(display: cvm_consoled::display::source::DisplaySpec) -> Gues
         known_guests: None,
         pin_new: false,
         pcs: None,
+        kds: None,
     };
     Guest { guest, opts, _dir: dir }
 }

@@ -12,6 +12,6 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(HandshakeMsg::Evidence(ev)) = HandshakeMsg::decode(data) {
         let session = SessionBinding { ekm: [0; 32], nonce: [0; 32] };
-        let _ = verify_evidence(&ev, &session, &Policy::default(), &TrustAnchors::amd(), None, NOW);
+        let _ = verify_evidence(&ev, &session, &Policy::default(), &TrustAnchors::amd(), &Default::default(), NOW);
     }
 });

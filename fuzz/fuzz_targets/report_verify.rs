@@ -35,9 +35,9 @@ fuzz_target!(|data: &[u8]| {
         let n = rest.len().min(REPORT_LEN);
         report[..n].copy_from_slice(&rest[..n]);
         let intermediate = (mode & 0x10 != 0).then_some(chain.intermediate.as_slice());
-        check(&report, SnpCerts { signer: Some(&chain.signer), intermediate });
+        check(&report, SnpCerts { signer: Some(&chain.signer), intermediate, crl: None });
     } else {
         let (report, cert) = rest.split_at(rest.len().min(REPORT_LEN));
-        check(report, SnpCerts { signer: Some(cert), intermediate: None });
+        check(report, SnpCerts { signer: Some(cert), intermediate: None, crl: None });
     }
 });

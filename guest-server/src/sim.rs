@@ -151,6 +151,7 @@ pub fn now_unix() -> u64 {
 pub struct SimCa {
     /// Product whose names the chain imitates.
     pub product: Product,
+    ark_key: rsa::pss::SigningKey<sha2::Sha384>,
     ask_key: rsa::pss::SigningKey<sha2::Sha384>,
     /// Self-signed test root.
     pub ark: Certificate,
@@ -202,7 +203,37 @@ impl SimCa {
             validity,
             ca_ext()?,
         )?;
-        Ok(Self { product, ask_key, ark, ask, asvk, asvk_key })
+        Ok(Self { product, ark_key, ask_key, ark, ask, asvk, asvk_key })
+    }
+
+    /// A CRL as AMD's KDS serves it (DER, RSA-PSS SHA-384 by the ARK), valid over
+    /// `window` (unix seconds) and listing the serial numbers of `revoked`.
+    pub fn crl(&self, revoked: &[&Certificate], window: (u64, u64)) -> Result<Vec<u8>, SimError> {
+        use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+        let enc = |e: &dyn std::fmt::Display| SimError::Encode(e.to_string());
+        let alg = self.ark_key.signature_algorithm_identifier().map_err(|e| enc(&e))?;
+        let entries = revoked
+            .iter()
+            .map(|c| {
+                Ok(RevokedCert {
+                    serial_number: c.tbs_certificate.serial_number.clone(),
+                    revocation_date: unix_time(window.0)?,
+                    crl_entry_extensions: None,
+                })
+            })
+            .collect::<Result<Vec<_>, SimError>>()?;
+        let tbs = TbsCertList {
+            version: Version::V2,
+            signature: alg.clone(),
+            issuer: self.ark.tbs_certificate.subject.clone(),
+            this_update: unix_time(window.0)?,
+            next_update: Some(unix_time(window.1)?),
+            revoked_certificates: (!entries.is_empty()).then_some(entries),
+            crl_extensions: None,
+        };
+        let sig = self.ark_key.try_sign_with_rng(&mut OsRng, &der_of(&tbs)?).map_err(|e| enc(&e))?;
+        let signature = BitString::from_bytes(&sig.to_bytes()).map_err(|e| enc(&e))?;
+        der_of(&CertificateList { tbs_cert_list: tbs, signature_algorithm: alg, signature })
     }
 
     /// Root certificate as DER.

@@ -39,7 +39,7 @@ fn sim_init_writes_a_chain_a_server_config_and_a_policy_that_trusts_it() {
     let files = cvm_consoled::siminit::load(&dir).unwrap();
     let report = files.leaf.sign(&files.leaf.report_template([0x42; 64]));
     let cert = files.leaf.cert_der();
-    let certs = SnpCerts { signer: Some(&cert), intermediate: Some(&files.ask_der) };
+    let certs = SnpCerts { signer: Some(&cert), intermediate: Some(&files.ask_der), crl: None };
     let now = cvm_consoled::sim::now_unix();
     let v = verify_snp(&report, certs, &ExpectedReportData::Exact([0x42; 64]), &policy, &anchors, now).unwrap();
     assert!(v.simulated());

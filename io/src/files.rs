@@ -8,6 +8,16 @@ use std::path::Path;
 /// linked to `path`; `AlreadyExists` if `path` exists (so two processes creating the
 /// same key at once end up with one).
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    private_temp(path, contents)?.persist_noclobber(path).map(|_| ()).map_err(|e| e.error)
+}
+
+/// Like [`write_private`], but an existing `path` is replaced (atomically: a reader
+/// sees the old file or the new one), as a cache refreshes an entry.
+pub fn replace_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    private_temp(path, contents)?.persist(path).map(|_| ()).map_err(|e| e.error)
+}
+
+fn private_temp(path: &Path, contents: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
     use std::io::Write;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -19,12 +29,22 @@ pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     }
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
-    tmp.persist_noclobber(path).map(|_| ()).map_err(|e| e.error)
+    Ok(tmp)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replace_private_refreshes_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache/entry");
+        replace_private(&path, b"old").unwrap();
+        assert!(write_private(&path, b"new").is_err(), "write_private never clobbers");
+        replace_private(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
 
     #[test]
     fn a_private_file_is_written_once_and_whole() {

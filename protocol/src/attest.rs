@@ -16,7 +16,7 @@ use crate::evidence::{CertKind, Evidence, Tee};
 use crate::handshake::NONCE_LEN;
 use crate::policy::Policy;
 use crate::snp::roots::{Anchor, TrustAnchors};
-use crate::snp::verify::{ExpectedReportData, Passed, SnpCerts, Verified, verify_snp};
+use crate::snp::verify::{AvailableCerts, ExpectedReportData, Passed, SnpCerts, Verified, verify_snp};
 use crate::tdx::{Collateral, TdxError, TdxVerified, quote_fmspc, verify_tdx};
 
 /// This connection's side of the binding.
@@ -141,23 +141,42 @@ fn tdx_collateral(evidence: &Evidence, supplied: Option<&Collateral>) -> Result<
     .into())
 }
 
-/// Verify evidence against this session. `collateral` is TDX collateral the caller
-/// has (ignored for SEV-SNP). `now` is unix seconds.
+/// What the verifying side has besides the evidence: TDX collateral, and SEV-SNP
+/// certificates and CRLs from its cache or AMD's KDS. The evidence's own certificates
+/// are preferred; everything goes through the same checks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Supplied<'a> {
+    /// TDX collateral (replaces the guest's, which may be stale).
+    pub tdx_collateral: Option<&'a Collateral>,
+    /// SEV-SNP certificates and the product's CRL.
+    pub snp: AvailableCerts<'a>,
+}
+
+/// Verify evidence against this session with what the caller has `supplied`.
+/// `now` is unix seconds.
 pub fn verify_evidence(
     evidence: &Evidence,
     session: &SessionBinding,
     policy: &Policy,
     anchors: &TrustAnchors,
-    collateral: Option<&Collateral>,
+    supplied: &Supplied<'_>,
     now: u64,
 ) -> Result<AttestedGuest, VerifyError> {
+    let collateral = supplied.tdx_collateral;
+    let extra = supplied.snp;
     let expected = ExpectedReportData::Exact(report_data(&session.ekm, &session.nonce, &evidence.identity_key));
     let (mut verified, label_simulated) = match evidence.tee {
         Tee::SEV_SNP | Tee::SIMULATED_SNP => {
-            let certs = SnpCerts {
-                signer: evidence.cert(CertKind::VCEK).or_else(|| evidence.cert(CertKind::VLEK)),
-                intermediate: evidence.cert(CertKind::ASK).or_else(|| evidence.cert(CertKind::ASVK)),
-            };
+            let certs = SnpCerts::select(
+                &evidence.report,
+                AvailableCerts {
+                    vcek: evidence.cert(CertKind::VCEK).or(extra.vcek),
+                    vlek: evidence.cert(CertKind::VLEK).or(extra.vlek),
+                    ask: evidence.cert(CertKind::ASK).or(extra.ask),
+                    asvk: evidence.cert(CertKind::ASVK).or(extra.asvk),
+                    crl: extra.crl,
+                },
+            );
             let v = verify_snp(&evidence.report, certs, &expected, policy, anchors, now)?;
             (GuestVerdict::Snp(Box::new(v)), evidence.tee == Tee::SIMULATED_SNP)
         }

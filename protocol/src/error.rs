@@ -120,10 +120,11 @@ impl Check {
     ];
 
     /// The checks a SEV-SNP verdict lists.
-    pub const SNP: [Self; 9] = [
+    pub const SNP: [Self; 10] = [
         Self::Format,
         Self::Chain,
         Self::Root,
+        Self::Revocation,
         Self::Signature,
         Self::Tcb,
         Self::Policy,
@@ -328,9 +329,11 @@ pub enum VerifyError {
         /// The SPL in the report's REPORTED_TCB.
         report_value: u8,
     },
-    /// A REPORTED_TCB byte the product's TCB_VERSION layout reserves is not zero.
-    #[error("tcb: REPORTED_TCB byte {index} is {value:#04x}, reserved for this product")]
+    /// A TCB_VERSION byte the product's layout reserves is not zero.
+    #[error("tcb: {field} byte {index} is {value:#04x}, reserved for this product")]
     TcbReserved {
+        /// Which TCB: `REPORTED_TCB`, `CURRENT_TCB`, `COMMITTED_TCB` or `LAUNCH_TCB`.
+        field: &'static str,
         /// The byte's index within REPORTED_TCB (0..=7).
         index: usize,
         /// The byte's value.
@@ -348,6 +351,151 @@ pub enum VerifyError {
     /// it cannot be matched to the VCEK's hwID.
     #[error("hwid: the report's CHIP_ID is masked (MASK_CHIP_KEY), so it cannot be matched to the VCEK")]
     ChipIdMasked,
+    /// KEY_INFO.MASK_CHIP_KEY is set: the host configured the firmware not to use the
+    /// chip's key, so a VCEK cannot have signed this report.
+    #[error("mask chip key: the report says MASK_CHIP_KEY (KEY_INFO bit 1), so no VCEK can have signed it")]
+    ChipKeyMasked,
+    /// REPORTED_TCB is above CURRENT_TCB in a component: the key is derived for a TCB
+    /// the platform is not running.
+    #[error("reported tcb: REPORTED_TCB {component} SPL {reported} is above CURRENT_TCB's {current}")]
+    ReportedAboveCurrent {
+        /// The first component above.
+        component: TcbComponent,
+        /// REPORTED_TCB's SPL.
+        reported: u8,
+        /// CURRENT_TCB's SPL.
+        current: u8,
+    },
+    /// The running firmware is not the committed one (provisional firmware the host can
+    /// roll back), or, with `allow_provisional_firmware`, the committed one is newer
+    /// than the running one.
+    #[error(
+        "provisional firmware: committed {field} {committed} {relation} running {field} {current}{hint}",
+        relation = if *allowed { "is above" } else { "differs from" },
+        hint = if *allowed { "" } else { " (allow_provisional_firmware accepts provisional firmware)" }
+    )]
+    ProvisionalFirmware {
+        /// `TCB`, `build` or `API version`.
+        field: &'static str,
+        /// The committed value.
+        committed: String,
+        /// The running (CURRENT) value.
+        current: String,
+        /// Whether the policy allows provisional firmware.
+        allowed: bool,
+    },
+    /// The running firmware's build or API version is below the trust policy's
+    /// `min_build` or `min_version`.
+    #[error("{key}: the {which} firmware's {what} is {actual}, the trust policy's minimum is {min}")]
+    FirmwareBelowMinimum {
+        /// `min_build` or `min_version`.
+        key: &'static str,
+        /// `build` or `API version`.
+        what: &'static str,
+        /// `running` or `committed`.
+        which: &'static str,
+        /// The minimum.
+        min: String,
+        /// The report's value.
+        actual: String,
+    },
+    /// The guest policy's reserved bits are wrong: bit 17 must be one, bits 63:26 zero.
+    #[error("guest policy reserved: POLICY {policy:#x} is malformed: {reason}")]
+    GuestPolicyReserved {
+        /// The report's POLICY.
+        policy: u64,
+        /// Which reserved bits are wrong.
+        reason: String,
+    },
+    /// The guest policy allows CXL (POLICY bit 21) and the trust policy does not
+    /// (`allow_cxl`).
+    #[error("cxl: the guest policy allows CXL memory and devices (POLICY bit 21)")]
+    Cxl,
+    /// The trust policy requires a guest policy bit that the report's POLICY lacks.
+    #[error("{name}: the trust policy requires the guest policy's {label} (POLICY bit {bit})")]
+    GuestPolicyBitMissing {
+        /// The failed check's name, e.g. `mem_aes_256_xts`.
+        name: &'static str,
+        /// The ABI name, e.g. `MEM_AES_256_XTS`.
+        label: &'static str,
+        /// The bit.
+        bit: u32,
+    },
+    /// PLATFORM_INFO has bits set that the ABI reserves.
+    #[error("platform info reserved: PLATFORM_INFO {value:#x} sets reserved bits {reserved:#x}")]
+    PlatformInfoReserved {
+        /// The report's PLATFORM_INFO.
+        value: u64,
+        /// The reserved bits that are set.
+        reserved: u64,
+    },
+    /// A PLATFORM_INFO flag is not what the trust policy's `platform_info` requires.
+    #[error(
+        "platform info: {flag} is {state} in PLATFORM_INFO {value:#x}, the trust policy {verb} it",
+        state = if *required { "clear" } else { "set" },
+        verb = if *required { "requires" } else { "forbids" }
+    )]
+    PlatformInfoFlag {
+        /// The ABI name, e.g. `SMT_EN`.
+        flag: &'static str,
+        /// True when the policy requires it (and it is clear), false when it forbids it.
+        required: bool,
+        /// The report's PLATFORM_INFO.
+        value: u64,
+    },
+    /// CURRENT_MIT_VECTOR lacks bits the trust policy's `required_mitigations` names.
+    #[error("mitigation vector: {}", match actual {
+        Some(a) => format!("CURRENT_MIT_VECTOR {a:#x} lacks the required bits {:#x}", required & !a),
+        None => format!("the report (version {version}) has no mitigation vector and the trust policy requires {required:#x}"),
+    })]
+    MitigationVector {
+        /// The trust policy's `required_mitigations`.
+        required: u64,
+        /// CURRENT_MIT_VECTOR, `None` before report version 5.
+        actual: Option<u64>,
+        /// The report version.
+        version: u32,
+    },
+    /// No CRL for the product was available and the trust policy says
+    /// `revocation = "require"`.
+    #[error(
+        "crl missing: no AMD CRL for {product} is available and the trust policy requires one (revocation = \"require\")"
+    )]
+    CrlMissing {
+        /// The product line.
+        product: String,
+    },
+    /// The CRL does not decode, is not issued or signed by the product's root.
+    #[error("crl: {reason}")]
+    Crl {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The CRL is outside its thisUpdate..nextUpdate window and the trust policy
+    /// requires a current one.
+    #[error(
+        "crl stale: the {product} CRL is valid from {} to {}, now is {}", fmt_time(*this_update), fmt_time(*next_update), fmt_time(*now)
+    )]
+    CrlStale {
+        /// The product line.
+        product: String,
+        /// thisUpdate.
+        this_update: u64,
+        /// nextUpdate (0 when the CRL has none).
+        next_update: u64,
+        /// The time of verification.
+        now: u64,
+    },
+    /// The CRL lists a certificate of the chain.
+    #[error("revoked: {cert} (serial {serial}) is listed in AMD's {product} CRL")]
+    Revoked {
+        /// The certificate, as `ROLE "CN"`.
+        cert: String,
+        /// Its serial number, hex.
+        serial: String,
+        /// The product line.
+        product: String,
+    },
     /// REPORT_DATA is not the binding expected (this session's, or the one given
     /// for a stored report).
     #[error("binding: REPORT_DATA is {actual}, this session expects {expected}")]
@@ -417,9 +565,12 @@ pub enum VerifyError {
         /// The value in the report (VMPL).
         actual: u32,
     },
-    /// A REPORTED_TCB component is below the trust policy's `min_tcb`.
-    #[error("min tcb: {component} SPL {actual} is below the trust policy's minimum {min}")]
+    /// A TCB component is below the trust policy's `min_tcb` (REPORTED_TCB),
+    /// `min_launch_tcb` or `min_committed_tcb`.
+    #[error("{}: {tcb} {component} SPL {actual} is below the trust policy's minimum {min}", min_tcb_key(tcb))]
     TcbBelowMinimum {
+        /// Which TCB: `REPORTED_TCB`, `LAUNCH_TCB` or `COMMITTED_TCB`.
+        tcb: &'static str,
         /// The first component below its minimum.
         component: TcbComponent,
         /// The trust policy's minimum SPL for it.
@@ -468,6 +619,15 @@ pub enum VerifyError {
     },
 }
 
+/// The policy key a minimum-TCB refusal names, by the TCB field compared.
+fn min_tcb_key(tcb: &str) -> &'static str {
+    match tcb {
+        "LAUNCH_TCB" => "min_launch_tcb",
+        "COMMITTED_TCB" => "min_committed_tcb",
+        _ => "min_tcb",
+    }
+}
+
 impl VerifyError {
     /// The client check-list item this failure belongs to.
     pub fn check(&self) -> Check {
@@ -491,7 +651,11 @@ impl VerifyError {
             | E::TcbMismatch { .. }
             | E::TcbReserved { .. }
             | E::HwidMismatch { .. }
-            | E::ChipIdMasked => Check::Tcb,
+            | E::ChipIdMasked
+            | E::ChipKeyMasked
+            | E::ReportedAboveCurrent { .. }
+            | E::ProvisionalFirmware { .. } => Check::Tcb,
+            E::CrlMissing { .. } | E::Crl { .. } | E::CrlStale { .. } | E::Revoked { .. } => Check::Revocation,
             E::Binding { .. } | E::BindingNotChecked => Check::Binding,
             E::IdentitySignature { .. } => Check::Identity,
             E::MeasurementNotPinned { .. } | E::MeasurementNotAllowed { .. } => Check::Measurement,
@@ -504,6 +668,13 @@ impl VerifyError {
             | E::TcbBelowMinimum { .. }
             | E::GuestSvn { .. }
             | E::HostData { .. }
+            | E::FirmwareBelowMinimum { .. }
+            | E::GuestPolicyReserved { .. }
+            | E::Cxl
+            | E::GuestPolicyBitMissing { .. }
+            | E::PlatformInfoReserved { .. }
+            | E::PlatformInfoFlag { .. }
+            | E::MitigationVector { .. }
             | E::NotAllowed { .. } => Check::Policy,
         }
     }
@@ -548,7 +719,21 @@ impl VerifyError {
             E::SingleSocket => "single_socket",
             E::Abi { .. } => "abi",
             E::Vmpl { .. } => "vmpl",
-            E::TcbBelowMinimum { .. } => "min_tcb",
+            E::TcbBelowMinimum { tcb, .. } => min_tcb_key(tcb),
+            E::ChipKeyMasked => "mask_chip_key",
+            E::ReportedAboveCurrent { .. } => "reported_tcb",
+            E::ProvisionalFirmware { .. } => "provisional_firmware",
+            E::FirmwareBelowMinimum { key, .. } => key,
+            E::GuestPolicyReserved { .. } => "guest_policy_reserved",
+            E::Cxl => "cxl",
+            E::GuestPolicyBitMissing { name, .. } => name,
+            E::PlatformInfoReserved { .. } => "platform_info_reserved",
+            E::PlatformInfoFlag { .. } => "platform_info",
+            E::MitigationVector { .. } => "mitigation_vector",
+            E::CrlMissing { .. } => "crl_missing",
+            E::Crl { .. } => "crl",
+            E::CrlStale { .. } => "crl_stale",
+            E::Revoked { .. } => "revoked",
             E::GuestSvn { .. } => "guest_svn",
             E::MeasurementNotPinned { .. } => "measurement_not_pinned",
             E::MeasurementNotAllowed { .. } => "measurement",

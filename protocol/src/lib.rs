@@ -38,9 +38,9 @@ pub mod tdx;
 pub mod text;
 pub mod time;
 
-pub use attest::{AttestedGuest, GuestVerdict, SessionBinding, verify_evidence};
+pub use attest::{AttestedGuest, GuestVerdict, SessionBinding, Supplied, verify_evidence};
 pub use error::{Check, CodecError, PolicyError, ReportError, VerifyError};
 pub use evidence::{CertEntry, CertKind, Evidence, Tee};
 pub use policy::Policy;
 pub use snp::roots::{Anchor, TrustAnchors};
-pub use snp::verify::{ExpectedReportData, SnpCerts, Verified, verify_snp};
+pub use snp::verify::{AvailableCerts, ExpectedReportData, SnpCerts, Verified, verify_snp};

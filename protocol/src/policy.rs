@@ -10,6 +10,10 @@
 //! min_guest_svn = 0
 //! host_data = "<64 hex chars>"
 //! trusted_roots = ["sim/ark.pem"]
+//! revocation = "if-available"  # or "require", "skip"
+//! allow_provisional_firmware = false
+//! min_committed_tcb = { snp = 0x18 }
+//! platform_info = { smt_en = false }   # true requires, false forbids
 //!
 //! [tdx]                       # only for Intel TDX guests; a TDX quote needs it
 //! mrtd = ["<96 hex chars>"]
@@ -97,6 +101,59 @@ fn default_true() -> bool {
     true
 }
 
+/// What to do about AMD's certificate revocation list (`revocation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Revocation {
+    /// A current CRL signed by the product's ARK is required; without one the report
+    /// is refused.
+    Require,
+    /// Check the CRL when one is available (from the cache or AMD's KDS); say so when
+    /// none is, or when it is past its nextUpdate. A CRL that lists the chain refuses
+    /// either way.
+    #[default]
+    IfAvailable,
+    /// Do not check revocation (shown as a warning).
+    Skip,
+}
+
+impl Revocation {
+    /// The policy file's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Require => "require",
+            Self::IfAvailable => "if-available",
+            Self::Skip => "skip",
+        }
+    }
+}
+
+/// Requirements on the report's PLATFORM_INFO flags: `true` requires the flag, `false`
+/// forbids it, absent accepts either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatformInfoPolicy {
+    /// SMT_EN (bit 0): SMT is enabled on the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smt_en: Option<bool>,
+    /// TSME_EN (bit 1): transparent SME is enabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tsme_en: Option<bool>,
+    /// ECC_EN (bit 2): the platform uses ECC memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ecc_en: Option<bool>,
+    /// RAPL_DIS (bit 3): RAPL is disabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rapl_dis: Option<bool>,
+    /// CIPHERTEXT_HIDING_EN (bit 4): ciphertext hiding is enabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ciphertext_hiding_en: Option<bool>,
+    /// ALIAS_CHECK_COMPLETE (bit 5, report version 3 onwards): the firmware checked
+    /// that no memory aliases since the last reset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias_check_complete: Option<bool>,
+}
+
 /// A trust policy. Field docs are the file's documentation.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -125,9 +182,53 @@ pub struct Policy {
     /// Minimum ABI version in the guest policy.
     #[serde(default)]
     pub min_abi: MinAbi,
-    /// Minimum REPORTED_TCB components.
+    /// Minimum REPORTED_TCB components (CURRENT_TCB is at least REPORTED_TCB, which
+    /// the verifier checks too).
     #[serde(default)]
     pub min_tcb: MinTcb,
+    /// Minimum LAUNCH_TCB components: the firmware the guest was launched under.
+    #[serde(default)]
+    pub min_launch_tcb: MinTcb,
+    /// Minimum COMMITTED_TCB components: the firmware a host reboot cannot roll back.
+    #[serde(default)]
+    pub min_committed_tcb: MinTcb,
+    /// Accept provisional firmware: running (CURRENT) firmware newer than the committed
+    /// one, which the host can still roll back. Default false: COMMITTED must equal
+    /// CURRENT in TCB, build and API version.
+    #[serde(default)]
+    pub allow_provisional_firmware: bool,
+    /// Minimum build of the running (and committed) firmware (CURRENT_BUILD).
+    #[serde(default)]
+    pub min_build: u8,
+    /// Minimum API version of the running (and committed) firmware
+    /// (CURRENT_MAJOR.CURRENT_MINOR), unlike `min_abi`, which is what the VMM asked for.
+    #[serde(default)]
+    pub min_version: MinAbi,
+    /// Accept a guest whose policy allows CXL memory or devices (POLICY bit 21).
+    #[serde(default)]
+    pub allow_cxl: bool,
+    /// Require the guest policy's MEM_AES_256_XTS (bit 22).
+    #[serde(default)]
+    pub require_mem_aes_256_xts: bool,
+    /// Require the guest policy's RAPL_DIS (bit 23).
+    #[serde(default)]
+    pub require_rapl_dis: bool,
+    /// Require the guest policy's CIPHERTEXT_HIDING (bit 24).
+    #[serde(default)]
+    pub require_ciphertext_hiding: bool,
+    /// Require the guest policy's PAGE_SWAP_DISABLE (bit 25).
+    #[serde(default)]
+    pub require_page_swap_disable: bool,
+    /// What PLATFORM_INFO must or must not show.
+    #[serde(default)]
+    pub platform_info: PlatformInfoPolicy,
+    /// Bits that must be set in CURRENT_MIT_VECTOR (report version 5 onwards); a
+    /// report without mitigation vectors is refused when this is not zero.
+    #[serde(default)]
+    pub required_mitigations: u64,
+    /// AMD certificate revocation: `"require"`, `"if-available"` (default) or `"skip"`.
+    #[serde(default)]
+    pub revocation: Revocation,
     /// Minimum GUEST_SVN.
     #[serde(default)]
     pub min_guest_svn: u32,
@@ -252,6 +353,19 @@ impl Default for Policy {
             require_single_socket: false,
             min_abi: MinAbi::default(),
             min_tcb: MinTcb::default(),
+            min_launch_tcb: MinTcb::default(),
+            min_committed_tcb: MinTcb::default(),
+            allow_provisional_firmware: false,
+            min_build: 0,
+            min_version: MinAbi::default(),
+            allow_cxl: false,
+            require_mem_aes_256_xts: false,
+            require_rapl_dis: false,
+            require_ciphertext_hiding: false,
+            require_page_swap_disable: false,
+            platform_info: PlatformInfoPolicy::default(),
+            required_mitigations: 0,
+            revocation: Revocation::IfAvailable,
             min_guest_svn: 0,
             host_data: None,
             family_ids: Vec::new(),
@@ -317,6 +431,17 @@ impl Policy {
         }
         if self.allow_migration_agent {
             w.push("allow_migration_agent = true: a migration agent can export this guest's memory");
+        }
+        if self.allow_provisional_firmware {
+            w.push(
+                "allow_provisional_firmware = true: the host can roll the running firmware back to the committed one",
+            );
+        }
+        if self.allow_cxl {
+            w.push("allow_cxl = true: the guest may be given CXL memory or devices");
+        }
+        if self.revocation == Revocation::Skip {
+            w.push("revocation = \"skip\": a revoked AMD signing key would not be noticed");
         }
         if !self.trusted_roots.is_empty() {
             w.push("trusted_roots is set: evidence anchored in a policy root is not backed by AMD or Intel hardware");

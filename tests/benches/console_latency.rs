@@ -367,6 +367,7 @@ fn breakdown(cfg: &Config) -> Breakdown {
         known_guests: None,
         pin_new: false,
         pcs: None,
+        kds: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let provider = cvm_consoled::evidence::simulated::SimulatedProvider::load(&cfg.sim_dir).unwrap();
@@ -414,7 +415,8 @@ fn breakdown(cfg: &Config) -> Breakdown {
             collateral: raw.collateral,
         };
         let t = Instant::now();
-        cvmc_protocol::verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, None, now).unwrap();
+        cvmc_protocol::verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, &Default::default(), now)
+            .unwrap();
         b.verify_evidence.push(t.elapsed());
     }
     b

@@ -190,6 +190,7 @@ impl TestClient {
             known_guests: Some(KnownGuests::new(known_guests.clone())),
             pin_new: true,
             pcs: None,
+            kds: None,
         };
         Self { opts, fingerprint: key.fingerprint(), known_guests, _dir: dir }
     }

@@ -9,6 +9,7 @@ pub mod bent;
 pub mod console_driver;
 pub mod guest;
 pub mod hostile;
+pub mod kds_server;
 pub mod pcs_server;
 pub mod proxy;
 pub mod relay;
@@ -67,6 +68,9 @@ pub struct Vector {
     pub intermediate: Option<Vec<u8>>,
     /// Product line.
     pub product: Product,
+    /// The report comes from provisional firmware (COMMITTED_TCB below CURRENT_TCB):
+    /// it is accepted only with `allow_provisional_firmware`.
+    pub provisional_firmware: bool,
 }
 
 impl Vector {
@@ -78,7 +82,12 @@ impl Vector {
     /// A policy that pins exactly this report's measurement and VMPL.
     pub fn policy(&self) -> Policy {
         let r = self.parsed();
-        Policy { measurements: vec![Hex(r.measurement)], vmpl: r.vmpl, ..Policy::default() }
+        Policy {
+            measurements: vec![Hex(r.measurement)],
+            vmpl: r.vmpl,
+            allow_provisional_firmware: self.provisional_firmware,
+            ..Policy::default()
+        }
     }
 
     /// A time inside every certificate's validity: a day after the signer's notBefore.
@@ -88,7 +97,7 @@ impl Vector {
 
     /// The certificates as the verifier takes them.
     pub fn certs(&self) -> cvmc_protocol::SnpCerts<'_> {
-        cvmc_protocol::SnpCerts { signer: Some(&self.signer), intermediate: self.intermediate.as_deref() }
+        cvmc_protocol::SnpCerts { signer: Some(&self.signer), intermediate: self.intermediate.as_deref(), crl: None }
     }
 }
 
@@ -102,6 +111,7 @@ pub fn vectors() -> Vec<Vector> {
             signer: cert_der("vcek_milan.der"),
             intermediate: Some(cert_der("cert_chain_milan")),
             product: Product::Milan,
+            provisional_firmware: false,
         },
         Vector {
             name: "milan v3",
@@ -109,6 +119,7 @@ pub fn vectors() -> Vec<Vector> {
             signer: cert_der("milan_vcek.pem"),
             intermediate: Some(cert_der("milan_ask.pem")),
             product: Product::Milan,
+            provisional_firmware: false,
         },
         Vector {
             name: "genoa v3",
@@ -116,6 +127,7 @@ pub fn vectors() -> Vec<Vector> {
             signer: cert_der("genoa_vcek.pem"),
             intermediate: Some(cert_der("genoa_ask.pem")),
             product: Product::Genoa,
+            provisional_firmware: false,
         },
         Vector {
             name: "turin v5",
@@ -123,6 +135,7 @@ pub fn vectors() -> Vec<Vector> {
             signer: cert_der("turin_vcek.pem"),
             intermediate: Some(cert_der("turin_ask.pem")),
             product: Product::Turin,
+            provisional_firmware: false,
         },
         Vector {
             name: "milan v2 (trustee, built-in ASK)",
@@ -130,6 +143,7 @@ pub fn vectors() -> Vec<Vector> {
             signer: cert_der("trustee_test-vcek.der"),
             intermediate: None,
             product: Product::Milan,
+            provisional_firmware: true,
         },
         Vector {
             name: "milan v3 VLEK (trustee, built-in ASVK)",
@@ -137,6 +151,7 @@ pub fn vectors() -> Vec<Vector> {
             signer: cert_der("trustee_test-vlek.der"),
             intermediate: None,
             product: Product::Milan,
+            provisional_firmware: true,
         },
     ]
 }

@@ -2,12 +2,12 @@
 //! so that both refuse exactly the same inputs with the same check.
 
 use cvm_consoled::sim::{LeafSpec, SimLeaf, now_unix};
-use cvmc_protocol::policy::{Hex, Policy};
+use cvmc_protocol::policy::{Hex, Policy, Revocation};
 use cvmc_protocol::snp::certs::{AmdCert, ext};
 use cvmc_protocol::snp::product::Product;
 use cvmc_protocol::snp::report::{Report, SigningKey, offset};
 use cvmc_protocol::snp::tcb::{RawTcb, Tcb};
-use cvmc_protocol::snp::verify::policy_bits;
+use cvmc_protocol::snp::verify::{platform_bits, policy_bits};
 use cvmc_protocol::{ExpectedReportData, SnpCerts, TrustAnchors, Verified, VerifyError, verify_snp};
 
 use crate::{Vector, cert_der, sim_ca, vector};
@@ -23,6 +23,8 @@ pub struct Input {
     pub sim_root_pem: Option<String>,
     pub expected: ExpectedReportData,
     pub now: u64,
+    /// AMD's CRL for the product, DER.
+    pub crl: Option<Vec<u8>>,
 }
 
 impl Input {
@@ -36,6 +38,7 @@ impl Input {
             sim_root_pem: None,
             expected: ExpectedReportData::Exact(v.parsed().report_data),
             now: v.now(),
+            crl: None,
         }
     }
 
@@ -49,7 +52,11 @@ impl Input {
 
     /// Run the verifier.
     pub fn run(&self) -> Result<Verified, VerifyError> {
-        let certs = SnpCerts { signer: self.signer.as_deref(), intermediate: self.intermediate.as_deref() };
+        let certs = SnpCerts {
+            signer: self.signer.as_deref(),
+            intermediate: self.intermediate.as_deref(),
+            crl: self.crl.as_deref(),
+        };
         verify_snp(&self.report, certs, &self.expected, &self.policy, &self.anchors(), self.now)
     }
 }
@@ -91,6 +98,7 @@ pub fn sim(
         sim_root_pem: Some(der::EncodePem::to_pem(&ca.ark, der::pem::LineEnding::LF).expect("pem")),
         expected: ExpectedReportData::Exact([7; 64]),
         now: now_unix(),
+        crl: None,
     }
 }
 
@@ -321,14 +329,9 @@ pub fn cases() -> Vec<Case> {
             input: || sim(Product::Turin, SigningKey::Vcek, |_| {}, |r| r.chip_id[20] = 1),
         },
         Case {
-            name: "masked CHIP_ID with a VCEK",
+            name: "masked CHIP_ID (all zero, MASK_CHIP_ID) with a VCEK",
             failed_check: "hwid",
-            input: || {
-                sim_milan(|r| {
-                    r.mask_chip_key = true;
-                    r.chip_id = [0; 64];
-                })
-            },
+            input: || sim_milan(|r| r.chip_id = [0; 64]),
         },
         Case { name: "debug guest", failed_check: "debug", input: || sim_milan(|r| r.policy |= policy_bits::DEBUG) },
         Case {
@@ -551,7 +554,258 @@ pub fn cases() -> Vec<Case> {
             failed_check: "certificate_validity",
             input: || sim(Product::Milan, SigningKey::Vcek, |l| l.validity = (1_600_000_000, 1_700_000_000), |_| {}),
         },
+        Case {
+            name: "LAUNCH, COMMITTED and CURRENT TCB all zero (REPORTED above CURRENT)",
+            failed_check: "reported_tcb",
+            input: || {
+                sim_milan(|r| {
+                    r.launch_tcb = RawTcb([0; 8]);
+                    r.committed_tcb = RawTcb([0; 8]);
+                    r.current_tcb = RawTcb([0; 8]);
+                })
+            },
+        },
+        Case {
+            name: "committed firmware 1.51.3 running as 1.58.10",
+            failed_check: "provisional_firmware",
+            input: || {
+                sim_milan(|r| {
+                    r.committed_version = (1, 51, 3);
+                    r.current_version = (1, 58, 10);
+                })
+            },
+        },
+        Case {
+            name: "COMMITTED_TCB below CURRENT_TCB (provisional microcode)",
+            failed_check: "provisional_firmware",
+            input: || sim_milan(|r| r.committed_tcb = retcb(r, Product::Milan, |t| t.microcode -= 1)),
+        },
+        Case {
+            name: "COMMITTED_TCB above CURRENT_TCB even with provisional firmware allowed",
+            failed_check: "provisional_firmware",
+            input: || {
+                let mut i = sim_milan(|r| r.committed_tcb = retcb(r, Product::Milan, |t| t.snp += 1));
+                i.policy.allow_provisional_firmware = true;
+                i
+            },
+        },
+        Case {
+            name: "LAUNCH_TCB below min_launch_tcb",
+            failed_check: "min_launch_tcb",
+            input: || {
+                let mut i = sim_milan(|r| r.launch_tcb = retcb(r, Product::Milan, |t| t.snp = 0x10));
+                i.policy.min_launch_tcb.snp = 0x18;
+                i
+            },
+        },
+        Case {
+            name: "COMMITTED_TCB below min_committed_tcb",
+            failed_check: "min_committed_tcb",
+            input: || {
+                let mut i = sim_milan(|_| {});
+                i.policy.min_committed_tcb.microcode = 0xdc;
+                i
+            },
+        },
+        Case {
+            name: "running firmware build below min_build",
+            failed_check: "min_build",
+            input: || {
+                let mut i = sim_milan(|_| {});
+                i.policy.min_build = 30;
+                i
+            },
+        },
+        Case {
+            name: "running firmware API version below min_version",
+            failed_check: "min_version",
+            input: || {
+                let mut i = sim_milan(|_| {});
+                i.policy.min_version = cvmc_protocol::policy::MinAbi { major: 1, minor: 56 };
+                i
+            },
+        },
+        Case {
+            name: "guest policy bit 17 clear",
+            failed_check: "guest_policy_reserved",
+            input: || sim_milan(|r| r.policy &= !policy_bits::RESERVED_MUST_BE_ONE),
+        },
+        Case {
+            name: "guest policy must-be-zero bit 40 set",
+            failed_check: "guest_policy_reserved",
+            input: || sim_milan(|r| r.policy |= 1 << 40),
+        },
+        Case {
+            name: "guest policy CXL_ALLOW",
+            failed_check: "cxl",
+            input: || sim_milan(|r| r.policy |= policy_bits::CXL_ALLOW),
+        },
+        Case {
+            name: "MEM_AES_256_XTS required, guest policy lacks it",
+            failed_check: "mem_aes_256_xts",
+            input: || {
+                let mut i = sim_milan(|_| {});
+                i.policy.require_mem_aes_256_xts = true;
+                i
+            },
+        },
+        Case {
+            name: "PAGE_SWAP_DISABLE required, guest policy lacks it",
+            failed_check: "page_swap_disable",
+            input: || {
+                let mut i = sim_milan(|_| {});
+                i.policy.require_page_swap_disable = true;
+                i
+            },
+        },
+        Case {
+            name: "PLATFORM_INFO all ones",
+            failed_check: "platform_info_reserved",
+            input: || sim_milan(|r| r.platform_info = u64::MAX),
+        },
+        Case {
+            name: "SMT_EN set, the trust policy forbids it",
+            failed_check: "platform_info",
+            input: || {
+                let mut i = sim_milan(|r| r.platform_info |= platform_bits::SMT_EN);
+                i.policy.platform_info.smt_en = Some(false);
+                i
+            },
+        },
+        Case {
+            name: "TSME_EN clear, the trust policy requires it",
+            failed_check: "platform_info",
+            input: || {
+                let mut i = sim_milan(|r| r.platform_info &= !platform_bits::TSME_EN);
+                i.policy.platform_info.tsme_en = Some(true);
+                i
+            },
+        },
+        Case {
+            name: "required mitigations on a version 3 report (no mitigation vector)",
+            failed_check: "mitigation_vector",
+            input: || {
+                let mut i = sim_milan(|_| {});
+                i.policy.required_mitigations = 1;
+                i
+            },
+        },
+        Case {
+            name: "required mitigation bit missing from CURRENT_MIT_VECTOR (Turin v5)",
+            failed_check: "mitigation_vector",
+            input: || {
+                let mut i = sim(Product::Turin, SigningKey::Vcek, |_| {}, |_| {});
+                i.policy.required_mitigations = 1 << 8;
+                i
+            },
+        },
+        Case {
+            name: "KEY_INFO.MASK_CHIP_KEY set on a VCEK report",
+            failed_check: "mask_chip_key",
+            input: || sim_milan(|r| r.mask_chip_key = true),
+        },
+        Case {
+            name: "CRL lists the ASK",
+            failed_check: "revoked",
+            input: || with_crl(sim_milan(|_| {}), Listed::Intermediate, CrlTime::Current, Revocation::IfAvailable),
+        },
+        Case {
+            name: "CRL lists the VCEK",
+            failed_check: "revoked",
+            input: || with_crl(sim_milan(|_| {}), Listed::Signer, CrlTime::Current, Revocation::IfAvailable),
+        },
+        Case {
+            name: "stale CRL listing the ASK still revokes under if-available",
+            failed_check: "revoked",
+            input: || with_crl(sim_milan(|_| {}), Listed::Intermediate, CrlTime::Stale, Revocation::IfAvailable),
+        },
+        Case {
+            name: "stale CRL under revocation = require",
+            failed_check: "crl_stale",
+            input: || with_crl(sim_milan(|_| {}), Listed::Nothing, CrlTime::Stale, Revocation::Require),
+        },
+        Case {
+            name: "no CRL under revocation = require",
+            failed_check: "crl_missing",
+            input: || {
+                let mut i = sim_milan(|_| {});
+                i.policy.revocation = Revocation::Require;
+                i
+            },
+        },
+        Case {
+            name: "CRL signed by another product's test root",
+            failed_check: "crl",
+            input: || {
+                let mut i = sim_milan(|_| {});
+                let now = now_unix();
+                i.crl = Some(sim_ca(Product::Turin).crl(&[], (now - 3600, now + 3600)).expect("crl"));
+                i
+            },
+        },
+        Case {
+            name: "CRL with a flipped signature byte",
+            failed_check: "crl",
+            input: || {
+                let mut i = with_crl(sim_milan(|_| {}), Listed::Nothing, CrlTime::Current, Revocation::Require);
+                let crl = i.crl.as_mut().expect("crl");
+                let last = crl.len() - 1;
+                crl[last] ^= 1;
+                i
+            },
+        },
+        Case {
+            name: "truncated CRL",
+            failed_check: "crl",
+            input: || {
+                let mut i = with_crl(sim_milan(|_| {}), Listed::Nothing, CrlTime::Current, Revocation::Require);
+                i.crl.as_mut().expect("crl").truncate(100);
+                i
+            },
+        },
     ]
+}
+
+/// Which certificate a test CRL lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    /// None of the chain.
+    Nothing,
+    /// The ASK or ASVK.
+    Intermediate,
+    /// The VCEK or VLEK.
+    Signer,
+}
+
+/// Whether a test CRL is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrlTime {
+    /// thisUpdate an hour ago, nextUpdate in an hour.
+    Current,
+    /// nextUpdate a day ago.
+    Stale,
+}
+
+/// A simulated input with a CRL from its simulated ARK and the given policy mode.
+pub fn with_crl(mut input: Input, listed: Listed, time: CrlTime, mode: Revocation) -> Input {
+    use der::Decode;
+    let ca = sim_ca(Product::Milan);
+    let signer = x509_cert::Certificate::from_der(input.signer.as_deref().expect("signer")).expect("signer DER");
+    let intermediate =
+        x509_cert::Certificate::from_der(input.intermediate.as_deref().expect("intermediate")).expect("DER");
+    let revoked: Vec<&x509_cert::Certificate> = match listed {
+        Listed::Nothing => vec![],
+        Listed::Intermediate => vec![&intermediate],
+        Listed::Signer => vec![&signer],
+    };
+    let now = now_unix();
+    let window = match time {
+        CrlTime::Current => (now - 3600, now + 3600),
+        CrlTime::Stale => (now - 3 * 86_400, now - 86_400),
+    };
+    input.crl = Some(ca.crl(&revoked, window).expect("crl"));
+    input.policy.revocation = mode;
+    input
 }
 
 /// The report's REPORTED_TCB with one change, re-encoded for the product.

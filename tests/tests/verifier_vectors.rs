@@ -24,7 +24,7 @@ fn every_real_vector_is_accepted() {
         assert_eq!(verified.anchor, Anchor::AmdArk { product: v.product }, "{}", v.name);
         assert!(!verified.simulated() && verified.binding_checked, "{}", v.name);
         let checks: Vec<Check> = verified.passed.iter().map(|p| p.check).collect();
-        assert_eq!(checks, Check::SNP[..8].to_vec(), "{}: every check but identity ran", v.name);
+        assert_eq!(checks, Check::SNP[..9].to_vec(), "{}: every check but identity ran", v.name);
         // The parser is byte-exact: the fields encode back to the signed bytes.
         assert_eq!(verified.report.encode(), v.report, "{}", v.name);
     }
@@ -119,4 +119,70 @@ fn allowed_relaxations_are_warned_about() {
     let v = i.run().unwrap();
     assert!(v.warnings.iter().any(|w| w.contains("DEBUG")), "{:?}", v.warnings);
     assert!(v.warnings.iter().any(|w| w.contains("migration agent")), "{:?}", v.warnings);
+}
+
+#[test]
+fn provisional_firmware_vectors_are_refused_by_default_and_accepted_with_a_warning_when_allowed() {
+    let provisional: Vec<_> = vectors().into_iter().filter(|v| v.provisional_firmware).collect();
+    assert_eq!(provisional.len(), 2, "the two trustee reports run newer microcode than they committed");
+    for v in provisional {
+        let mut strict = Input::from_vector(&v);
+        strict.policy.allow_provisional_firmware = false;
+        let e = strict.run().unwrap_err();
+        assert_eq!(e.name(), "provisional_firmware", "{}: {e}", v.name);
+        let verified = Input::from_vector(&v).run().unwrap();
+        assert!(verified.warnings.iter().any(|w| w.starts_with("provisional firmware")), "{:?}", verified.warnings);
+    }
+}
+
+#[test]
+fn the_tcb_row_shows_each_comparison_with_its_values() {
+    let v = milan().run().unwrap();
+    let tcb = &v.passed.iter().find(|p| p.check == Check::Tcb).unwrap().detail;
+    for part in ["REPORTED_TCB \u{2264} CURRENT_TCB", "COMMITTED = CURRENT_TCB", "firmware 1.55 build 29", "LAUNCH_TCB"]
+    {
+        assert!(tcb.contains(part), "{part:?} missing from {tcb:?}");
+    }
+}
+
+#[test]
+fn revocation_outcome_is_listed_in_every_mode() {
+    use cvmc_protocol::policy::Revocation;
+    use cvmc_tests::verifier_cases::{CrlTime, Listed, with_crl};
+    let detail = |i: Input| {
+        let v = i.run().unwrap();
+        (v.passed.iter().find(|p| p.check == Check::Revocation).unwrap().detail.clone(), v.warnings)
+    };
+    let (d, w) = detail(with_crl(sim_milan(|_| {}), Listed::Nothing, CrlTime::Current, Revocation::Require));
+    assert!(d.contains("neither the ASK nor the VCEK is listed"), "{d}");
+    assert!(!w.iter().any(|w| w.contains("CRL")), "{w:?}");
+    let (d, w) = detail(with_crl(sim_milan(|_| {}), Listed::Nothing, CrlTime::Stale, Revocation::IfAvailable));
+    assert!(d.contains("neither"), "{d}");
+    assert!(w.iter().any(|w| w.contains("CRL is not current")), "{w:?}");
+    let (d, w) = detail(sim_milan(|_| {}));
+    assert!(d.starts_with("not checked: no Milan CRL available"), "{d}");
+    assert!(w.iter().any(|w| w.starts_with("revocation not checked")), "{w:?}");
+    let (d, w) = detail(with_crl(sim_milan(|_| {}), Listed::Intermediate, CrlTime::Current, Revocation::Skip));
+    assert!(d.contains("\"skip\""), "{d}");
+    assert!(w.iter().any(|w| w.contains("revocation = \"skip\"")), "{w:?}");
+}
+
+#[test]
+fn certificates_are_chosen_by_key_info_so_a_stray_vcek_cannot_stop_a_vlek_report() {
+    use cvmc_protocol::AvailableCerts;
+    let vlek = sim(Product::Milan, SigningKey::Vlek, |_| {}, |_| {});
+    let stray = sim_milan(|_| {});
+    let certs = cvmc_protocol::SnpCerts::select(
+        &vlek.report,
+        AvailableCerts {
+            vcek: stray.signer.as_deref(),
+            vlek: vlek.signer.as_deref(),
+            ask: stray.intermediate.as_deref(),
+            asvk: vlek.intermediate.as_deref(),
+            crl: None,
+        },
+    );
+    assert_eq!(certs.signer, vlek.signer.as_deref());
+    assert_eq!(certs.intermediate, vlek.intermediate.as_deref());
+    cvmc_protocol::verify_snp(&vlek.report, certs, &vlek.expected, &vlek.policy, &vlek.anchors(), vlek.now).unwrap();
 }

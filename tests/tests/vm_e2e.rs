@@ -54,6 +54,7 @@ fn vm(test: &str) -> Vm {
         known_guests: Some(KnownGuests::new(out.join(format!("known_guests.{test}")))),
         pin_new: true,
         pcs: None,
+        kds: None,
     };
     Vm { addr: env("CVMC_VM_ADDR"), opts, out, password: env("CVMC_VM_PASSWORD") }
 }

@@ -64,6 +64,8 @@ pub fn options_for(guest: &SavedGuest) -> Result<ConnectOptions, ClientError> {
         pin_new: true,
         // A real TDX guest whose quote comes without collateral: Intel's PCS, cached.
         pcs: Some(std::sync::Arc::new(crate::pcs::PcsSource::new(None, false))),
+        // A real SEV-SNP guest whose report comes without its VCEK: AMD's KDS, cached.
+        kds: Some(std::sync::Arc::new(crate::kds::KdsSource::new(None, false))),
     })
 }
 

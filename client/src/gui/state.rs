@@ -252,7 +252,7 @@ impl ClientState {
         let reconnecting = matches!(self.phase, Phase::Verified | Phase::Session | Phase::Reconnecting);
         match &stage {
             Stage::Tcp | Stage::Tls if !reconnecting => self.phase = Phase::Connecting,
-            Stage::Evidence | Stage::Checking { .. } | Stage::Collateral if !reconnecting => {
+            Stage::Evidence | Stage::Checking { .. } | Stage::Collateral | Stage::Certificates if !reconnecting => {
                 self.phase = Phase::Verifying
             }
             Stage::Checked(passed) if !reconnecting => self.tick(passed.iter().map(|(c, d)| (*c, d.as_str()))),
@@ -475,9 +475,10 @@ mod tests {
         let r = s.verdict.refusal.clone().unwrap();
         assert_eq!((r.check, r.name, r.message.as_str()), (Check::Measurement, "measurement", message.as_str()));
         let statuses: Vec<&CheckStatus> = s.verdict.checks.iter().map(|(_, st)| st).collect();
-        assert_eq!(statuses[5], &CheckStatus::Passed(String::new()));
-        assert_eq!(statuses[6], &CheckStatus::Failed(message));
-        assert_eq!(statuses[7], &CheckStatus::NotReached);
+        let at = Check::SNP.iter().position(|c| *c == Check::Measurement).unwrap();
+        assert_eq!(statuses[at - 1], &CheckStatus::Passed(String::new()));
+        assert_eq!(statuses[at], &CheckStatus::Failed(message));
+        assert_eq!(statuses[at + 1], &CheckStatus::NotReached);
         s.apply(NetEvent::Console(ConsoleEvent::Attested(guest(true))));
         s.apply(NetEvent::Screen(ScreenEvent::Resized { w: 2, h: 2 }));
         s.apply(NetEvent::Screen(ScreenEvent::Pixels(Rect { x: 0, y: 0, w: 1, h: 1 }, vec![1; 4])));
@@ -525,7 +526,7 @@ mod tests {
         assert_eq!(s.phase, Phase::Refused);
         assert_eq!(s.verdict.refusal.as_ref().map(|r| r.name), Some(IDENTITY_CHANGED));
         assert_eq!(s.verdict.checks[0].1, CheckStatus::Passed(String::new()));
-        assert!(matches!(s.verdict.checks[8], (Check::Identity, CheckStatus::Failed(_))));
+        assert!(matches!(s.verdict.checks.last(), Some((Check::Identity, CheckStatus::Failed(_)))));
         assert!(s.verdict.pinnable.is_none());
     }
 }

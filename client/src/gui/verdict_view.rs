@@ -48,6 +48,7 @@ pub fn stage_text(stage: &Stage) -> String {
         Stage::Collateral => {
             "fetching the TDX collateral (TCB info, QE identity, CRLs) from Intel's PCS, or reading the cache…".into()
         }
+        Stage::Certificates => "fetching the VCEK from AMD (KDS: VCEK, ASK, CRL), or reading the cache…".into(),
         Stage::Checked(_) => "every check passed; comparing the guest identity with known_guests…".into(),
         Stage::IdentityChanged(_) => "the guest identity differs from the pinned one".into(),
         Stage::Proceeding => "verified; opening the channel…".into(),
@@ -64,6 +65,7 @@ pub fn slow_hint(stage: &Stage) -> &'static str {
              delaying its traffic."
         }
         Stage::Collateral => "Intel's PCS (or your PCCS) is slow or unreachable from here; --offline uses the cache.",
+        Stage::Certificates => "AMD's KDS is slow, throttling, or unreachable from here; --offline uses the cache.",
         _ => "",
     }
 }
@@ -74,7 +76,7 @@ pub fn stage_ui(ui: &mut egui::Ui, state: &ClientState) {
     let Some((stage, since)) = &state.connection.stage else { return };
     let secs = since.elapsed().as_secs();
     let mut line = stage_text(stage);
-    if matches!(stage, Stage::Collateral) {
+    if matches!(stage, Stage::Collateral | Stage::Certificates) {
         line.push_str(&format!(" {secs} s"));
         ui.ctx().request_repaint_after(std::time::Duration::from_secs(1));
     }

@@ -52,6 +52,9 @@ pub enum Stage {
     /// The guest's TDX quote came without collateral: fetching it from Intel's PCS (or
     /// the PCCS named), or reading the cache.
     Collateral,
+    /// The guest's SEV-SNP report came without its VCEK (or the policy requires a CRL):
+    /// fetching from AMD's KDS (or the mirror named), or reading the cache.
+    Certificates,
     /// Every verifier check passed: (check, what it established), in order.
     Checked(Vec<(Check, String)>),
     /// The verified identity is not the one pinned in known_guests: refused.
@@ -98,6 +101,9 @@ pub struct ConnectOptions {
     pub pin_new: bool,
     /// Where TDX collateral comes from when a guest sends none (None: only the guest's).
     pub pcs: Option<Arc<crate::pcs::PcsSource>>,
+    /// Where SEV-SNP certificates come from when a guest sends none (None: only the
+    /// guest's). Never asked for a simulated guest's: AMD does not know its chain.
+    pub kds: Option<Arc<crate::kds::KdsSource>>,
 }
 
 /// An attested connection, ready for its channel.
@@ -175,6 +181,10 @@ pub enum ConnectError {
     /// The guest's TDX quote came without collateral and none could be had.
     #[error("{address}: {source}")]
     Collateral { address: String, source: crate::pcs::FetchError },
+    /// The guest's SEV-SNP report came without its VCEK (or a required CRL could not
+    /// be had), and AMD's KDS or the cache could not supply it.
+    #[error("{address}: {source}")]
+    Kds { address: String, source: crate::kds::KdsError },
     #[error("{0}")]
     Client(#[from] crate::error::ClientError),
 }
@@ -317,8 +327,32 @@ pub async fn connect_with(
         }
         _ => None,
     };
-    let verdict =
-        verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, collateral.as_ref(), now_unix());
+    let fetched = match (&opts.kds, snp_needs_kds(&evidence, &policy.policy)) {
+        (Some(kds), Some(have)) => {
+            progress(Stage::Certificates);
+            let kds = Arc::clone(kds);
+            let report = evidence.report.clone();
+            let revocation = policy.policy.revocation;
+            let fetched =
+                tokio::task::spawn_blocking(move || kds.fetch_for(&report, have, revocation, now_unix())).await;
+            match fetched {
+                Ok(Ok(f)) => Some(f),
+                Ok(Err(source)) => {
+                    abort(&mut stream, "certificates: none could be had for this report").await;
+                    return Err(ConnectError::Kds { address: address.into(), source });
+                }
+                Err(e) => return Err(ConnectError::Protocol { address: address.into(), reason: e.to_string() }),
+            }
+        }
+        _ => None,
+    };
+    let signing_key = cvmc_protocol::snp::report::signing_key_of(&evidence.report)
+        .unwrap_or(cvmc_protocol::snp::report::SigningKey::Vcek);
+    let supplied = cvmc_protocol::Supplied {
+        tdx_collateral: collateral.as_ref(),
+        snp: fetched.as_ref().map(|f| f.available(signing_key)).unwrap_or_default(),
+    };
+    let verdict = verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, &supplied, now_unix());
     let guest = match verdict {
         Ok(guest) => {
             progress(Stage::Checked(guest.verified.passed().iter().map(|p| (p.check, p.detail.clone())).collect()));
@@ -377,6 +411,28 @@ async fn abort(stream: &mut TlsStream<TcpStream>, reason: &str) {
 
 /// For TDX evidence that carries no collateral, or collateral past its nextUpdate:
 /// the platform to fetch it for.
+/// What a hardware SEV-SNP guest's evidence lacks that KDS can supply: `None` when
+/// nothing is to be fetched (a simulated guest, a TDX guest, or a report that brings
+/// its signer and a policy that does not require a CRL).
+fn snp_needs_kds(evidence: &cvmc_protocol::Evidence, policy: &cvmc_protocol::Policy) -> Option<crate::kds::Have> {
+    use cvmc_protocol::evidence::{CertKind, Tee};
+    use cvmc_protocol::policy::Revocation;
+    use cvmc_protocol::snp::report::{SigningKey, signing_key_of};
+    if evidence.tee != Tee::SEV_SNP {
+        return None;
+    }
+    let (signer, intermediate) = match signing_key_of(&evidence.report)? {
+        SigningKey::Vlek => (CertKind::VLEK, CertKind::ASVK),
+        _ => (CertKind::VCEK, CertKind::ASK),
+    };
+    let have = crate::kds::Have {
+        signer: evidence.cert(signer).is_some(),
+        intermediate: evidence.cert(intermediate).is_some(),
+    };
+    (!have.signer || policy.revocation == Revocation::Require)
+        .then_some(crate::kds::Have { intermediate: have.intermediate || have.signer, ..have })
+}
+
 fn tdx_needs_collateral(evidence: &cvmc_protocol::Evidence) -> Option<([u8; 6], &'static str)> {
     use cvmc_protocol::evidence::Tee;
     if evidence.tee != Tee::TDX && evidence.tee != Tee::SIMULATED_TDX {

@@ -2,6 +2,7 @@
 
 pub mod certs;
 pub mod certtable;
+pub mod crl;
 pub mod product;
 pub mod report;
 pub mod roots;

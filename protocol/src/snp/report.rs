@@ -177,6 +177,19 @@ pub enum SigningKey {
     None,
 }
 
+/// KEY_INFO.SIGNING_KEY of raw report bytes, without parsing the rest (to choose
+/// certificates before verification); `None` when too short or not a known value.
+pub fn signing_key_of(raw: &[u8]) -> Option<SigningKey> {
+    let bytes = raw.get(offset::KEY_INFO..offset::KEY_INFO + 4)?;
+    let key_info = u32::from_le_bytes(bytes.try_into().ok()?);
+    match (key_info >> KEY_INFO_SIGNING_KEY_SHIFT) & KEY_INFO_SIGNING_KEY_MASK {
+        0 => Some(SigningKey::Vcek),
+        1 => Some(SigningKey::Vlek),
+        7 => Some(SigningKey::None),
+        _ => None,
+    }
+}
+
 /// The ECDSA P-384 signature as stored in the report: r and s little-endian.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ReportSignature {

@@ -183,7 +183,8 @@ pub(crate) async fn measure_real_server(server: &std::path::Path) -> Vec<(usize,
         std::fs::OpenOptions::new().create(true).append(true).open(sim.join("authorized_clients")).unwrap();
     writeln!(authorized, "{}", key.fingerprint()).unwrap();
     let policy = std::sync::Arc::new(cvm_console::policy_file::load_policy(&sim.join("policy.toml")).unwrap());
-    let opts = ConnectOptions { policy, client_key: Some(key), known_guests: None, pin_new: false, pcs: None };
+    let opts =
+        ConnectOptions { policy, client_key: Some(key), known_guests: None, pin_new: false, pcs: None, kds: None };
 
     let mut rows = Vec::new();
     for n in SESSIONS {
