@@ -9,6 +9,7 @@ use cvm_consoled::sim::SimLeaf;
 use cvmc_protocol::evidence::{CertEntry, CertKind, Tee};
 use cvmc_protocol::snp::product::Product;
 use cvmc_protocol::snp::report::{Report, SigningKey, offset};
+use cvmc_protocol::snp::tcb::RawTcb;
 use cvmc_protocol::snp::verify::policy_bits;
 
 use crate::sim_ca;
@@ -28,6 +29,18 @@ pub enum Bend {
     Debug,
     /// The guest policy allows a migration agent.
     MigrationAgent,
+    /// LAUNCH, COMMITTED and CURRENT TCB all zero (REPORTED untouched).
+    ZeroTcbs,
+    /// Committed firmware 1.51 build 3 running as 1.58 build 10.
+    ProvisionalFirmware,
+    /// Guest policy bit 17 (must be one) clear.
+    PolicyBit17Clear,
+    /// A must-be-zero guest policy bit (40) set.
+    PolicyMbz,
+    /// Guest policy CXL_ALLOW.
+    Cxl,
+    /// PLATFORM_INFO all ones.
+    PlatformInfoAllOnes,
 }
 
 /// The test CA's report signers, with the ASK that issued the VCEK.
@@ -102,6 +115,27 @@ impl EvidenceProvider for BentProvider {
             Bend::VlekForVcek => (signed(&k.vcek, &|_| {}), certs(&k.vlek, &k.ask)),
             Bend::Debug => (signed(&k.vcek, &|r| r.policy |= policy_bits::DEBUG), certs(&k.vcek, &k.ask)),
             Bend::MigrationAgent => (signed(&k.vcek, &|r| r.policy |= policy_bits::MIGRATE_MA), certs(&k.vcek, &k.ask)),
+            Bend::ZeroTcbs => {
+                let zero = |r: &mut Report| {
+                    r.launch_tcb = RawTcb([0; 8]);
+                    r.committed_tcb = RawTcb([0; 8]);
+                    r.current_tcb = RawTcb([0; 8]);
+                };
+                (signed(&k.vcek, &zero), certs(&k.vcek, &k.ask))
+            }
+            Bend::ProvisionalFirmware => {
+                let versions = |r: &mut Report| {
+                    r.committed_version = (1, 51, 3);
+                    r.current_version = (1, 58, 10);
+                };
+                (signed(&k.vcek, &versions), certs(&k.vcek, &k.ask))
+            }
+            Bend::PolicyBit17Clear => {
+                (signed(&k.vcek, &|r| r.policy &= !policy_bits::RESERVED_MUST_BE_ONE), certs(&k.vcek, &k.ask))
+            }
+            Bend::PolicyMbz => (signed(&k.vcek, &|r| r.policy |= 1 << 40), certs(&k.vcek, &k.ask)),
+            Bend::Cxl => (signed(&k.vcek, &|r| r.policy |= policy_bits::CXL_ALLOW), certs(&k.vcek, &k.ask)),
+            Bend::PlatformInfoAllOnes => (signed(&k.vcek, &|r| r.platform_info = u64::MAX), certs(&k.vcek, &k.ask)),
         };
         Ok(RawEvidence { tee: Tee::SIMULATED_SNP, report, certs, collateral: Vec::new() })
     }

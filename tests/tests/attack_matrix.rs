@@ -118,6 +118,16 @@ fn rows() -> Vec<Row> {
         row("VLEK presented for a VCEK report", Guest(Bend::VlekForVcek, same), "check signing_key"),
         row("debug guest", Guest(Bend::Debug, same), "check debug"),
         row("migration agent", Guest(Bend::MigrationAgent, same), "check migration_agent"),
+        row("LAUNCH, COMMITTED, CURRENT TCB all zero", Guest(Bend::ZeroTcbs, same), "check reported_tcb"),
+        row(
+            "committed 1.51.3 running as 1.58.10",
+            Guest(Bend::ProvisionalFirmware, same),
+            "check provisional_firmware",
+        ),
+        row("guest policy bit 17 clear", Guest(Bend::PolicyBit17Clear, same), "check guest_policy_reserved"),
+        row("guest policy must-be-zero bit set", Guest(Bend::PolicyMbz, same), "check guest_policy_reserved"),
+        row("guest policy CXL_ALLOW", Guest(Bend::Cxl, same), "check cxl"),
+        row("PLATFORM_INFO all ones", Guest(Bend::PlatformInfoAllOnes, same), "check platform_info_reserved"),
         row("TCB rollback below the minimum", Guest(Bend::Honest, |p| p.policy.min_tcb.snp = 0x19), "check min_tcb"),
         row(
             "measurement not allowed",

@@ -223,3 +223,31 @@ fn verify_report_without_vcek_fetches_then_works_offline() {
     let (code, out, err) = run(&["--kds-url", &url, "--offline"]);
     assert_eq!(code, 0, "from the cache: {out} {err}");
 }
+
+/// A VLEK report brings its VLEK; KDS supplies the ASVK from `vlek/v1/{product}/cert_chain`
+/// and the CRL from `vlek/v1/{product}/crl`, and nothing is asked at the VCEK paths.
+#[test]
+fn a_vlek_report_gets_its_asvk_and_crl_from_the_vlek_paths() {
+    use cvmc_protocol::snp::report::SigningKey;
+    let ca = sim_ca(Product::Milan);
+    let input = cvmc_tests::verifier_cases::sim(Product::Milan, SigningKey::Vlek, |_| {}, |_| {});
+    let now = input.now;
+    let asvk = <x509_cert::Certificate as der::Decode>::from_der(&ca.asvk_der()).unwrap();
+    let asvk_pem = der::EncodePem::to_pem(&asvk, der::pem::LineEnding::LF).unwrap();
+    let mut content = Content::default();
+    content.chains.insert(("vlek".into(), "Milan".into()), asvk_pem.into_bytes());
+    content.crls.insert(("vlek".into(), "Milan".into()), ca.crl(&[], (now - 60, now + 3600)).unwrap());
+    let server = KdsServer::start(content, Behaviour::Normal);
+    let cache = tempfile::tempdir().unwrap();
+    let have = Have { signer: true, intermediate: false };
+    let f = source(&server.url(), cache.path()).fetch_for(&input.report, have, Revocation::Require, now).unwrap();
+    assert_eq!(f.intermediate.as_deref(), Some(&ca.asvk_der()[..]), "{:?}", f.sources);
+    assert!(f.vcek.is_none() && f.crl.is_some());
+    assert!(server.requested().iter().all(|p| p.starts_with("/vlek/v1/Milan/")), "{:?}", server.requested());
+    let available = f.available(SigningKey::Vlek);
+    let certs =
+        SnpCerts::select(&input.report, cvmc_protocol::AvailableCerts { vlek: input.signer.as_deref(), ..available });
+    let mut policy = input.policy.clone();
+    policy.revocation = Revocation::Require;
+    verify_snp(&input.report, certs, &input.expected, &policy, &input.anchors(), now).unwrap();
+}

@@ -67,6 +67,20 @@ fn fetched_collateral_verifies_and_the_second_run_needs_no_server() {
     assert!(matches!(e, FetchError::NotCached { .. }), "{e}");
 }
 
+/// An unusable cache entry is replaced by the fetched collateral on disk (the cache
+/// once could not overwrite an entry, so a stale one was fetched around forever).
+#[test]
+fn a_stale_cache_entry_is_replaced_on_disk() {
+    let cache = tempfile::tempdir().unwrap();
+    let (fmspc, ca) = platform();
+    let entry = cache.path().join(format!("collateral-{}-{ca}.json", hex::encode(fmspc)));
+    std::fs::write(&entry, b"{\"stale\": true}").unwrap();
+    let server = PcsServer::start(collateral(), Behaviour::Normal);
+    let fetched = source(&server.url(), cache.path()).collateral(&fmspc, ca, AT).unwrap();
+    let on_disk = Collateral::from_json(&std::fs::read(&entry).unwrap()).unwrap();
+    assert_eq!(on_disk, fetched);
+}
+
 #[test]
 fn offline_without_a_cache_is_a_clear_error() {
     let cache = tempfile::tempdir().unwrap();
