@@ -258,6 +258,87 @@ fn kernel_loading(root: &Path, f: &mut Vec<Finding>) {
     }
 }
 
+/// What this guest's own evidence says about how it was launched: a debug guest (SEV-SNP
+/// POLICY.DEBUG, TDX TDATTRIBUTES.DEBUG) or one that allows a migration agent has memory
+/// the host can read or export. Pure: the caller asks the provider for the evidence
+/// ([`self_evidence_findings`] on a live system).
+pub fn launch_findings(tee: cvmc_protocol::evidence::Tee, report: &[u8]) -> Vec<Finding> {
+    use cvmc_protocol::evidence::Tee;
+    use cvmc_protocol::snp::verify::policy_bits;
+    let mut f = Vec::new();
+    let debug = |what: &str| Finding {
+        id: "debug-guest",
+        severity: Severity::High,
+        title: format!("{what}: the host can read and change this guest's memory, so nothing in it is confidential"),
+        fix: "relaunch without debugging (SEV-SNP: clear POLICY bit 19; TDX: clear TDATTRIBUTES.DEBUG, e.g. no \
+              debug=on on the tdx-guest object); clients refuse such a guest unless their policy allows debug"
+            .into(),
+    };
+    if tee == Tee::TDX || tee == Tee::SIMULATED_TDX {
+        match cvmc_protocol::tdx::Quote::parse(report) {
+            Ok(q) if q.td.attributes() & 1 != 0 => f.push(debug("this is a debug TD (TDATTRIBUTES.DEBUG is set)")),
+            Ok(_) => {}
+            Err(e) => f.push(unreadable(&e.to_string())),
+        }
+    } else {
+        match cvmc_protocol::snp::report::Report::parse(report) {
+            Ok(r) => {
+                if r.policy & policy_bits::DEBUG != 0 {
+                    f.push(debug("the guest policy allows debugging (POLICY bit 19)"));
+                }
+                if r.policy & policy_bits::MIGRATE_MA != 0 {
+                    f.push(Finding {
+                        id: "migration-agent",
+                        severity: Severity::Warning,
+                        title: "the guest policy allows a migration agent (POLICY bit 18), which can export this \
+                                guest's memory"
+                            .into(),
+                        fix: "relaunch with POLICY bit 18 clear unless live migration through a trusted agent is \
+                              intended"
+                            .into(),
+                    });
+                }
+            }
+            Err(e) => f.push(unreadable(&e.to_string())),
+        }
+    }
+    f
+}
+
+fn unreadable(reason: &str) -> Finding {
+    Finding {
+        id: "own-evidence-unreadable",
+        severity: Severity::Warning,
+        title: format!("this guest's own report does not parse: {}", cvmc_protocol::text::escape(reason)),
+        fix: "check the sev-guest / tdx-guest driver and the firmware; clients will refuse this evidence".into(),
+    }
+}
+
+/// On the running system (root `/`): ask configfs-tsm (or /dev/sev-guest) for a report
+/// of this guest and judge how it was launched. Creating a configfs report entry is the
+/// one thing doctor writes; the entry is removed again.
+pub fn self_evidence_findings() -> Vec<Finding> {
+    use crate::evidence::EvidenceProvider;
+    let provider: Box<dyn EvidenceProvider> = match crate::evidence::tsm::TsmProvider::system(None) {
+        Ok(p) => Box::new(p),
+        Err(_) => match crate::evidence::sevguest::SevGuestProvider::new(0, None) {
+            Ok(p) => Box::new(p),
+            Err(_) => return Vec::new(),
+        },
+    };
+    match provider.evidence(&[0; 64]) {
+        Ok(ev) => launch_findings(ev.tee, &ev.report),
+        Err(e) => vec![Finding {
+            id: "no-own-evidence",
+            severity: Severity::Warning,
+            title: format!("this guest could not get its own report: {}", cvmc_protocol::text::escape(&e.to_string())),
+            fix: "cvm-consoled will fail the same way for every client: check the driver and the host's quoting \
+                  service (TDX) or the firmware (SEV-SNP)"
+                .into(),
+        }],
+    }
+}
+
 fn confidential(root: &Path) -> bool {
     exists(root, "/dev/sev-guest") || exists(root, "/dev/tdx_guest") || exists(root, "/sys/kernel/config/tsm/report")
 }

@@ -211,7 +211,12 @@ fn main() -> ExitCode {
             sim_init(&dir, tee, authorize)
         }
         Some(Command::Doctor { json, root }) => {
-            let findings = cvm_consoled::doctor::audit(&root);
+            let mut findings = cvm_consoled::doctor::audit(&root);
+            // Only the running system can be asked for its own report.
+            if root == std::path::Path::new("/") {
+                findings.extend(cvm_consoled::doctor::self_evidence_findings());
+                findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
+            }
             let high = findings.iter().any(|f| f.severity == cvm_consoled::doctor::Severity::High);
             if json {
                 let ok = !high;

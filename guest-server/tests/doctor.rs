@@ -155,3 +155,39 @@ fn the_command_prints_json_and_exits_non_zero_on_high_findings() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("no host-visible console"));
 }
+
+fn test_data(rel: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../tests/data/{rel}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The guest's own evidence: a debug TD (TDATTRIBUTES bit 0), an SEV-SNP guest whose
+/// policy allows debugging or a migration agent; the real quote and report as they are
+/// raise nothing.
+#[test]
+fn a_debug_td_and_a_debug_snp_guest_are_flagged_from_their_own_evidence() {
+    use cvm_consoled::doctor::launch_findings;
+    use cvmc_protocol::evidence::Tee;
+    let quote = test_data("tdx/dcapqvl_tdx_quote");
+    assert!(launch_findings(Tee::TDX, &quote).is_empty());
+    let mut debug_td = quote.clone();
+    // Quote header (48 bytes), then TEE_TCB_SVN 16, MRSEAM 48, MRSIGNERSEAM 48,
+    // SEAMATTRIBUTES 8: TDATTRIBUTES starts at 168.
+    debug_td[168] |= 1;
+    let f = launch_findings(Tee::TDX, &debug_td);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].id, f[0].severity), ("debug-guest", Severity::High));
+    assert!(f[0].title.contains("debug TD"), "{}", f[0].title);
+
+    let report = test_data("snp/milan_attestation_report.bin");
+    assert!(launch_findings(Tee::SEV_SNP, &report).is_empty());
+    let mut debug = report.clone();
+    debug[8 + 2] |= 1 << 3; // POLICY bit 19
+    let f = launch_findings(Tee::SEV_SNP, &debug);
+    assert_eq!(f.iter().map(|f| f.id).collect::<Vec<_>>(), ["debug-guest"]);
+    let mut ma = report.clone();
+    ma[8 + 2] |= 1 << 2; // POLICY bit 18
+    let f = launch_findings(Tee::SEV_SNP, &ma);
+    assert_eq!(f.iter().map(|f| (f.id, f.severity)).collect::<Vec<_>>(), [("migration-agent", Severity::Warning)]);
+    let f = launch_findings(Tee::SEV_SNP, &report[..100]);
+    assert_eq!(f[0].id, "own-evidence-unreadable");
+}
