@@ -210,7 +210,7 @@ impl KdsSource {
         let file = format!("vcek-{product}-{hwid}-{tcb_hex}.der");
         let what = format!("VCEK for {product} chip {}… TCB {tcb_hex}", &hwid[..16]);
         let check = |der: &[u8]| check_vcek(der, &report.chip_id[..hwid_len], &tcb);
-        if let Some(der) = self.read_cache(&file).filter(|d| check(d).is_ok()) {
+        if let Some(der) = self.cached(&file, |d| check(d).is_ok()) {
             sources.push(format!("{what}: from the cache"));
             return Ok(der);
         }
@@ -242,7 +242,7 @@ impl KdsSource {
                 from <= now && now <= until
             })
         };
-        if let Some(der) = self.read_cache(&file).filter(|d| current(d)) {
+        if let Some(der) = self.cached(&file, current) {
             sources.push(format!("{product} {path_kind} intermediate: from the cache"));
             return Ok(Some(der));
         }
@@ -284,7 +284,7 @@ impl KdsSource {
     ) -> Result<Vec<u8>, KdsError> {
         let file = format!("crl-{path_kind}-{product}.der");
         let current = |der: &[u8]| AmdCrl::from_der(der).is_ok_and(|c| c.is_current(now));
-        if let Some(der) = self.read_cache(&file).filter(|d| current(d)) {
+        if let Some(der) = self.cached(&file, current) {
             sources.push(format!("{product} CRL: from the cache"));
             return Ok(der);
         }
@@ -304,14 +304,16 @@ impl KdsSource {
         Ok(der)
     }
 
-    fn read_cache(&self, file: &str) -> Option<Vec<u8>> {
+    /// A cache entry that is still good by `usable` (a VCEK for this chip and TCB, a
+    /// current chain or CRL).
+    fn cached(&self, file: &str, usable: impl Fn(&[u8]) -> bool) -> Option<Vec<u8>> {
         let path = self.cache.as_ref()?.join(file);
         let meta = std::fs::metadata(&path).ok()?;
         // A cache entry is small; anything else is not ours.
         if !meta.is_file() || meta.len() > u64::try_from(MAX_CRL_LEN).unwrap_or(u64::MAX) {
             return None;
         }
-        std::fs::read(path).ok()
+        std::fs::read(path).ok().filter(|d| usable(d))
     }
 
     fn write_cache(&self, file: &str, contents: &[u8]) {

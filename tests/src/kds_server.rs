@@ -4,12 +4,11 @@
 //! chip's VCEK, no answer at all.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
 
 use cvmc_protocol::snp::product::Product;
+
+use crate::loopback_http::{Answer, Loopback};
 
 /// How the server answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,89 +74,39 @@ impl Content {
 pub struct KdsServer {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// The paths requested, in order.
-    pub paths: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
+    server: Loopback,
 }
 
 impl KdsServer {
     /// The base URL (`http://127.0.0.1:PORT`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Serve `content` with `behaviour`.
     pub fn start(content: Content, behaviour: Behaviour) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(AtomicU32::new(0));
-        let paths = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (p, s) = (Arc::clone(&paths), Arc::clone(&stop));
-        let content = Arc::new(content);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let n = requests.fetch_add(1, Ordering::SeqCst);
-                let (content, behaviour, p) = (Arc::clone(&content), behaviour.clone(), Arc::clone(&p));
-                std::thread::spawn(move || answer(stream, &content, &behaviour, n, &p));
-            }
-        });
-        Self { addr, paths, stop }
+        let server = Loopback::start(move |n, path| answer(&content, &behaviour, n, path));
+        Self { addr: server.addr, server }
     }
 
     /// The paths requested so far.
     pub fn requested(&self) -> Vec<String> {
-        self.paths.lock().unwrap().clone()
+        self.server.paths.lock().unwrap().clone()
     }
 }
 
-impl Drop for KdsServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-    }
-}
-
-fn answer(mut stream: TcpStream, c: &Content, behaviour: &Behaviour, n: u32, paths: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-    }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
-    paths.lock().unwrap().push(path.clone());
-    let respond = |stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]| {
-        let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        let _ = stream.write_all(head.as_bytes());
-        let _ = stream.write_all(body);
-    };
+fn answer(c: &Content, behaviour: &Behaviour, n: u32, path: &str) -> Answer {
+    let plain = |status, headers: Vec<(&'static str, String)>| Some((status, headers, Vec::new(), None));
     match behaviour {
-        Behaviour::Silent => {
-            std::thread::sleep(std::time::Duration::from_secs(30));
-            return;
-        }
-        Behaviour::NotFound(part) if path.contains(part) => return respond(&mut stream, "404 Not Found", &[], b""),
+        Behaviour::Silent => return None,
+        Behaviour::NotFound(part) if path.contains(part) => return plain("404 Not Found", vec![]),
         Behaviour::Throttle { retry_after, times } if n < *times => {
-            return respond(&mut stream, "429 Too Many Requests", &[("Retry-After", retry_after.to_string())], b"");
+            return plain("429 Too Many Requests", vec![("Retry-After", retry_after.to_string())]);
         }
         _ => {}
     }
     // /{vcek|vlek}/v1/{product}/{rest}
-    let (route, _query) = path.split_once('?').unwrap_or((&path, ""));
+    let route = path.split_once('?').map_or(path, |(route, _)| route);
     let parts: Vec<&str> = route.trim_start_matches('/').split('/').collect();
     let body = match parts.as_slice() {
         [kind, "v1", product, "cert_chain"] => c.chains.get(&((*kind).into(), (*product).into())).cloned(),
@@ -174,7 +123,7 @@ fn answer(mut stream: TcpStream, c: &Content, behaviour: &Behaviour, n: u32, pat
         _ => None,
     };
     match body {
-        Some(b) => respond(&mut stream, "200 OK", &[], &b),
-        None => respond(&mut stream, "404 Not Found", &[], b""),
+        Some(b) => Some(("200 OK", vec![], b, None)),
+        None => plain("404 Not Found", vec![]),
     }
 }

@@ -10,6 +10,7 @@ pub mod console_driver;
 pub mod guest;
 pub mod hostile;
 pub mod kds_server;
+pub mod loopback_http;
 pub mod pcs_server;
 pub mod proxy;
 pub mod relay;

@@ -3,12 +3,13 @@
 //! misbehaving on request: 404, 429 with Retry-After, a truncated body, another
 //! platform's TCB info, no answer at all.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
 use cvmc_protocol::tdx::Collateral;
+
+use crate::loopback_http::{Answer, Loopback};
 
 /// How the server answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,42 +44,24 @@ pub struct PcsServer {
     pub requests: Arc<AtomicU32>,
     /// The paths requested, in order.
     pub paths: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
+    server: Loopback,
 }
 
 impl PcsServer {
     /// The base URL (`http://127.0.0.1:PORT`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Serve `collateral` (the file form, split back into what the PCS serves).
     pub fn start(collateral: Collateral, behaviour: Behaviour) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(AtomicU32::new(0));
-        let paths = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (r, p, s) = (Arc::clone(&requests), Arc::clone(&paths), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let n = r.fetch_add(1, Ordering::SeqCst);
-                let (collateral, behaviour, p) = (collateral.clone(), behaviour.clone(), Arc::clone(&p));
-                std::thread::spawn(move || answer(stream, &collateral, &behaviour, n, &p));
-            }
-        });
-        Self { addr, requests, paths, stop }
-    }
-}
-
-impl Drop for PcsServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
+        let server = Loopback::start(move |n, path| answer(&collateral, &behaviour, n, path));
+        Self {
+            addr: server.addr,
+            requests: Arc::clone(&server.requests),
+            paths: Arc::clone(&server.paths),
+            server,
+        }
     }
 }
 
@@ -104,37 +87,13 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
-fn answer(mut stream: TcpStream, c: &Collateral, behaviour: &Behaviour, n: u32, paths: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-    }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
-    paths.lock().unwrap().push(path.clone());
-    let respond = |stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8], length: usize| {
-        let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {length}\r\nConnection: close\r\n");
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        let _ = stream.write_all(head.as_bytes());
-        let _ = stream.write_all(body);
-    };
+fn answer(c: &Collateral, behaviour: &Behaviour, n: u32, path: &str) -> Answer {
+    let plain = |status, headers: Vec<(&'static str, String)>| Some((status, headers, Vec::new(), None));
     match behaviour {
-        Behaviour::Silent => {
-            std::thread::sleep(std::time::Duration::from_secs(30));
-            return;
-        }
-        Behaviour::NotFound(part) if path.contains(part) => return respond(&mut stream, "404 Not Found", &[], b"", 0),
+        Behaviour::Silent => return None,
+        Behaviour::NotFound(part) if path.contains(part) => return plain("404 Not Found", vec![]),
         Behaviour::Throttle { retry_after, times } if n < *times => {
-            return respond(&mut stream, "429 Too Many Requests", &[("Retry-After", retry_after.to_string())], b"", 0);
+            return plain("429 Too Many Requests", vec![("Retry-After", retry_after.to_string())]);
         }
         _ => {}
     }
@@ -167,6 +126,6 @@ fn answer(mut stream: TcpStream, c: &Collateral, behaviour: &Behaviour, n: u32, 
     } else {
         ("404 Not Found", vec![], Vec::new())
     };
-    let length = if *behaviour == Behaviour::ShortBody { body.len() + 100 } else { body.len() };
-    respond(&mut stream, status, &headers, &body, length);
+    let length = (*behaviour == Behaviour::ShortBody).then_some(body.len() + 100);
+    Some((status, headers, body, length))
 }
