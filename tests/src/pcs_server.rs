@@ -56,12 +56,7 @@ impl PcsServer {
     /// Serve `collateral` (the file form, split back into what the PCS serves).
     pub fn start(collateral: Collateral, behaviour: Behaviour) -> Self {
         let server = Loopback::start(move |n, path| answer(&collateral, &behaviour, n, path));
-        Self {
-            addr: server.addr,
-            requests: Arc::clone(&server.requests),
-            paths: Arc::clone(&server.paths),
-            server,
-        }
+        Self { addr: server.addr, requests: Arc::clone(&server.requests), paths: Arc::clone(&server.paths), server }
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod certs;
 pub mod certtable;
+mod checks;
 pub mod crl;
 pub mod product;
 pub mod report;
