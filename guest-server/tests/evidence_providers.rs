@@ -151,12 +151,12 @@ fn sev_guest_provider_assembles_recorded_bytes_with_certificates_from_disk() {
     )
     .unwrap();
     let report = data("milan_attestation_report.bin");
-    let ev = SevGuestProvider::assemble(report.clone(), Some(dir.path())).unwrap();
+    let ev = SevGuestProvider::assemble(report.clone(), Vec::new(), Some(dir.path())).unwrap();
     assert_eq!(ev.tee, Tee::SEV_SNP);
     assert_eq!(ev.report, report);
     let kinds: Vec<CertKind> = ev.certs.iter().map(|c| c.kind).collect();
     assert_eq!(kinds, vec![CertKind::VCEK, CertKind::ASK]);
-    assert!(SevGuestProvider::assemble(vec![0; 100], None).is_err());
+    assert!(SevGuestProvider::assemble(vec![0; 100], Vec::new(), None).is_err());
     // /dev/sev-guest does not exist on this machine: a clear error, not a panic.
     if !Path::new("/dev/sev-guest").exists() {
         let err = SevGuestProvider::new(0, None).unwrap_err().to_string();

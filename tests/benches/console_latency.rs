@@ -20,6 +20,15 @@
 //! without a console) and `--version` (process start) as processes, and in process: the TLS
 //! handshake alone, one verify connection, signing the simulated report, verifying evidence.
 //!
+//! And the cost of fetching SEV-SNP certificates (issue 16): a real guest whose host
+//! supplies no certificates makes the client fetch the VCEK and ASK from AMD's KDS (or
+//! read them from its cache) before it verifies. The simulated guest never needs that,
+//! so every round also runs the client's KDS fetch in process for the real Milan report
+//! against a loopback KDS serving AMD's real certificates: once with an empty cache
+//! (cold: three GETs) and once with the cache that filled (warm: files only). The rows
+//! "connect + KDS" add that round's fetch to that round's connect sample, since the
+//! fetch is one more step in the same connection, before verification.
+//!
 //! It needs a running sshd and cvm-consoled, so it is driven by `scripts/bench-console`,
 //! which starts both and passes them in `CVMC_BENCH_*` variables (see [`Config::from_env`]).
 //! Without them it says so and exits 0.
@@ -350,6 +359,8 @@ struct Breakdown {
     sign: Vec<Duration>,
     identity_sig: Vec<Duration>,
     verify_evidence: Vec<Duration>,
+    /// The KDS fetches, one pair per round (filled by the rounds, not by `breakdown`).
+    kds: Kds,
 }
 
 fn breakdown(cfg: &Config) -> Breakdown {
@@ -433,6 +444,11 @@ fn main() {
     let mut spawn = Samples::default(); // `ssh -V` and `cvm-console --version`: process start
     let mut verify_proc = Vec::new();
     let mut bulk: Vec<(Side, u64, Duration)> = Vec::new();
+    let mut kds = Kds::default();
+    let kds_server = cvmc_tests::kds_server::KdsServer::start(
+        cvmc_tests::kds_server::Content::real(),
+        cvmc_tests::kds_server::Behaviour::Normal,
+    );
     let started = Instant::now();
 
     for round in 0..rounds {
@@ -481,6 +497,7 @@ fn main() {
         let mut v = Command::new(&cfg.client);
         v.args(["verify", &cfg.guest, "--policy"]).arg(cfg.policy());
         verify_proc.push(run_timed(v));
+        kds.round(&kds_server.url());
         eprintln!(
             "round {}/{rounds}: connect ssh {} ms, ssh-x25519 {} ms, ours {} ms ({:.0} s)",
             round + 1,
@@ -490,7 +507,8 @@ fn main() {
             started.elapsed().as_secs_f64()
         );
     }
-    let b = breakdown(&cfg);
+    let mut b = breakdown(&cfg);
+    b.kds = kds;
     print!("{}", report(&cfg, &connect, &echo, &spawn, &verify_proc, &b, &bulk));
     eprintln!("console_latency: done in {:.0} s", started.elapsed().as_secs_f64());
 }
@@ -563,6 +581,7 @@ fn report(
     b: &Breakdown,
     bulk: &[(Side, u64, Duration)],
 ) -> String {
+    let kds = &b.kds;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -577,6 +596,9 @@ fn report(
     row(&mut out, "connect to first console byte", &connect.ssh, &connect.ours);
     row(&mut out, "keystroke echo", &echo.ssh, &echo.ours);
     bulk_rows(&mut out, bulk);
+    let plus = |fetch: &[Duration]| -> Vec<Duration> { connect.ours.iter().zip(fetch).map(|(c, f)| *c + *f).collect() };
+    row(&mut out, "connect + VCEK and ASK from a loopback KDS, cold cache", &connect.ssh, &plus(&kds.cold));
+    row(&mut out, "connect + VCEK and ASK from the cache, warm", &connect.ssh, &plus(&kds.warm));
     row(&mut out, "context: connect, ssh with X25519 kex (no sntrup761)", &connect.ssh_x25519, &connect.ours);
     row(&mut out, "context: client process start (`-V` / `--version`)", &spawn.ssh, &spawn.ours);
     let _ = writeln!(
@@ -598,5 +620,41 @@ fn report(
     single(&mut out, "guest: sign the simulated report (ECDSA P-384)", &b.sign);
     single(&mut out, "guest: identity signature (Ed25519)", &b.identity_sig);
     single(&mut out, "client: verify_evidence (2x RSA-4096 PSS, ECDSA P-384, policy, binding)", &b.verify_evidence);
+    single(&mut out, "client: KDS fetch for a real Milan report, cold cache (VCEK, cert_chain, CRL 404)", &kds.cold);
+    single(&mut out, "client: the same from the warm cache", &kds.warm);
+    let warm = Stats::of(&plus(&kds.warm)).p50.as_secs_f64() / Stats::of(&connect.ours).p50.as_secs_f64();
+    let _ = writeln!(out, "\nconnect with a warm KDS cache / connect without KDS, p50: {warm:.3} (goal: at most 1.05)");
     out
+}
+
+/// The client's KDS fetch for the real Milan report, cold and warm, one of each per round.
+#[derive(Default)]
+struct Kds {
+    cold: Vec<Duration>,
+    warm: Vec<Duration>,
+}
+
+impl Kds {
+    fn round(&mut self, url: &str) {
+        use cvm_console::kds::{Have, KdsSource};
+        let v = cvmc_tests::vector(cvmc_tests::verifier_cases::MILAN_V3);
+        let cache = tempfile::tempdir().unwrap();
+        let source = KdsSource {
+            base: url.to_owned(),
+            offline: false,
+            cache: Some(cache.path().to_path_buf()),
+            timeout: Duration::from_secs(5),
+        };
+        let revocation = cvmc_protocol::policy::Revocation::IfAvailable;
+        let now = v.now();
+        let t = Instant::now();
+        let cold = source.fetch_for(&v.report, Have::default(), revocation, now).unwrap();
+        self.cold.push(t.elapsed());
+        assert_eq!(cold.vcek.as_deref(), Some(&v.signer[..]), "the loopback KDS served another VCEK");
+        let offline = KdsSource { offline: true, ..source };
+        let t = Instant::now();
+        let warm = offline.fetch_for(&v.report, Have::default(), revocation, now).unwrap();
+        self.warm.push(t.elapsed());
+        assert_eq!(warm.vcek, cold.vcek, "the warm fetch did not come from the cache");
+    }
 }
