@@ -56,6 +56,11 @@ for t in "${TARGETS[@]}"; do
     # Whole Evidence messages (report and certificates) run to about 6 KiB; operation
     # sequences get room for a few hundred steps.
     case "$t" in handshake_decode | evidence_verify | console_session_ops) extra+=(-max_len=16384) ;; esac
+    # The HTTP client resolves each address on a short-lived thread; glibc's 32-byte
+    # thread-exit record of one still running when libFuzzer checks is reported as a
+    # leak (LeakSanitizer, __cxa_thread_atexit_impl). Memory growth still shows in
+    # -rss_limit_mb.
+    case "$t" in kds_http_answers) extra+=(-detect_leaks=0) ;; esac
     status=0
     cargo fuzz run "${BUILD_FLAGS[@]}" "$t" "$work" "$seeds" -- \
         -max_total_time="$SECONDS_PER_TARGET" -timeout=30 -print_final_stats=1 "${extra[@]}" \

@@ -19,6 +19,8 @@ pub struct Outcome {
     pub report: Option<Report>,
     /// The TDX quote, if the evidence was one and it parsed.
     pub quote: Option<Quote>,
+    /// Whether the evidence was an Azure HCL report (its SEV-SNP report is `report`).
+    pub hcl: bool,
     /// The guest identity fingerprint, for live verification.
     pub identity: Option<String>,
     /// What known_guests said of that identity, for live verification.
@@ -29,12 +31,16 @@ impl Outcome {
     /// An outcome for raw evidence bytes: the report or quote is parsed for display
     /// whatever the verdict.
     pub fn for_bytes(result: Result<GuestVerdict, VerifyError>, raw: &[u8]) -> Self {
-        let (report, quote) = if cvmc_protocol::tdx::quote::looks_like_quote(raw) {
+        let hcl = cvmc_protocol::azure::hcl::looks_like_hcl(raw);
+        let (report, quote) = if hcl {
+            let inner = cvmc_protocol::azure::hcl::HclReport::parse(raw).ok();
+            (inner.and_then(|h| Report::parse(h.hw_report).ok()), None)
+        } else if cvmc_protocol::tdx::quote::looks_like_quote(raw) {
             (None, Quote::parse(raw).ok())
         } else {
             (Report::parse(raw).ok(), None)
         };
-        Self { result, report, quote, identity: None, pin: None }
+        Self { result, report, quote, hcl, identity: None, pin: None }
     }
 
     fn tee(&self) -> &'static str {
@@ -42,6 +48,7 @@ impl Outcome {
             Ok(v) => v.tee(),
             Err(_) if self.quote.is_some() => "tdx",
             Err(VerifyError::Tdx(_)) => "tdx",
+            Err(_) if self.hcl => "azure-sev-snp",
             Err(_) => "sev-snp",
         }
     }
@@ -55,6 +62,7 @@ impl Outcome {
     pub fn to_json(&self) -> Value {
         let product = match &self.result {
             Ok(GuestVerdict::Snp(v)) => Some(v.product),
+            Ok(GuestVerdict::AzureSnp(v)) => Some(v.snp.product),
             _ => None,
         };
         let report = self.report.as_ref().map(|r| report_json(r, product.or_else(|| guess_product(r))));
@@ -86,6 +94,10 @@ impl Outcome {
         if let (Some(obj), Ok(GuestVerdict::Snp(v))) = (out.as_object_mut(), &self.result) {
             obj.insert("product".into(), json!(v.product));
         }
+        if let (Some(obj), Ok(GuestVerdict::AzureSnp(v))) = (out.as_object_mut(), &self.result) {
+            obj.insert("product".into(), json!(v.snp.product));
+            obj.insert("runtime_claims".into(), crate::report_view::claims_json(v));
+        }
         if let (Some(obj), Ok(GuestVerdict::Tdx(v))) = (out.as_object_mut(), &self.result) {
             obj.insert("tcb_status".into(), json!(v.tcb.status.name()));
             obj.insert("advisory_ids".into(), json!(v.tcb.advisory_ids));
@@ -113,6 +125,9 @@ impl Outcome {
                     (true, _) => "SIMULATED - NOT CONFIDENTIAL".to_owned(),
                     (false, GuestVerdict::Snp(s)) => format!("SEV-SNP, {}", s.product),
                     (false, GuestVerdict::Tdx(t)) => format!("Intel TDX, {}", t.tcb.status),
+                    (false, GuestVerdict::AzureSnp(a)) => {
+                        format!("SEV-SNP behind Azure's paravisor, {}", a.snp.product)
+                    }
                 };
                 out.push_str(&format!("TRUSTED ({what}, {})\n", v.anchor()));
                 for p in v.passed() {
@@ -136,7 +151,11 @@ impl Outcome {
             Err(e) => {
                 out.push_str(&format!("NOT TRUSTED: {e}\n"));
                 let failed = e.check();
-                let rows: &[Check] = if self.tee() == "tdx" { &Check::TDX } else { &Check::SNP };
+                let rows: &[Check] = match self.tee() {
+                    "tdx" => &Check::TDX,
+                    "azure-sev-snp" => &Check::AZURE_SNP,
+                    _ => &Check::SNP,
+                };
                 for &c in rows {
                     if c == failed {
                         out.push_str(&format!("  FAIL {:<12} {} ({})\n", check_name(c), e, e.name()));

@@ -1,6 +1,6 @@
-//! `cvm-console verify-report`: check a stored SEV-SNP report or Intel TDX quote
-//! offline. The two are told apart by their first bytes (a TDX quote header says
-//! version 4 or 5 and TEE type 0x81).
+//! `cvm-console verify-report`: check a stored SEV-SNP report, Intel TDX quote or
+//! Azure HCL report offline. They are told apart by their first bytes (an HCL report
+//! starts "HCLA"; a TDX quote header says version 4 or 5 and TEE type 0x81).
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +51,7 @@ pub fn read_report(path: &Path) -> Result<Vec<u8>, ClientError> {
     let bytes = read_file(path)?;
     if bytes.len() != REPORT_LEN
         && !looks_like_quote(&bytes)
+        && !cvmc_protocol::azure::hcl::looks_like_hcl(&bytes)
         && let Ok(text) = std::str::from_utf8(&bytes)
     {
         let compact: String = text.split_whitespace().collect();
@@ -131,7 +132,36 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, crate::failure:
         Some(hex) => ExpectedReportData::Exact(parse_report_data(hex)?),
         None => ExpectedReportData::NotBound,
     };
-    let mut result = if looks_like_quote(&report) {
+    let mut result = if cvmc_protocol::azure::hcl::looks_like_hcl(&report) {
+        if args.collateral.is_some() {
+            return Err(ClientError::BadArgument {
+                flag: "--collateral",
+                reason: "the report is an Azure HCL report holding an SEV-SNP report; --collateral is for Intel TDX \
+                         quotes"
+                    .into(),
+            }
+            .into());
+        }
+        let inner = cvmc_protocol::azure::hcl::HclReport::parse(&report).ok().map(|h| h.hw_report.to_vec());
+        let vcek = args.vcek.as_deref().map(read_cert).transpose()?;
+        let ask = args.ask.as_deref().map(read_cert).transpose()?;
+        let crl = args.crl.as_deref().map(read_file).transpose()?;
+        let fetched = match &inner {
+            Some(inner) => snp_fetch(args, inner, &loaded.policy, vcek.is_some(), ask.is_some(), crl.is_some())?,
+            None => crate::kds::Fetched::default(),
+        };
+        let signer = vcek.as_deref().or(fetched.vcek.as_deref());
+        let intermediate = ask.as_deref().or(fetched.intermediate.as_deref());
+        let available = cvmc_protocol::AvailableCerts {
+            vcek: signer,
+            vlek: signer,
+            ask: intermediate,
+            asvk: intermediate,
+            crl: crl.as_deref().or(fetched.crl.as_deref()),
+        };
+        cvmc_protocol::azure::verify_azure_snp(&report, available, &expected, &loaded.policy, &loaded.anchors, args.at)
+            .map(|v| GuestVerdict::AzureSnp(Box::new(v)))
+    } else if looks_like_quote(&report) {
         if args.vcek.is_some() || args.ask.is_some() {
             return Err(ClientError::BadArgument {
                 flag: "--vcek",

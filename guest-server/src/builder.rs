@@ -168,6 +168,20 @@ fn provider(config: &ServerConfig) -> Result<Arc<dyn EvidenceProvider>, BuildErr
         }
         EvidenceKind::SevSnp => Arc::new(SevGuestProvider::new(config.vmpl, config.certs_dir.clone())?),
         EvidenceKind::Tsm => Arc::new(TsmProvider::system(Some(config.vmpl))?),
+        EvidenceKind::AzureVtpm => {
+            let device = config.tpm_device.clone().unwrap_or_else(|| crate::evidence::azure::TPM_DEVICE.into());
+            if config.simulated_paravisor {
+                tracing::warn!(
+                    "SIMULATED paravisor: the HCL report in {} is a TEST stand-in's, NOT CONFIDENTIAL",
+                    device.display()
+                );
+            }
+            Arc::new(crate::evidence::azure::AzureVtpmProvider::new(
+                &device,
+                config.certs_dir.clone(),
+                config.simulated_paravisor,
+            )?)
+        }
     })
 }
 

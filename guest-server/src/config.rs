@@ -20,6 +20,9 @@ pub enum EvidenceKind {
     Tsm,
     /// A locally made TEST chain: development only, NOT CONFIDENTIAL.
     Simulated,
+    /// Azure confidential VMs: the paravisor's HCL report through the vTPM
+    /// (`tpm_device`, default /dev/tpmrm0).
+    AzureVtpm,
 }
 
 /// The console command: one line split at white space (`"/bin/login -p"`), or the
@@ -91,6 +94,15 @@ pub struct ServerConfig {
     /// VMPL to request reports at (sev-snp, tsm).
     #[serde(default)]
     pub vmpl: u32,
+    /// The vTPM for `evidence = "azure-vtpm"`: a character device (default
+    /// /dev/tpmrm0) or a unix socket speaking raw TPM commands (swtpm, for tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm_device: Option<PathBuf>,
+    /// TESTS ONLY: the HCL report in the vTPM is made by the tests' paravisor
+    /// stand-in around an SEV-SNP report of the simulated chain, so the evidence is
+    /// labelled simulated (NOT CONFIDENTIAL). Never set on a real Azure VM.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated_paravisor: bool,
     /// Seconds a detached console session survives.
     #[serde(default = "default_linger")]
     pub linger_secs: u64,
@@ -178,6 +190,8 @@ impl ServerConfig {
             ephemeral_identity: false,
             certs_dir: None,
             vmpl: 0,
+            tpm_device: None,
+            simulated_paravisor: false,
             linger_secs: default_linger(),
             max_sessions: default_max_sessions(),
             max_connections: default_max_connections(),
@@ -286,6 +300,20 @@ pub enum ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn azure_vtpm_names_its_tpm_and_a_simulated_paravisor_is_explicit() {
+        let c = ServerConfig::from_toml(
+            "listen = \"a\"\nevidence = \"azure-vtpm\"\ntpm_device = \"/run/swtpm.sock\"\nsimulated_paravisor = true",
+        )
+        .unwrap();
+        assert_eq!(c.evidence, EvidenceKind::AzureVtpm);
+        assert_eq!(c.tpm_device.as_deref(), Some(Path::new("/run/swtpm.sock")));
+        assert!(c.simulated_paravisor);
+        let c = ServerConfig::from_toml("listen = \"a\"\nevidence = \"azure-vtpm\"").unwrap();
+        assert!(c.tpm_device.is_none() && !c.simulated_paravisor);
+        assert!(ServerConfig::from_toml("listen = \"a\"\nevidence = \"azure\"").is_err());
+    }
 
     #[test]
     fn the_console_command_is_a_line_or_a_vector() {

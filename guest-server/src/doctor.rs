@@ -274,6 +274,31 @@ pub fn launch_findings(tee: cvmc_protocol::evidence::Tee, report: &[u8]) -> Vec<
               debug=on on the tdx-guest object); clients refuse such a guest unless their policy allows debug"
             .into(),
     };
+    if tee == Tee::AZURE_SNP || tee == Tee::SIMULATED_AZURE_SNP {
+        let hcl = match cvmc_protocol::azure::hcl::HclReport::parse(report) {
+            Ok(h) => h,
+            Err(e) => return vec![unreadable(&e.to_string())],
+        };
+        if let Ok(claims) = cvmc_protocol::azure::claims::RuntimeClaims::parse(hcl.variable_data)
+            && claims.flag("console-enabled") == Some(true)
+        {
+            f.push(Finding {
+                id: "azure-serial-console",
+                severity: Severity::High,
+                title: "Azure's serial console is enabled for this VM (runtime claim vm-configuration \
+                        console-enabled): the host side can reach a console that bypasses cvm-consoled"
+                    .into(),
+                fix: "disable the serial console for this VM (az vm boot-diagnostics disable, or the portal's \
+                      Serial console setting), run no getty on ttyS0, and require \"console-enabled\" = false under \
+                      [azure] vm_configuration in the clients' policy"
+                    .into(),
+            });
+        }
+        if hcl.report_type == cvmc_protocol::azure::hcl::HwReportType::Snp {
+            f.extend(launch_findings(Tee::SEV_SNP, hcl.hw_report));
+        }
+        return f;
+    }
     if tee == Tee::TDX || tee == Tee::SIMULATED_TDX {
         match cvmc_protocol::tdx::Quote::parse(report) {
             Ok(q) if q.td.attributes() & 1 != 0 => f.push(debug("this is a debug TD (TDATTRIBUTES.DEBUG is set)")),
@@ -323,6 +348,15 @@ pub fn self_evidence_findings() -> Vec<Finding> {
         Ok(p) => Box::new(p),
         Err(_) => match crate::evidence::sevguest::SevGuestProvider::new(0, None) {
             Ok(p) => Box::new(p),
+            // Azure: read the paravisor's last HCL report (read only: no user data is
+            // written, so no fresh report is asked for).
+            Err(_) if Path::new(crate::evidence::azure::TPM_DEVICE).exists() => {
+                let vtpm = crate::evidence::azure::Vtpm::new(crate::evidence::azure::TPM_DEVICE);
+                return match vtpm.nv_read_if_written(cvmc_protocol::azure::NV_HCL_REPORT) {
+                    Ok(Some(hcl)) => launch_findings(cvmc_protocol::evidence::Tee::AZURE_SNP, &hcl),
+                    _ => Vec::new(),
+                };
+            }
             Err(_) => return Vec::new(),
         },
     };

@@ -27,6 +27,9 @@ struct Cli {
     /// Directory of a `sim-init` chain, for `--evidence simulated`.
     #[arg(long)]
     simulated_dir: Option<PathBuf>,
+    /// The vTPM for `--evidence azure-vtpm` (default /dev/tpmrm0).
+    #[arg(long)]
+    tpm_device: Option<PathBuf>,
     /// Screen source: fbdev:/dev/fbN, vnc:ADDR, pattern[:WxH] (a test screen, 1024x768 by default) or none.
     #[arg(long)]
     display: Option<String>,
@@ -120,6 +123,9 @@ fn load_config(cli: &Cli) -> Result<ServerConfig, ConfigError> {
     }
     if let Some(v) = &cli.simulated_dir {
         config.simulated_dir = Some(v.clone());
+    }
+    if let Some(v) = &cli.tpm_device {
+        config.tpm_device = Some(v.clone());
     }
     if let Some(v) = &cli.display {
         config.display.clone_from(v);

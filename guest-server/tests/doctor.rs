@@ -191,3 +191,27 @@ fn a_debug_td_and_a_debug_snp_guest_are_flagged_from_their_own_evidence() {
     let f = launch_findings(Tee::SEV_SNP, &report[..100]);
     assert_eq!(f[0].id, "own-evidence-unreadable");
 }
+
+/// Azure: the real HCL report's claims say console-enabled: true, which doctor flags
+/// as high (the serial console is the host-side path this product replaces); with the
+/// claim false nothing is raised, and the embedded report is judged like any other.
+#[test]
+fn an_enabled_azure_serial_console_is_flagged_from_the_hcl_reports_claims() {
+    use cvm_consoled::doctor::launch_findings;
+    use cvmc_protocol::azure::hcl::{self, HclReport, HwReportType};
+    use cvmc_protocol::evidence::Tee;
+    let raw = test_data("azure/azcvm_hcl-report-snp.bin");
+    let f = launch_findings(Tee::AZURE_SNP, &raw);
+    assert_eq!(f.iter().map(|f| (f.id, f.severity)).collect::<Vec<_>>(), [("azure-serial-console", Severity::High)]);
+    let h = HclReport::parse(&raw).unwrap();
+    let off = String::from_utf8(h.variable_data.to_vec())
+        .unwrap()
+        .replace("\"console-enabled\":true", "\"console-enabled\":false");
+    let quiet = hcl::encode(HwReportType::Snp, h.hw_report, off.as_bytes(), 2048);
+    assert!(launch_findings(Tee::AZURE_SNP, &quiet).is_empty());
+    let mut debug = h.hw_report.to_vec();
+    debug[8 + 2] |= 1 << 3; // POLICY bit 19
+    let bent = hcl::encode(HwReportType::Snp, &debug, off.as_bytes(), 2048);
+    assert_eq!(launch_findings(Tee::AZURE_SNP, &bent).iter().map(|f| f.id).collect::<Vec<_>>(), ["debug-guest"]);
+    assert_eq!(launch_findings(Tee::AZURE_SNP, &raw[..100])[0].id, "own-evidence-unreadable");
+}

@@ -10,6 +10,7 @@
 
 use ed25519_dalek::{Signature, VerifyingKey};
 
+use crate::azure::{AzureVerified, verify_azure_snp};
 use crate::binding::{EKM_LEN, identity_fingerprint, identity_message, report_data};
 use crate::error::{Check, VerifyError};
 use crate::evidence::{CertKind, Evidence, Tee};
@@ -35,6 +36,8 @@ pub enum GuestVerdict {
     Snp(Box<Verified>),
     /// An Intel TDX quote.
     Tdx(Box<TdxVerified>),
+    /// An SEV-SNP report inside an HCL report from Azure's paravisor.
+    AzureSnp(Box<AzureVerified>),
 }
 
 impl GuestVerdict {
@@ -43,6 +46,7 @@ impl GuestVerdict {
         match self {
             Self::Snp(v) => &v.passed,
             Self::Tdx(v) => &v.passed,
+            Self::AzureSnp(v) => &v.snp.passed,
         }
     }
 
@@ -50,6 +54,7 @@ impl GuestVerdict {
         match self {
             Self::Snp(v) => &mut v.passed,
             Self::Tdx(v) => &mut v.passed,
+            Self::AzureSnp(v) => &mut v.snp.passed,
         }
     }
 
@@ -58,6 +63,7 @@ impl GuestVerdict {
         match self {
             Self::Snp(v) => &v.warnings,
             Self::Tdx(v) => &v.warnings,
+            Self::AzureSnp(v) => &v.snp.warnings,
         }
     }
 
@@ -65,6 +71,7 @@ impl GuestVerdict {
         match self {
             Self::Snp(v) => &mut v.warnings,
             Self::Tdx(v) => &mut v.warnings,
+            Self::AzureSnp(v) => &mut v.snp.warnings,
         }
     }
 
@@ -73,6 +80,7 @@ impl GuestVerdict {
         match self {
             Self::Snp(v) => &v.anchor,
             Self::Tdx(v) => &v.anchor,
+            Self::AzureSnp(v) => &v.snp.anchor,
         }
     }
 
@@ -86,14 +94,16 @@ impl GuestVerdict {
         match self {
             Self::Snp(v) => v.binding_checked,
             Self::Tdx(v) => v.binding_checked,
+            Self::AzureSnp(v) => v.snp.binding_checked,
         }
     }
 
-    /// `sev-snp` or `tdx`, as `--json` names it.
+    /// `sev-snp`, `tdx` or `azure-sev-snp`, as `--json` names it.
     pub fn tee(&self) -> &'static str {
         match self {
             Self::Snp(_) => "sev-snp",
             Self::Tdx(_) => "tdx",
+            Self::AzureSnp(_) => "azure-sev-snp",
         }
     }
 
@@ -102,6 +112,7 @@ impl GuestVerdict {
         match self {
             Self::Snp(_) => &Check::SNP,
             Self::Tdx(_) => &Check::TDX,
+            Self::AzureSnp(_) => &Check::AZURE_SNP,
         }
     }
 
@@ -110,6 +121,7 @@ impl GuestVerdict {
         match self {
             Self::Snp(v) => hex::encode(v.report.measurement),
             Self::Tdx(v) => hex::encode(v.quote.td.mr_td),
+            Self::AzureSnp(v) => hex::encode(v.snp.report.measurement),
         }
     }
 }
@@ -179,6 +191,17 @@ pub fn verify_evidence(
             );
             let v = verify_snp(&evidence.report, certs, &expected, policy, anchors, now)?;
             (GuestVerdict::Snp(Box::new(v)), evidence.tee == Tee::SIMULATED_SNP)
+        }
+        Tee::AZURE_SNP | Tee::SIMULATED_AZURE_SNP => {
+            let available = AvailableCerts {
+                vcek: evidence.cert(CertKind::VCEK).or(extra.vcek),
+                vlek: evidence.cert(CertKind::VLEK).or(extra.vlek),
+                ask: evidence.cert(CertKind::ASK).or(extra.ask),
+                asvk: evidence.cert(CertKind::ASVK).or(extra.asvk),
+                crl: extra.crl,
+            };
+            let v = verify_azure_snp(&evidence.report, available, &expected, policy, anchors, now)?;
+            (GuestVerdict::AzureSnp(Box::new(v)), evidence.tee == Tee::SIMULATED_AZURE_SNP)
         }
         Tee::TDX | Tee::SIMULATED_TDX => {
             let collateral = tdx_collateral(evidence, collateral)?;

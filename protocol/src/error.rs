@@ -97,7 +97,12 @@ pub enum Check {
     Policy,
     /// MEASUREMENT is in the allowed set.
     Measurement,
-    /// REPORT_DATA binds the report to this TLS session.
+    /// Azure's paravisor: REPORT_DATA is the hash of the runtime claims, whose AK is
+    /// shown (and pinned when the policy says so).
+    #[serde(rename = "runtime_claims")]
+    RuntimeClaims,
+    /// REPORT_DATA binds the report to this TLS session (Azure: the runtime claims'
+    /// user-data does).
     Binding,
     /// The guest identity key signs this session and matches the pinned one.
     Identity,
@@ -105,7 +110,7 @@ pub enum Check {
 
 impl Check {
     /// Every check, in the order the verifiers run them and the client lists them.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Format,
         Self::Chain,
         Self::Root,
@@ -115,6 +120,7 @@ impl Check {
         Self::Tcb,
         Self::Policy,
         Self::Measurement,
+        Self::RuntimeClaims,
         Self::Binding,
         Self::Identity,
     ];
@@ -133,8 +139,36 @@ impl Check {
         Self::Identity,
     ];
 
-    /// The checks an Intel TDX verdict lists: all of them.
-    pub const TDX: [Self; 11] = Self::ALL;
+    /// The checks an SEV-SNP report behind Azure's paravisor lists: SEV-SNP's and the
+    /// runtime claims.
+    pub const AZURE_SNP: [Self; 11] = [
+        Self::Format,
+        Self::Chain,
+        Self::Root,
+        Self::Revocation,
+        Self::Signature,
+        Self::Tcb,
+        Self::Policy,
+        Self::Measurement,
+        Self::RuntimeClaims,
+        Self::Binding,
+        Self::Identity,
+    ];
+
+    /// The checks an Intel TDX verdict lists.
+    pub const TDX: [Self; 11] = [
+        Self::Format,
+        Self::Chain,
+        Self::Root,
+        Self::Revocation,
+        Self::Signature,
+        Self::Collateral,
+        Self::Tcb,
+        Self::Policy,
+        Self::Measurement,
+        Self::Binding,
+        Self::Identity,
+    ];
 
     /// The lowercase name used in `--json` and the GUI.
     pub fn name(self) -> &'static str {
@@ -148,6 +182,7 @@ impl Check {
             Self::Tcb => "tcb",
             Self::Policy => "policy",
             Self::Measurement => "measurement",
+            Self::RuntimeClaims => "runtime_claims",
             Self::Binding => "binding",
             Self::Identity => "identity",
         }
@@ -164,6 +199,9 @@ pub enum VerifyError {
     /// An Intel TDX quote or its collateral failed a check.
     #[error("{0}")]
     Tdx(#[from] crate::tdx::TdxError),
+    /// Azure paravisor evidence (HCL report, runtime claims) failed a check.
+    #[error("{0}")]
+    Azure(#[from] crate::azure::AzureError),
     /// Evidence from a TEE this client cannot verify (it verifies SEV-SNP, Intel TDX
     /// and their simulated forms).
     #[error("tee: {tee} evidence cannot be verified by this client")]
@@ -634,6 +672,7 @@ impl VerifyError {
         use VerifyError as E;
         match self {
             E::Tdx(t) => t.check(),
+            E::Azure(a) => a.check(),
             E::Report(_) | E::UnsupportedTee { .. } | E::UnknownProduct { .. } => Check::Format,
             E::UntrustedRoot { .. } | E::TeeMismatch { .. } | E::HardwareRequired { .. } => Check::Root,
             E::ProductMismatch { .. }
@@ -693,6 +732,7 @@ impl VerifyError {
                 ReportError::UnknownCpuid { .. } => "product",
             },
             E::Tdx(t) => t.name(),
+            E::Azure(a) => a.name(),
             E::UnsupportedTee { .. } => "tee",
             E::TeeMismatch { .. } => "tee",
             E::ProductMismatch { .. } | E::UnknownProduct { .. } => "product",

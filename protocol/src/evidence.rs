@@ -13,6 +13,10 @@ impl Tee {
     pub const SEV_SNP: Self = Self(1);
     /// Intel TDX quote (DCAP quote format 4 or 5) with a PCK certificate chain.
     pub const TDX: Self = Self(2);
+    /// An HCL report from Azure's paravisor holding an SEV-SNP report, whose
+    /// REPORT_DATA is the hash of the runtime claims (with the session binding as
+    /// their user-data).
+    pub const AZURE_SNP: Self = Self(3);
     /// A byte-exact SEV-SNP report signed by a locally made TEST chain. For
     /// development and tests only; verified by the very same code path, and
     /// accepted only when the policy names that test root.
@@ -21,6 +25,10 @@ impl Tee {
     /// signing key, quoting enclave); as [`Tee::SIMULATED_SNP`], accepted only when
     /// the policy names that test root.
     pub const SIMULATED_TDX: Self = Self(0xff02);
+    /// An HCL report made by a TEST paravisor stand-in around an SEV-SNP report of
+    /// the simulated chain; as [`Tee::SIMULATED_SNP`], accepted only when the policy
+    /// names that test root.
+    pub const SIMULATED_AZURE_SNP: Self = Self(0xff03);
 
     /// Short name for logs and JSON.
     pub fn name(self) -> String {
@@ -29,6 +37,8 @@ impl Tee {
             Self::TDX => "tdx".into(),
             Self::SIMULATED_SNP => "simulated".into(),
             Self::SIMULATED_TDX => "simulated-tdx".into(),
+            Self::AZURE_SNP => "azure-sev-snp".into(),
+            Self::SIMULATED_AZURE_SNP => "simulated-azure-sev-snp".into(),
             Self(other) => format!("unknown({other:#06x})"),
         }
     }
@@ -95,5 +105,18 @@ impl Evidence {
     /// The first certificate of a kind, if the guest sent one.
     pub fn cert(&self, kind: CertKind) -> Option<&[u8]> {
         self.certs.iter().find(|c| c.kind == kind).map(|c| c.der.as_slice())
+    }
+
+    /// The SEV-SNP report in this evidence: the report itself, or the one inside an
+    /// Azure HCL report. None for other TEEs or an HCL report that does not parse.
+    pub fn snp_report(&self) -> Option<&[u8]> {
+        match self.tee {
+            Tee::SEV_SNP | Tee::SIMULATED_SNP => Some(&self.report),
+            Tee::AZURE_SNP | Tee::SIMULATED_AZURE_SNP => crate::azure::hcl::HclReport::parse(&self.report)
+                .ok()
+                .filter(|h| h.report_type == crate::azure::hcl::HwReportType::Snp)
+                .map(|h| h.hw_report),
+            _ => None,
+        }
     }
 }

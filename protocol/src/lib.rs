@@ -24,6 +24,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod attest;
+pub mod azure;
 pub mod binding;
 pub mod codec;
 pub mod console;
@@ -37,6 +38,7 @@ pub mod snp;
 pub mod tdx;
 pub mod text;
 pub mod time;
+pub mod tpm;
 
 pub use attest::{AttestedGuest, GuestVerdict, SessionBinding, Supplied, verify_evidence};
 pub use error::{Check, CodecError, PolicyError, ReportError, VerifyError};

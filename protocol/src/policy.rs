@@ -261,6 +261,37 @@ pub struct Policy {
     /// What an Intel TDX guest must be. Absent: TDX quotes are refused, naming it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tdx: Option<TdxPolicy>,
+    /// What a guest behind Azure's paravisor must claim (SEV-SNP keys above apply to
+    /// its embedded report).
+    #[serde(default, skip_serializing_if = "AzurePolicy::is_empty")]
+    pub azure: AzurePolicy,
+}
+
+/// The `[azure]` table: requirements on the runtime claims of an HCL report.
+///
+/// ```toml
+/// [azure]
+/// vm_configuration = { "secure-boot" = true, "tpm-enabled" = true, "console-enabled" = false }
+/// ak_pub = ["<SHA-256 of the vTPM AK's SubjectPublicKeyInfo DER, 64 hex>"]
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AzurePolicy {
+    /// `vm-configuration` claims that must be present with this boolean value, e.g.
+    /// `console-enabled = false`: Azure's serial console reaches the VM from the host
+    /// side, around this channel.
+    #[serde(default)]
+    pub vm_configuration: std::collections::BTreeMap<String, bool>,
+    /// Pinned vTPM attestation keys (any when empty).
+    #[serde(default)]
+    pub ak_pub: Vec<Hex<32>>,
+}
+
+impl AzurePolicy {
+    /// Nothing required.
+    pub fn is_empty(&self) -> bool {
+        self.vm_configuration.is_empty() && self.ak_pub.is_empty()
+    }
 }
 
 fn default_statuses() -> Vec<String> {
@@ -376,6 +407,7 @@ impl Default for Policy {
             trusted_roots: Vec::new(),
             require_hardware: false,
             tdx: None,
+            azure: AzurePolicy::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Evidence as a hostile host or a non-compliant guest bends it: an evidence provider
 //! that signs reports with the test CA of [`crate::sim_ca`] and then forges, replays or
-//! mislabels them, or sets policy bits the client's trust policy forbids.
+//! mislabels them, or sets policy bits the client's trust policy forbids; and, for
+//! Azure, HCL reports made the paravisor's way and then bent.
 
 use std::sync::{Mutex, OnceLock};
 
@@ -41,6 +42,15 @@ pub enum Bend {
     Cxl,
     /// PLATFORM_INFO all ones.
     PlatformInfoAllOnes,
+    /// Azure: an honest HCL report whose runtime claims were edited afterwards.
+    AzureEditedClaims,
+    /// Azure: the HCL report made for the guest's first session, served to every later one.
+    AzureOtherSession,
+    /// Azure: this session's claims around another VM's SNP report (which hashes that
+    /// VM's claims).
+    AzureOtherVm,
+    /// Azure: an honest HCL report (the policy pins another AK).
+    AzureHonest,
 }
 
 /// The test CA's report signers, with the ASK that issued the VCEK.
@@ -100,6 +110,34 @@ impl EvidenceProvider for BentProvider {
             change(&mut r);
             leaf.sign(&r)
         };
+        let azure = |claims: &[u8], signed: &[u8]| crate::azure::hcl_report(&k.vcek, claims, signed);
+        let own = crate::azure::claims(report_data, "3404EF27-32A2-4A07-A4C7-1A1171624C5D");
+        let hcl = match self.bend {
+            Bend::AzureHonest => Some(azure(&own, &own)),
+            Bend::AzureEditedClaims => {
+                let mut h = azure(&own, &own);
+                let at = h.windows(8).position(|w| w == b"3404EF27").unwrap_or(0);
+                h[at] = b'4';
+                Some(h)
+            }
+            Bend::AzureOtherSession => {
+                let mut earlier = self.earlier.lock().unwrap();
+                Some(earlier.get_or_insert_with(|| azure(&own, &own)).clone())
+            }
+            Bend::AzureOtherVm => {
+                let theirs = crate::azure::claims(report_data, "BAEFD3E1-184B-4C4C-AB88-0BDAD260505F");
+                Some(azure(&own, &theirs))
+            }
+            _ => None,
+        };
+        if let Some(report) = hcl {
+            return Ok(RawEvidence {
+                tee: Tee::SIMULATED_AZURE_SNP,
+                report,
+                certs: certs(&k.vcek, &k.ask),
+                collateral: Vec::new(),
+            });
+        }
         let (report, certs) = match self.bend {
             Bend::Honest => (signed(&k.vcek, &|_| {}), certs(&k.vcek, &k.ask)),
             Bend::Forged => {
@@ -136,6 +174,9 @@ impl EvidenceProvider for BentProvider {
             Bend::PolicyMbz => (signed(&k.vcek, &|r| r.policy |= 1 << 40), certs(&k.vcek, &k.ask)),
             Bend::Cxl => (signed(&k.vcek, &|r| r.policy |= policy_bits::CXL_ALLOW), certs(&k.vcek, &k.ask)),
             Bend::PlatformInfoAllOnes => (signed(&k.vcek, &|r| r.platform_info = u64::MAX), certs(&k.vcek, &k.ask)),
+            Bend::AzureEditedClaims | Bend::AzureOtherSession | Bend::AzureOtherVm | Bend::AzureHonest => {
+                unreachable!("made above")
+            }
         };
         Ok(RawEvidence { tee: Tee::SIMULATED_SNP, report, certs, collateral: Vec::new() })
     }

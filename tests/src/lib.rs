@@ -5,6 +5,7 @@
 // Test-support code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
+pub mod azure;
 pub mod bent;
 pub mod console_driver;
 pub mod guest;

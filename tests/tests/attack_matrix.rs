@@ -104,6 +104,11 @@ fn amd_roots_only(p: &mut LoadedPolicy) {
     p.anchors = cvmc_protocol::TrustAnchors::amd();
 }
 
+/// A policy pinning a vTPM AK that is not the guest's.
+fn pin_other_ak(p: &mut LoadedPolicy) {
+    p.policy.azure.ak_pub = vec![Hex(cvmc_tests::azure::other_ak_fingerprint())];
+}
+
 fn rows() -> Vec<Row> {
     use Mount::*;
     let row = |case, mount, expected| Row { case, mount, expected };
@@ -135,6 +140,14 @@ fn rows() -> Vec<Row> {
             "check measurement",
         ),
         row("host_data mismatch", Guest(Bend::Honest, |p| p.policy.host_data = Some(Hex([7; 32]))), "check host_data"),
+        row("Azure: runtime claims edited", Guest(Bend::AzureEditedClaims, same), "check runtime_claims_hash"),
+        row(
+            "Azure: user data from another session",
+            Guest(Bend::AzureOtherSession, same),
+            "check runtime_claims_user_data",
+        ),
+        row("Azure: another VM's SNP report", Guest(Bend::AzureOtherVm, same), "check runtime_claims_hash"),
+        row("Azure: AK swapped (another AK pinned)", Guest(Bend::AzureHonest, pin_other_ak), "check ak_pin"),
         row("guest identity changed", IdentityChange, "identity changed"),
         row("unauthorized client key", StrangerKey, "unauthorized key (TLS alert)"),
         row("no client key", NoKey, "unauthorized key (TLS alert)"),
@@ -396,7 +409,7 @@ async fn mount(row: &Row, channel: Channel) -> (String, TestGuest, Option<usize>
         Mount::Guest(bend, policy) => {
             let g = guest(bend, me).await;
             let opts = options(&client, policy);
-            if bend == Bend::OtherSession {
+            if bend == Bend::OtherSession || bend == Bend::AzureOtherSession {
                 // The first session makes the report the guest then serves to the second.
                 let _ = connect(&g.addr.to_string(), alpn::VERIFY, &opts).await;
             }

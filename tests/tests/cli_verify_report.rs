@@ -271,3 +271,86 @@ fn a_stored_tdx_quote_is_verified_with_its_collateral_as_of_at() {
     ]);
     assert_eq!(r.code, EXIT_BAD_INPUT, "a VCEK for a TDX quote: {}", r.stderr);
 }
+
+/// An Azure HCL report is told apart by its "HCLA" header. Made the paravisor's way
+/// around a simulated report (with the test root in the policy), it is trusted with
+/// `--report-data` equal to its user-data, and `--json` says `azure-sev-snp` and
+/// shows the runtime claims; without `--report-data` the binding is not checked and
+/// it is not trusted. The real Azure vector with the vector's certificates is refused
+/// at its signature (they are another chip's), still labelled `azure-sev-snp`.
+#[test]
+fn a_stored_azure_hcl_report_is_verified_with_its_runtime_claims() {
+    use cvmc_protocol::snp::product::Product;
+    use cvmc_protocol::snp::report::SigningKey;
+    let dir = tempfile::tempdir().unwrap();
+    let w = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let ca = cvmc_tests::sim_ca(Product::Milan);
+    let leaf = ca.issue_leaf(&ca.default_leaf(SigningKey::Vcek)).unwrap();
+    let claims = cvmc_tests::azure::claims(&[0x5a; 64], "VM-1");
+    let hcl = w("hcl.bin", &cvmc_tests::azure::hcl_report(&leaf, &claims, &claims));
+    let vcek = w("vcek.der", &leaf.cert_der());
+    let ask = w("ask.der", &ca.ask_der());
+    w("sim/ark.pem", der::EncodePem::to_pem(&ca.ark, der::pem::LineEnding::LF).unwrap().as_bytes());
+    let measurement = leaf.report_template([0; 64]).measurement;
+    let policy = format!("measurements = [\"{}\"]\ntrusted_roots = [\"sim/ark.pem\"]\n", hex::encode(measurement));
+    let policy = w("policy.toml", policy.as_bytes());
+    let user_data = hex::encode([0x5a; 64]);
+    let base = ["verify-report", "--report", &hcl, "--vcek", &vcek, "--ask", &ask, "--policy", &policy, "--offline"];
+
+    let mut args = base.to_vec();
+    args.extend(["--json", "--report-data", &user_data]);
+    let run = cli(&args);
+    assert_eq!(run.code, EXIT_OK, "{}{}", run.stdout, run.stderr);
+    let j = json(&run);
+    assert_eq!(j["tee"], "azure-sev-snp");
+    assert_eq!(j["runtime_claims"]["user_data"], user_data);
+    assert_eq!(j["runtime_claims"]["vm_configuration"]["console-enabled"], false);
+    assert!(j["runtime_claims"]["ak_pub"].as_str().unwrap().starts_with("SHA256:"));
+    assert!(j["checks"].as_array().unwrap().iter().any(|c| c["check"] == "runtime_claims"), "{j}");
+
+    // Another session's binding: refused by the user-data check.
+    let other = hex::encode([0x5b; 64]);
+    let mut args = base.to_vec();
+    args.extend(["--json", "--report-data", &other]);
+    let run = cli(&args);
+    assert_eq!(run.code, EXIT_NOT_TRUSTED);
+    assert_eq!(json(&run)["failed_check"], "runtime_claims_user_data");
+
+    // No --report-data: the binding is not checked, so not trusted; the text says so.
+    let run = cli(&base);
+    assert_eq!(run.code, EXIT_NOT_TRUSTED, "{}", run.stdout);
+    assert!(run.stdout.contains("binding"), "{}", run.stdout);
+    let mut args = base.to_vec();
+    args.push("--no-binding");
+    let run = cli(&args);
+    assert_eq!(run.code, EXIT_OK, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("ok   runtime_claims"), "{}", run.stdout);
+
+    // The real vector: refused at its signature, labelled azure-sev-snp.
+    let data = |n: &str| format!("{}/data/azure/{n}", env!("CARGO_MANIFEST_DIR"));
+    let real_policy = w("real.toml", b"measurements = []\n");
+    let run = cli(&[
+        "verify-report",
+        "--report",
+        &data("azcvm_hcl-report-snp.bin"),
+        "--vcek",
+        &data("azcvm_vcek.pem"),
+        "--ask",
+        &data("azcvm_ask.pem"),
+        "--policy",
+        &real_policy,
+        "--at",
+        "1700000000",
+        "--json",
+        "--offline",
+        "--no-binding",
+    ]);
+    assert_eq!(run.code, EXIT_NOT_TRUSTED, "{}{}", run.stdout, run.stderr);
+    let j = json(&run);
+    assert_eq!((j["tee"].as_str(), j["check_group"].as_str()), (Some("azure-sev-snp"), Some("signature")), "{j}");
+}

@@ -326,7 +326,14 @@ impl ClientState {
 
     fn refused(&mut self, error: &VerifyError, report: Vec<u8>) {
         let tdx = matches!(error, VerifyError::Tdx(_)) || cvmc_protocol::tdx::quote::looks_like_quote(&report);
-        self.rows_for(if tdx { &Check::TDX } else { &Check::SNP });
+        let azure = cvmc_protocol::azure::hcl::looks_like_hcl(&report);
+        self.rows_for(if tdx {
+            &Check::TDX
+        } else if azure {
+            &Check::AZURE_SNP
+        } else {
+            &Check::SNP
+        });
         let failed = error.check();
         let mut reached = true;
         for (check, status) in &mut self.verdict.checks {

@@ -198,6 +198,7 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
             (true, _) => "SIMULATED - NOT CONFIDENTIAL",
             (false, GuestVerdict::Snp(_)) => "SEV-SNP",
             (false, GuestVerdict::Tdx(_)) => "Intel TDX",
+            (false, GuestVerdict::AzureSnp(_)) => "SEV-SNP behind Azure's paravisor",
         };
         ui.heading(RichText::new(format!("TRUSTED ({what})")).color(PASS));
         let at = state
@@ -218,6 +219,12 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
         let mut summary = summary;
         match v {
             GuestVerdict::Snp(s) => summary.insert(2, ("product".to_owned(), s.product.to_string())),
+            GuestVerdict::AzureSnp(a) => {
+                summary.insert(2, ("product".to_owned(), a.snp.product.to_string()));
+                let ak = a.claims.ak.as_ref().map_or_else(|| "none".to_owned(), |k| k.fingerprint_shown());
+                summary.insert(3, ("vTPM AK".to_owned(), ak));
+                summary.insert(4, ("vm-configuration".to_owned(), a.claims.flags_shown()));
+            }
             GuestVerdict::Tdx(t) => {
                 summary.insert(2, ("tcb status".to_owned(), t.tcb.status.to_string()));
                 let advisories =
@@ -238,6 +245,10 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
             GuestVerdict::Snp(s) => {
                 ui.strong("Report");
                 report_grid(ui, &s.report, Some(s.product));
+            }
+            GuestVerdict::AzureSnp(a) => {
+                ui.strong("Report (inside the paravisor's HCL report)");
+                report_grid(ui, &a.snp.report, Some(a.snp.product));
             }
             GuestVerdict::Tdx(t) => {
                 ui.strong("Quote");

@@ -331,7 +331,7 @@ pub async fn connect_with(
         (Some(kds), Some(have)) => {
             progress(Stage::Certificates);
             let kds = Arc::clone(kds);
-            let report = evidence.report.clone();
+            let report = evidence.snp_report().unwrap_or_default().to_vec();
             let revocation = policy.policy.revocation;
             let fetched =
                 tokio::task::spawn_blocking(move || kds.fetch_for(&report, have, revocation, now_unix())).await;
@@ -346,7 +346,7 @@ pub async fn connect_with(
         }
         _ => None,
     };
-    let signing_key = cvmc_protocol::snp::report::signing_key_of(&evidence.report)
+    let signing_key = cvmc_protocol::snp::report::signing_key_of(evidence.snp_report().unwrap_or_default())
         .unwrap_or(cvmc_protocol::snp::report::SigningKey::Vcek);
     let supplied = cvmc_protocol::Supplied {
         tdx_collateral: collateral.as_ref(),
@@ -418,10 +418,11 @@ fn snp_needs_kds(evidence: &cvmc_protocol::Evidence, policy: &cvmc_protocol::Pol
     use cvmc_protocol::evidence::{CertKind, Tee};
     use cvmc_protocol::policy::Revocation;
     use cvmc_protocol::snp::report::{SigningKey, signing_key_of};
-    if evidence.tee != Tee::SEV_SNP {
+    // Simulated guests (their TEST chains come with the evidence) never ask KDS.
+    if evidence.tee != Tee::SEV_SNP && evidence.tee != Tee::AZURE_SNP {
         return None;
     }
-    let (signer, intermediate) = match signing_key_of(&evidence.report)? {
+    let (signer, intermediate) = match signing_key_of(evidence.snp_report()?)? {
         SigningKey::Vlek => (CertKind::VLEK, CertKind::ASVK),
         _ => (CertKind::VCEK, CertKind::ASK),
     };

@@ -3,7 +3,9 @@
 //! ```text
 //! report_data (64 B, the session binding)
 //!      │
-//!      ├─ sev-snp   /dev/sev-guest SNP_GET_REPORT (sev crate) + certificates from disk
+//!      ├─ sev-snp   /dev/sev-guest SNP_GET_EXT_REPORT + the host's certificate table
+//!      ├─ azure-vtpm  vTPM NV 0x01400002 <- binding; NV 0x01400001 -> HCL report
+//!      │            (the paravisor's SNP report + runtime claims carrying the binding)
 //!      ├─ tsm       /sys/kernel/config/tsm/report/<fresh dir>: inblob -> outblob, auxblob
 //!      │            (sev_guest: SNP report + certificates; tdx_guest: TDX quote)
 //!      └─ simulated the sim-init TEST chain, SEV-SNP or TDX (NOT CONFIDENTIAL)
@@ -14,6 +16,7 @@
 //! Providers are blocking (an ioctl, configfs file IO, or an ECDSA signature): the
 //! server calls them on tokio's blocking pool.
 
+pub mod azure;
 pub mod sevguest;
 pub mod simulated;
 pub mod tsm;
