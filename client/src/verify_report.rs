@@ -123,6 +123,32 @@ fn snp_fetch(
     Ok(args.kds.fetch_for(report, have, revocation, args.at)?)
 }
 
+/// SEV-SNP certificates and CRL (DER) for one verification.
+#[derive(Debug, Default)]
+struct SnpFiles {
+    signer: Option<Vec<u8>>,
+    intermediate: Option<Vec<u8>>,
+    crl: Option<Vec<u8>>,
+}
+
+/// The certificates for `report` (a bare SEV-SNP report, or the one inside an HCL
+/// report; None when there is none to fetch for): the files given, else what the
+/// cache or AMD's KDS has.
+fn snp_certs(
+    args: &VerifyReportArgs,
+    report: Option<&[u8]>,
+    policy: &cvmc_protocol::Policy,
+) -> Result<SnpFiles, crate::failure::CommandError> {
+    let vcek = args.vcek.as_deref().map(read_cert).transpose()?;
+    let ask = args.ask.as_deref().map(read_cert).transpose()?;
+    let crl = args.crl.as_deref().map(read_file).transpose()?;
+    let fetched = match report {
+        Some(r) => snp_fetch(args, r, policy, vcek.is_some(), ask.is_some(), crl.is_some())?,
+        None => crate::kds::Fetched::default(),
+    };
+    Ok(SnpFiles { signer: vcek.or(fetched.vcek), intermediate: ask.or(fetched.intermediate), crl: crl.or(fetched.crl) })
+}
+
 /// Run the verification. Errors are unusable input; a refusal is an `Outcome`.
 pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, crate::failure::CommandError> {
     let report = read_report(&args.report)?;
@@ -142,22 +168,16 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, crate::failure:
             }
             .into());
         }
-        let inner = cvmc_protocol::azure::hcl::HclReport::parse(&report).ok().map(|h| h.hw_report.to_vec());
-        let vcek = args.vcek.as_deref().map(read_cert).transpose()?;
-        let ask = args.ask.as_deref().map(read_cert).transpose()?;
-        let crl = args.crl.as_deref().map(read_file).transpose()?;
-        let fetched = match &inner {
-            Some(inner) => snp_fetch(args, inner, &loaded.policy, vcek.is_some(), ask.is_some(), crl.is_some())?,
-            None => crate::kds::Fetched::default(),
-        };
-        let signer = vcek.as_deref().or(fetched.vcek.as_deref());
-        let intermediate = ask.as_deref().or(fetched.intermediate.as_deref());
+        let inner = cvmc_protocol::azure::hcl::HclReport::parse(&report).ok().map(|h| h.hw_report);
+        let certs = snp_certs(args, inner, &loaded.policy)?;
+        let (signer, intermediate) = (certs.signer.as_deref(), certs.intermediate.as_deref());
+        // The verifier takes the signer of the kind KEY_INFO names from these.
         let available = cvmc_protocol::AvailableCerts {
             vcek: signer,
             vlek: signer,
             ask: intermediate,
             asvk: intermediate,
-            crl: crl.as_deref().or(fetched.crl.as_deref()),
+            crl: certs.crl.as_deref(),
         };
         cvmc_protocol::azure::verify_azure_snp(&report, available, &expected, &loaded.policy, &loaded.anchors, args.at)
             .map(|v| GuestVerdict::AzureSnp(Box::new(v)))
@@ -190,14 +210,11 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, crate::failure:
             }
             .into());
         }
-        let vcek = args.vcek.as_deref().map(read_cert).transpose()?;
-        let ask = args.ask.as_deref().map(read_cert).transpose()?;
-        let crl = args.crl.as_deref().map(read_file).transpose()?;
-        let fetched = snp_fetch(args, &report, &loaded.policy, vcek.is_some(), ask.is_some(), crl.is_some())?;
+        let certs = snp_certs(args, Some(&report), &loaded.policy)?;
         let certs = SnpCerts {
-            signer: vcek.as_deref().or(fetched.vcek.as_deref()),
-            intermediate: ask.as_deref().or(fetched.intermediate.as_deref()),
-            crl: crl.as_deref().or(fetched.crl.as_deref()),
+            signer: certs.signer.as_deref(),
+            intermediate: certs.intermediate.as_deref(),
+            crl: certs.crl.as_deref(),
         };
         verify_snp(&report, certs, &expected, &loaded.policy, &loaded.anchors, args.at)
             .map(|v| GuestVerdict::Snp(Box::new(v)))

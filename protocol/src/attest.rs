@@ -177,29 +177,21 @@ pub fn verify_evidence(
     let collateral = supplied.tdx_collateral;
     let extra = supplied.snp;
     let expected = ExpectedReportData::Exact(report_data(&session.ekm, &session.nonce, &evidence.identity_key));
+    // SEV-SNP certificates: the evidence's own first, then what the caller has.
+    let available = AvailableCerts {
+        vcek: evidence.cert(CertKind::VCEK).or(extra.vcek),
+        vlek: evidence.cert(CertKind::VLEK).or(extra.vlek),
+        ask: evidence.cert(CertKind::ASK).or(extra.ask),
+        asvk: evidence.cert(CertKind::ASVK).or(extra.asvk),
+        crl: extra.crl,
+    };
     let (mut verified, label_simulated) = match evidence.tee {
         Tee::SEV_SNP | Tee::SIMULATED_SNP => {
-            let certs = SnpCerts::select(
-                &evidence.report,
-                AvailableCerts {
-                    vcek: evidence.cert(CertKind::VCEK).or(extra.vcek),
-                    vlek: evidence.cert(CertKind::VLEK).or(extra.vlek),
-                    ask: evidence.cert(CertKind::ASK).or(extra.ask),
-                    asvk: evidence.cert(CertKind::ASVK).or(extra.asvk),
-                    crl: extra.crl,
-                },
-            );
+            let certs = SnpCerts::select(&evidence.report, available);
             let v = verify_snp(&evidence.report, certs, &expected, policy, anchors, now)?;
             (GuestVerdict::Snp(Box::new(v)), evidence.tee == Tee::SIMULATED_SNP)
         }
         Tee::AZURE_SNP | Tee::SIMULATED_AZURE_SNP => {
-            let available = AvailableCerts {
-                vcek: evidence.cert(CertKind::VCEK).or(extra.vcek),
-                vlek: evidence.cert(CertKind::VLEK).or(extra.vlek),
-                ask: evidence.cert(CertKind::ASK).or(extra.ask),
-                asvk: evidence.cert(CertKind::ASVK).or(extra.asvk),
-                crl: extra.crl,
-            };
             let v = verify_azure_snp(&evidence.report, available, &expected, policy, anchors, now)?;
             (GuestVerdict::AzureSnp(Box::new(v)), evidence.tee == Tee::SIMULATED_AZURE_SNP)
         }

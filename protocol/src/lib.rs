@@ -39,6 +39,7 @@ pub mod tdx;
 pub mod text;
 pub mod time;
 pub mod tpm;
+pub mod verify_error;
 
 pub use attest::{AttestedGuest, GuestVerdict, SessionBinding, Supplied, verify_evidence};
 pub use error::{Check, CodecError, PolicyError, ReportError, VerifyError};

@@ -255,31 +255,19 @@ fn the_real_tdx_hcl_report_parses_and_its_ak_is_extracted() {
     assert_eq!(e.name(), "hcl_report_type", "{e}");
 }
 
-/// The origin's bincode `Quote { signature, message, pcrs: Vec<[u8; 32]> }`.
+/// The origin's bincode `Quote { signature, message, pcrs: Vec<[u8; 32]> }`: each
+/// field a u64 LE length (or count), then its bytes.
 fn quote() -> (Vec<u8>, Vec<u8>, Vec<[u8; 32]>) {
     let raw = data("azcvm_quote.bin");
     let mut at = 0;
-    let mut len = || {
-        let n = usize::try_from(u64::from_le_bytes(raw[at..at + 8].try_into().unwrap())).unwrap();
-        at += 8;
-        n
+    let mut field = |unit: usize| {
+        let n = usize::try_from(u64::from_le_bytes(raw[at..at + 8].try_into().unwrap())).unwrap() * unit;
+        at += 8 + n;
+        raw[at - n..at].to_vec()
     };
-    let n = len();
-    let signature = raw[at..at + n].to_vec();
-    at += n;
-    let mut len = || {
-        let n = usize::try_from(u64::from_le_bytes(raw[at..at + 8].try_into().unwrap())).unwrap();
-        at += 8;
-        n
-    };
-    let n = len();
-    let message = raw[at..at + n].to_vec();
-    at += n;
-    let count = usize::try_from(u64::from_le_bytes(raw[at..at + 8].try_into().unwrap())).unwrap();
-    at += 8;
-    let pcrs = (0..count).map(|i| raw[at + 32 * i..at + 32 * (i + 1)].try_into().unwrap()).collect();
-    assert_eq!(at + 32 * count, raw.len());
-    (signature, message, pcrs)
+    let (signature, message, pcrs) = (field(1), field(1), field(32));
+    assert_eq!(at, raw.len());
+    (signature, message, pcrs.chunks(32).map(|p| p.try_into().unwrap()).collect())
 }
 
 #[test]

@@ -229,8 +229,9 @@ impl AzureVtpmProvider {
         }
         let digest = hcl.claims_digest();
         let report_data = match hcl.report_type {
-            HwReportType::Snp => hcl.hw_report.get(0x50..0x90),
-            HwReportType::Tdx => hcl.hw_report.get(128..192),
+            HwReportType::Snp => hcl.hw_report.get(cvmc_protocol::snp::report::offset::REPORT_DATA..),
+            // TDREPORT_STRUCT: REPORTMACSTRUCT's REPORTDATA at 128.
+            HwReportType::Tdx => hcl.hw_report.get(128..),
         };
         if report_data.and_then(|r| r.get(..digest.len())) != Some(&digest[..]) {
             return None;
