@@ -125,12 +125,17 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = TeeArg::Snp)]
         tee: TeeArg,
     },
-    /// Check a stored SEV-SNP report or Intel TDX quote offline against a trust policy;
-    /// exit 0 only if trusted.
+    /// Check a stored SEV-SNP report, Intel TDX quote or Azure HCL report offline
+    /// against a trust policy; exit 0 only if trusted.
     VerifyReport {
         /// The report or quote, raw bytes or their hex text (told apart by the header).
+        /// An Azure HCL report holding a TD report may carry its quote after it.
         #[arg(long)]
         report: PathBuf,
+        /// Azure TDX: the quote Azure's quoting service made of the HCL report's TD
+        /// report (IMDS /acc/tdquote), raw or hex, when it is not appended to --report.
+        #[arg(long)]
+        quote: Option<PathBuf>,
         /// SEV-SNP: the VCEK (or VLEK) certificate, DER or PEM. Without it the VCEK is
         /// fetched from AMD's KDS (or read from the cache); a VLEK must be given.
         #[arg(long)]
@@ -253,6 +258,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
     match cli.command {
         Some(Command::VerifyReport {
             report,
+            quote,
             vcek,
             crl,
             collateral,
@@ -269,6 +275,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
         }) => {
             let args = VerifyReportArgs {
                 report,
+                quote,
                 vcek,
                 crl,
                 collateral,

@@ -19,8 +19,9 @@ pub struct Outcome {
     pub report: Option<Report>,
     /// The TDX quote, if the evidence was one and it parsed.
     pub quote: Option<Quote>,
-    /// Whether the evidence was an Azure HCL report (its SEV-SNP report is `report`).
-    pub hcl: bool,
+    /// The kind of Azure HCL report the evidence was, if it was one (its SEV-SNP
+    /// report is `report`, or the quote after its TD report is `quote`).
+    pub hcl: Option<cvmc_protocol::azure::hcl::HwReportType>,
     /// The guest identity fingerprint, for live verification.
     pub identity: Option<String>,
     /// What known_guests said of that identity, for live verification.
@@ -31,9 +32,13 @@ impl Outcome {
     /// An outcome for raw evidence bytes: the report or quote is parsed for display
     /// whatever the verdict.
     pub fn for_bytes(result: Result<GuestVerdict, VerifyError>, raw: &[u8]) -> Self {
-        let hcl = cvmc_protocol::azure::hcl::looks_like_hcl(raw);
-        let (report, quote) = if hcl {
-            let inner = cvmc_protocol::azure::hcl::HclReport::parse(raw).ok();
+        use cvmc_protocol::azure::hcl::{self, HclReport, HwReportType};
+        let hcl = hcl::report_type_hint(raw);
+        let (report, quote) = if hcl == Some(HwReportType::Tdx) {
+            let quote_raw = hcl::split_quote(raw).map_or(&[][..], |(_, q)| q);
+            (None, Quote::parse(quote_raw).ok())
+        } else if hcl.is_some() {
+            let inner = HclReport::parse(raw).ok();
             (inner.and_then(|h| Report::parse(h.hw_report).ok()), None)
         } else if cvmc_protocol::tdx::quote::looks_like_quote(raw) {
             (None, Quote::parse(raw).ok())
@@ -46,9 +51,10 @@ impl Outcome {
     fn tee(&self) -> &'static str {
         match &self.result {
             Ok(v) => v.tee(),
+            Err(_) if self.hcl == Some(cvmc_protocol::azure::hcl::HwReportType::Tdx) => "azure-tdx",
+            Err(_) if self.hcl.is_some() => "azure-sev-snp",
             Err(_) if self.quote.is_some() => "tdx",
             Err(VerifyError::Tdx(_)) => "tdx",
-            Err(_) if self.hcl => "azure-sev-snp",
             Err(_) => "sev-snp",
         }
     }
@@ -96,9 +102,23 @@ impl Outcome {
         }
         if let (Some(obj), Ok(GuestVerdict::AzureSnp(v))) = (out.as_object_mut(), &self.result) {
             obj.insert("product".into(), json!(v.snp.product));
-            obj.insert("runtime_claims".into(), crate::report_view::claims_json(v));
+            obj.insert(
+                "runtime_claims".into(),
+                crate::report_view::claims_json(&v.claims, v.claims_hash, &v.claims_digest),
+            );
         }
-        if let (Some(obj), Ok(GuestVerdict::Tdx(v))) = (out.as_object_mut(), &self.result) {
+        if let (Some(obj), Ok(GuestVerdict::AzureTdx(v))) = (out.as_object_mut(), &self.result) {
+            obj.insert(
+                "runtime_claims".into(),
+                crate::report_view::claims_json(&v.claims, v.claims_hash, &v.claims_digest),
+            );
+        }
+        let tdx = match &self.result {
+            Ok(GuestVerdict::Tdx(v)) => Some(&**v),
+            Ok(GuestVerdict::AzureTdx(v)) => Some(&v.tdx),
+            _ => None,
+        };
+        if let (Some(obj), Some(v)) = (out.as_object_mut(), tdx) {
             obj.insert("tcb_status".into(), json!(v.tcb.status.name()));
             obj.insert("advisory_ids".into(), json!(v.tcb.advisory_ids));
             obj.insert("fmspc".into(), json!(v.fmspc));
@@ -128,10 +148,13 @@ impl Outcome {
                     (false, GuestVerdict::AzureSnp(a)) => {
                         format!("SEV-SNP behind Azure's paravisor, {}", a.snp.product)
                     }
+                    (false, GuestVerdict::AzureTdx(a)) => {
+                        format!("Intel TDX behind Azure's paravisor, {}", a.tdx.tcb.status)
+                    }
                 };
                 out.push_str(&format!("TRUSTED ({what}, {})\n", v.anchor()));
                 for p in v.passed() {
-                    out.push_str(&format!("  ok   {:<12} {}\n", check_name(p.check), p.detail));
+                    out.push_str(&format!("  ok   {:<14} {}\n", check_name(p.check), p.detail));
                 }
                 for w in v.warnings() {
                     out.push_str(&format!("  WARNING: {w}\n"));
@@ -154,11 +177,12 @@ impl Outcome {
                 let rows: &[Check] = match self.tee() {
                     "tdx" => &Check::TDX,
                     "azure-sev-snp" => &Check::AZURE_SNP,
+                    "azure-tdx" => &Check::AZURE_TDX,
                     _ => &Check::SNP,
                 };
                 for &c in rows {
                     if c == failed {
-                        out.push_str(&format!("  FAIL {:<12} {} ({})\n", check_name(c), e, e.name()));
+                        out.push_str(&format!("  FAIL {:<14} {} ({})\n", check_name(c), e, e.name()));
                         break;
                     }
                     out.push_str(&format!("  ok   {}\n", check_name(c)));

@@ -116,13 +116,12 @@ pub fn quote_json(q: &cvmc_protocol::tdx::Quote) -> Value {
 /// The runtime claims of an Azure HCL report, for `--json` (`runtime_claims`): their
 /// digest as REPORT_DATA begins, the vTPM AK, the `vm-configuration` claims, and the
 /// user-data (hex).
-pub fn claims_json(v: &cvmc_protocol::azure::AzureVerified) -> Value {
-    let c = &v.claims;
+pub fn claims_json(c: &cvmc_protocol::azure::claims::RuntimeClaims, hash: &str, digest: &str) -> Value {
     let config: serde_json::Map<String, Value> =
         c.vm_configuration.iter().map(|(k, v)| (cvmc_protocol::text::escape(k).into_owned(), json!(v))).collect();
     json!({
-        "hash": v.claims_hash,
-        "digest": v.claims_digest,
+        "hash": hash,
+        "digest": digest,
         "ak_pub": c.ak.as_ref().map(|a| a.fingerprint_shown()),
         "vm_configuration": config,
         "user_data": c.user_data.map(hex::encode),

@@ -1,9 +1,13 @@
 //! `cvm-console verify-report`: check a stored SEV-SNP report, Intel TDX quote or
 //! Azure HCL report offline. They are told apart by their first bytes (an HCL report
-//! starts "HCLA"; a TDX quote header says version 4 or 5 and TEE type 0x81).
+//! starts "HCLA"; a TDX quote header says version 4 or 5 and TEE type 0x81), and an
+//! HCL report by the kind of hardware report its HCL data names: an SEV-SNP report
+//! is verified with certificates as a bare one is, a TD report through its quote
+//! (appended, or `--quote`) with collateral as a bare TDX quote is.
 
 use std::path::{Path, PathBuf};
 
+use cvmc_protocol::azure::hcl::{self, HclReport, HwReportType};
 use cvmc_protocol::snp::report::REPORT_LEN;
 use cvmc_protocol::tdx::quote::looks_like_quote;
 use cvmc_protocol::tdx::{Collateral, verify_tdx};
@@ -18,6 +22,8 @@ use crate::policy_file::load_policy;
 pub struct VerifyReportArgs {
     /// Report or quote: raw bytes, or the same as hex text.
     pub report: PathBuf,
+    /// Azure TDX: the quote of the HCL report's TD report, when not appended to it.
+    pub quote: Option<PathBuf>,
     /// SEV-SNP: VCEK or VLEK, DER or PEM; fetched from KDS when absent (a VCEK).
     pub vcek: Option<PathBuf>,
     /// SEV-SNP: AMD's CRL for the product, DER.
@@ -158,7 +164,52 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, crate::failure:
         Some(hex) => ExpectedReportData::Exact(parse_report_data(hex)?),
         None => ExpectedReportData::NotBound,
     };
-    let mut result = if cvmc_protocol::azure::hcl::looks_like_hcl(&report) {
+    let hcl_type = cvmc_protocol::azure::hcl::report_type_hint(&report);
+    if args.quote.is_some() && hcl_type != Some(HwReportType::Tdx) {
+        return Err(ClientError::BadArgument {
+            flag: "--quote",
+            reason: "--quote is for an Azure HCL report holding a TD report; this report is not one".into(),
+        }
+        .into());
+    }
+    let result = if hcl_type == Some(HwReportType::Tdx) {
+        if args.vcek.is_some() || args.ask.is_some() || args.crl.is_some() {
+            return Err(ClientError::BadArgument {
+                flag: "--vcek",
+                reason: "the report is an Azure HCL report holding a TD report: it is verified through its TDX \
+                         quote, whose certificates are inside it (give --collateral, or let it be fetched)"
+                    .into(),
+            }
+            .into());
+        }
+        let report = match args.quote.as_deref() {
+            Some(path) => match hcl::split_quote(&report) {
+                Ok((hcl_part, [])) => hcl::with_quote(hcl_part, &read_report(path)?),
+                Ok(_) => {
+                    return Err(ClientError::BadArgument {
+                        flag: "--quote",
+                        reason: "the HCL report already carries a quote after it".into(),
+                    }
+                    .into());
+                }
+                // The verifier refuses it by its format.
+                Err(_) => report,
+            },
+            None => report,
+        };
+        let quote = hcl::split_quote(&report).map_or(&[][..], |(_, q)| q);
+        let collateral = tdx_collateral(args, quote)?;
+        let result = cvmc_protocol::azure::verify_azure_tdx(
+            &report,
+            &collateral,
+            &expected,
+            &loaded.policy,
+            &loaded.anchors,
+            args.at,
+        )
+        .map(|v| GuestVerdict::AzureTdx(Box::new(v)));
+        return Ok(finish(args, result, &report));
+    } else if hcl_type.is_some() {
         if args.collateral.is_some() {
             return Err(ClientError::BadArgument {
                 flag: "--collateral",
@@ -168,7 +219,7 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, crate::failure:
             }
             .into());
         }
-        let inner = cvmc_protocol::azure::hcl::HclReport::parse(&report).ok().map(|h| h.hw_report);
+        let inner = HclReport::parse(&report).ok().map(|h| h.hw_report);
         let certs = snp_certs(args, inner, &loaded.policy)?;
         let (signer, intermediate) = (certs.signer.as_deref(), certs.intermediate.as_deref());
         // The verifier takes the signer of the kind KEY_INFO names from these.
@@ -191,15 +242,7 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, crate::failure:
             }
             .into());
         }
-        let collateral = match args.collateral.as_deref() {
-            Some(path) => read_collateral(path)?,
-            None => match cvmc_protocol::tdx::quote_platform(&report) {
-                Ok((fmspc, ca)) => args.pcs.collateral(&fmspc, ca, args.at)?,
-                // A quote whose PCK chain cannot be read names no platform; the
-                // verifier refuses it (format or chain) before it reads any collateral.
-                Err(_) => Collateral::default(),
-            },
-        };
+        let collateral = tdx_collateral(args, &report)?;
         verify_tdx(&report, &collateral, &expected, &loaded.policy, &loaded.anchors, args.at)
             .map(|v| GuestVerdict::Tdx(Box::new(v)))
     } else {
@@ -219,8 +262,32 @@ pub fn verify_report(args: &VerifyReportArgs) -> Result<Outcome, crate::failure:
         verify_snp(&report, certs, &expected, &loaded.policy, &loaded.anchors, args.at)
             .map(|v| GuestVerdict::Snp(Box::new(v)))
     };
+    Ok(finish(args, result, &report))
+}
+
+/// The collateral for a TDX `quote`: the file given, else the cache's or PCS's for
+/// its platform.
+fn tdx_collateral(args: &VerifyReportArgs, quote: &[u8]) -> Result<Collateral, crate::failure::CommandError> {
+    Ok(match args.collateral.as_deref() {
+        Some(path) => read_collateral(path)?,
+        None => match cvmc_protocol::tdx::quote_platform(quote) {
+            Ok((fmspc, ca)) => args.pcs.collateral(&fmspc, ca, args.at)?,
+            // A quote whose PCK chain cannot be read (or no quote) names no platform;
+            // the verifier refuses it (format or chain) before it reads any collateral.
+            Err(_) => Collateral::default(),
+        },
+    })
+}
+
+/// The outcome: a verdict whose binding was not checked is a refusal unless
+/// `--no-binding` accepts it.
+fn finish(
+    args: &VerifyReportArgs,
+    mut result: Result<GuestVerdict, cvmc_protocol::VerifyError>,
+    raw: &[u8],
+) -> Outcome {
     if matches!(&result, Ok(v) if !v.binding_checked()) && !args.no_binding {
         result = Err(cvmc_protocol::VerifyError::BindingNotChecked);
     }
-    Ok(Outcome::for_bytes(result, &report))
+    Outcome::for_bytes(result, raw)
 }

@@ -176,11 +176,15 @@ fn provider(config: &ServerConfig) -> Result<Arc<dyn EvidenceProvider>, BuildErr
                     device.display()
                 );
             }
-            Arc::new(crate::evidence::azure::AzureVtpmProvider::new(
+            let provider = crate::evidence::azure::AzureVtpmProvider::new(
                 &device,
                 config.certs_dir.clone(),
                 config.simulated_paravisor,
-            )?)
+            )?;
+            Arc::new(match &config.imds_url {
+                Some(url) => provider.with_imds_url(url.clone()),
+                None => provider,
+            })
         }
     })
 }

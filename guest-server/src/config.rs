@@ -98,6 +98,10 @@ pub struct ServerConfig {
     /// /dev/tpmrm0) or a unix socket speaking raw TPM commands (swtpm, for tests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tpm_device: Option<PathBuf>,
+    /// Azure TDX CVMs: the quoting service the TD report is sent to (default Azure's
+    /// IMDS, http://169.254.169.254/acc/tdquote).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imds_url: Option<String>,
     /// TESTS ONLY: the HCL report in the vTPM is made by the tests' paravisor
     /// stand-in around an SEV-SNP report of the simulated chain, so the evidence is
     /// labelled simulated (NOT CONFIDENTIAL). Never set on a real Azure VM.
@@ -191,6 +195,7 @@ impl ServerConfig {
             certs_dir: None,
             vmpl: 0,
             tpm_device: None,
+            imds_url: None,
             simulated_paravisor: false,
             linger_secs: default_linger(),
             max_sessions: default_max_sessions(),

@@ -274,7 +274,7 @@ pub fn launch_findings(tee: cvmc_protocol::evidence::Tee, report: &[u8]) -> Vec<
               debug=on on the tdx-guest object); clients refuse such a guest unless their policy allows debug"
             .into(),
     };
-    if tee == Tee::AZURE_SNP || tee == Tee::SIMULATED_AZURE_SNP {
+    if [Tee::AZURE_SNP, Tee::SIMULATED_AZURE_SNP, Tee::AZURE_TDX, Tee::SIMULATED_AZURE_TDX].contains(&tee) {
         let hcl = match cvmc_protocol::azure::hcl::HclReport::parse(report) {
             Ok(h) => h,
             Err(e) => return vec![unreadable(&e.to_string())],
@@ -294,8 +294,17 @@ pub fn launch_findings(tee: cvmc_protocol::evidence::Tee, report: &[u8]) -> Vec<
                     .into(),
             });
         }
-        if hcl.report_type == cvmc_protocol::azure::hcl::HwReportType::Snp {
-            f.extend(launch_findings(Tee::SEV_SNP, hcl.hw_report));
+        match hcl.report_type {
+            cvmc_protocol::azure::hcl::HwReportType::Snp => f.extend(launch_findings(Tee::SEV_SNP, hcl.hw_report)),
+            cvmc_protocol::azure::hcl::HwReportType::Tdx => {
+                match cvmc_protocol::tdx::tdreport::TdReportStruct::parse(hcl.hw_report) {
+                    Ok(r) if r.body.attributes() & 1 != 0 => {
+                        f.push(debug("this is a debug TD (TDATTRIBUTES.DEBUG is set)"));
+                    }
+                    Ok(_) => {}
+                    Err(e) => f.push(unreadable(&e)),
+                }
+            }
         }
         return f;
     }
@@ -353,6 +362,7 @@ pub fn self_evidence_findings() -> Vec<Finding> {
             Err(_) if Path::new(crate::evidence::azure::TPM_DEVICE).exists() => {
                 let vtpm = crate::evidence::azure::Vtpm::new(crate::evidence::azure::TPM_DEVICE);
                 return match vtpm.nv_read_if_written(cvmc_protocol::azure::NV_HCL_REPORT) {
+                    // The same HCL findings for either kind of hardware report inside.
                     Ok(Some(hcl)) => launch_findings(cvmc_protocol::evidence::Tee::AZURE_SNP, &hcl),
                     _ => Vec::new(),
                 };

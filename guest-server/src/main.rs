@@ -30,6 +30,10 @@ struct Cli {
     /// The vTPM for `--evidence azure-vtpm` (default /dev/tpmrm0).
     #[arg(long)]
     tpm_device: Option<PathBuf>,
+    /// Azure TDX: the quoting service for TD reports (default Azure's IMDS,
+    /// http://169.254.169.254/acc/tdquote).
+    #[arg(long)]
+    imds_url: Option<String>,
     /// Screen source: fbdev:/dev/fbN, vnc:ADDR, pattern[:WxH] (a test screen, 1024x768 by default) or none.
     #[arg(long)]
     display: Option<String>,
@@ -126,6 +130,9 @@ fn load_config(cli: &Cli) -> Result<ServerConfig, ConfigError> {
     }
     if let Some(v) = &cli.tpm_device {
         config.tpm_device = Some(v.clone());
+    }
+    if let Some(v) = &cli.imds_url {
+        config.imds_url = Some(v.clone());
     }
     if let Some(v) = &cli.display {
         config.display.clone_from(v);

@@ -10,7 +10,7 @@
 
 use ed25519_dalek::{Signature, VerifyingKey};
 
-use crate::azure::{AzureVerified, verify_azure_snp};
+use crate::azure::{AzureTdxVerified, AzureVerified, verify_azure_snp, verify_azure_tdx};
 use crate::binding::{EKM_LEN, identity_fingerprint, identity_message, report_data};
 use crate::error::{Check, VerifyError};
 use crate::evidence::{CertKind, Evidence, Tee};
@@ -38,6 +38,8 @@ pub enum GuestVerdict {
     Tdx(Box<TdxVerified>),
     /// An SEV-SNP report inside an HCL report from Azure's paravisor.
     AzureSnp(Box<AzureVerified>),
+    /// A TD report inside an HCL report from Azure's paravisor, with its quote.
+    AzureTdx(Box<AzureTdxVerified>),
 }
 
 impl GuestVerdict {
@@ -47,6 +49,7 @@ impl GuestVerdict {
             Self::Snp(v) => &v.passed,
             Self::Tdx(v) => &v.passed,
             Self::AzureSnp(v) => &v.snp.passed,
+            Self::AzureTdx(v) => &v.tdx.passed,
         }
     }
 
@@ -55,6 +58,7 @@ impl GuestVerdict {
             Self::Snp(v) => &mut v.passed,
             Self::Tdx(v) => &mut v.passed,
             Self::AzureSnp(v) => &mut v.snp.passed,
+            Self::AzureTdx(v) => &mut v.tdx.passed,
         }
     }
 
@@ -64,6 +68,7 @@ impl GuestVerdict {
             Self::Snp(v) => &v.warnings,
             Self::Tdx(v) => &v.warnings,
             Self::AzureSnp(v) => &v.snp.warnings,
+            Self::AzureTdx(v) => &v.tdx.warnings,
         }
     }
 
@@ -72,6 +77,7 @@ impl GuestVerdict {
             Self::Snp(v) => &mut v.warnings,
             Self::Tdx(v) => &mut v.warnings,
             Self::AzureSnp(v) => &mut v.snp.warnings,
+            Self::AzureTdx(v) => &mut v.tdx.warnings,
         }
     }
 
@@ -81,6 +87,7 @@ impl GuestVerdict {
             Self::Snp(v) => &v.anchor,
             Self::Tdx(v) => &v.anchor,
             Self::AzureSnp(v) => &v.snp.anchor,
+            Self::AzureTdx(v) => &v.tdx.anchor,
         }
     }
 
@@ -95,15 +102,17 @@ impl GuestVerdict {
             Self::Snp(v) => v.binding_checked,
             Self::Tdx(v) => v.binding_checked,
             Self::AzureSnp(v) => v.snp.binding_checked,
+            Self::AzureTdx(v) => v.tdx.binding_checked,
         }
     }
 
-    /// `sev-snp`, `tdx` or `azure-sev-snp`, as `--json` names it.
+    /// `sev-snp`, `tdx`, `azure-sev-snp` or `azure-tdx`, as `--json` names it.
     pub fn tee(&self) -> &'static str {
         match self {
             Self::Snp(_) => "sev-snp",
             Self::Tdx(_) => "tdx",
             Self::AzureSnp(_) => "azure-sev-snp",
+            Self::AzureTdx(_) => "azure-tdx",
         }
     }
 
@@ -113,6 +122,7 @@ impl GuestVerdict {
             Self::Snp(_) => &Check::SNP,
             Self::Tdx(_) => &Check::TDX,
             Self::AzureSnp(_) => &Check::AZURE_SNP,
+            Self::AzureTdx(_) => &Check::AZURE_TDX,
         }
     }
 
@@ -122,6 +132,7 @@ impl GuestVerdict {
             Self::Snp(v) => hex::encode(v.report.measurement),
             Self::Tdx(v) => hex::encode(v.quote.td.mr_td),
             Self::AzureSnp(v) => hex::encode(v.snp.report.measurement),
+            Self::AzureTdx(v) => hex::encode(v.tdx.quote.td.mr_td),
         }
     }
 }
@@ -145,7 +156,8 @@ fn tdx_collateral(evidence: &Evidence, supplied: Option<&Collateral>) -> Result<
     if !evidence.collateral.is_empty() {
         return Ok(Collateral::from_json(&evidence.collateral)?);
     }
-    let fmspc = quote_fmspc(&evidence.report)?;
+    let quote = evidence.tdx_quote().ok_or(crate::azure::AzureError::NoQuote)?;
+    let fmspc = quote_fmspc(quote)?;
     Err(TdxError::MissingCollateral {
         fmspc: hex::encode(fmspc),
         reason: "the guest sent none and none was given or cached".into(),
@@ -199,6 +211,11 @@ pub fn verify_evidence(
             let collateral = tdx_collateral(evidence, collateral)?;
             let v = verify_tdx(&evidence.report, &collateral, &expected, policy, anchors, now)?;
             (GuestVerdict::Tdx(Box::new(v)), evidence.tee == Tee::SIMULATED_TDX)
+        }
+        Tee::AZURE_TDX | Tee::SIMULATED_AZURE_TDX => {
+            let collateral = tdx_collateral(evidence, collateral)?;
+            let v = verify_azure_tdx(&evidence.report, &collateral, &expected, policy, anchors, now)?;
+            (GuestVerdict::AzureTdx(Box::new(v)), evidence.tee == Tee::SIMULATED_AZURE_TDX)
         }
         other => return Err(VerifyError::UnsupportedTee { tee: other.name() }),
     };

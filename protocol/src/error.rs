@@ -168,6 +168,23 @@ impl Check {
         Self::Identity,
     ];
 
+    /// The checks a TDX quote behind Azure's paravisor lists: TDX's and the runtime
+    /// claims.
+    pub const AZURE_TDX: [Self; 12] = [
+        Self::Format,
+        Self::Chain,
+        Self::Root,
+        Self::Revocation,
+        Self::Signature,
+        Self::Collateral,
+        Self::Tcb,
+        Self::Policy,
+        Self::Measurement,
+        Self::RuntimeClaims,
+        Self::Binding,
+        Self::Identity,
+    ];
+
     /// The lowercase name used in `--json` and the GUI.
     pub fn name(self) -> &'static str {
         match self {

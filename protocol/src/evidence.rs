@@ -17,6 +17,11 @@ impl Tee {
     /// REPORT_DATA is the hash of the runtime claims (with the session binding as
     /// their user-data).
     pub const AZURE_SNP: Self = Self(3);
+    /// An HCL report from Azure's paravisor holding a TD report, followed by the
+    /// TDX quote Azure's quoting service made of it (see
+    /// [`crate::azure::hcl::split_quote`]); the quote's REPORTDATA is the hash of the
+    /// runtime claims.
+    pub const AZURE_TDX: Self = Self(4);
     /// A byte-exact SEV-SNP report signed by a locally made TEST chain. For
     /// development and tests only; verified by the very same code path, and
     /// accepted only when the policy names that test root.
@@ -29,6 +34,9 @@ impl Tee {
     /// the simulated chain; as [`Tee::SIMULATED_SNP`], accepted only when the policy
     /// names that test root.
     pub const SIMULATED_AZURE_SNP: Self = Self(0xff03);
+    /// The same for TDX: a TEST paravisor's HCL report and a quote of the simulated
+    /// TDX chain.
+    pub const SIMULATED_AZURE_TDX: Self = Self(0xff04);
 
     /// Short name for logs and JSON.
     pub fn name(self) -> String {
@@ -39,6 +47,8 @@ impl Tee {
             Self::SIMULATED_TDX => "simulated-tdx".into(),
             Self::AZURE_SNP => "azure-sev-snp".into(),
             Self::SIMULATED_AZURE_SNP => "simulated-azure-sev-snp".into(),
+            Self::AZURE_TDX => "azure-tdx".into(),
+            Self::SIMULATED_AZURE_TDX => "simulated-azure-tdx".into(),
             Self(other) => format!("unknown({other:#06x})"),
         }
     }
@@ -116,6 +126,18 @@ impl Evidence {
                 .ok()
                 .filter(|h| h.report_type == crate::azure::hcl::HwReportType::Snp)
                 .map(|h| h.hw_report),
+            _ => None,
+        }
+    }
+
+    /// The TDX quote in this evidence: the report itself, or the one after an Azure
+    /// HCL report. None for other TEEs or Azure evidence without a quote.
+    pub fn tdx_quote(&self) -> Option<&[u8]> {
+        match self.tee {
+            Tee::TDX | Tee::SIMULATED_TDX => Some(&self.report),
+            Tee::AZURE_TDX | Tee::SIMULATED_AZURE_TDX => {
+                crate::azure::hcl::split_quote(&self.report).ok().map(|(_, q)| q).filter(|q| !q.is_empty())
+            }
             _ => None,
         }
     }

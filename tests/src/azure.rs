@@ -39,3 +39,70 @@ pub fn other_ak_fingerprint() -> [u8; 32] {
         .expect("azcvm_akpub.pem");
     cvmc_protocol::azure::claims::AkPub::from_pem(&pem).expect("an RSA key").fingerprint
 }
+
+/// A TDX HCL report carrying `claims` around a TD report of `platform` whose
+/// REPORTDATA hashes `signed_claims`, padded to 2048 bytes; and that TD report's
+/// quote body, for the quoting service to quote.
+pub fn tdx_hcl_report(
+    platform: &cvm_consoled::sim_tdx::SimTdxPlatform,
+    claims: &[u8],
+    signed_claims: &[u8],
+) -> (Vec<u8>, cvmc_protocol::tdx::quote::TdReport) {
+    let td = platform.td_template(report_data(signed_claims));
+    (hcl::encode(HwReportType::Tdx, &cvmc_protocol::tdx::tdreport::encode(&td), claims, 2048), td)
+}
+
+/// What the stand-in for Azure's quoting service (IMDS `/acc/tdquote`) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imds {
+    /// Quote the TD report it is sent, as Azure's does.
+    Honest,
+    /// Quote another TD report (another MRTD): a quote that is not of this one.
+    OtherTd,
+    /// Answer 200 with JSON that is not `{"quote": ...}`.
+    BadJson,
+    /// Answer 200 with a `quote` that is not base64.
+    BadBase64,
+    /// Answer 200 with a body far over any quote's size.
+    Huge,
+    /// Answer 500 with a message holding terminal control bytes.
+    Error,
+    /// Accept, read the request, never answer.
+    Silent,
+}
+
+/// A loopback stand-in for Azure's quoting service, quoting with `platform`.
+pub fn imds_server(
+    platform: std::sync::Arc<cvm_consoled::sim_tdx::SimTdxPlatform>,
+    behaviour: Imds,
+) -> crate::loopback_http::Loopback {
+    use base64ct::Encoding as _;
+    crate::loopback_http::Loopback::start_with_body(move |_, path, body| {
+        let ok = |body: Vec<u8>| Some(("200 OK", vec![("Content-Type", "application/json".to_owned())], body, None));
+        if path != "/acc/tdquote" {
+            return Some(("404 Not Found", vec![], Vec::new(), None));
+        }
+        match behaviour {
+            Imds::Silent => return None,
+            Imds::BadJson => return ok(br#"{"quote": 5}"#.to_vec()),
+            Imds::BadBase64 => return ok(br#"{"quote": "not base64 at all!"}"#.to_vec()),
+            Imds::Huge => return ok(vec![b' '; 4 << 20]),
+            Imds::Error => {
+                return Some(("500 Internal Server Error", vec![], b"quote failed \x1b[2J\x07".to_vec(), None));
+            }
+            Imds::Honest | Imds::OtherTd => {}
+        }
+        #[derive(serde::Deserialize)]
+        struct Request {
+            report: String,
+        }
+        let request: Request = serde_json::from_slice(body).expect("the provider sends {\"report\": base64url}");
+        let report = base64ct::Base64UrlUnpadded::decode_vec(&request.report).expect("base64url without padding");
+        let mut td = cvmc_protocol::tdx::tdreport::TdReportStruct::parse(&report).expect("a TD report").body;
+        if behaviour == Imds::OtherTd {
+            td.mr_td[0] ^= 1;
+        }
+        let quote = platform.quote(&td);
+        ok(format!(r#"{{"quote":"{}"}}"#, base64ct::Base64UrlUnpadded::encode_string(&quote)).into_bytes())
+    })
+}

@@ -1,6 +1,7 @@
 //! The HTTP/1.1 server skeleton the stand-ins for Intel's PCS and AMD's KDS share: a
 //! loopback listener, one thread per connection, the request path recorded, one answer,
-//! `Connection: close`. What to answer is the stand-in's.
+//! `Connection: close`. What to answer is the stand-in's. The stand-in for Azure's
+//! quoting service (IMDS) also reads the request's body.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -26,6 +27,12 @@ pub struct Loopback {
 impl Loopback {
     /// Serve: `answer(n, path)` for the `n`th request (from 0).
     pub fn start(answer: impl Fn(u32, &str) -> Answer + Send + Sync + 'static) -> Self {
+        Self::start_with_body(move |n, path, _| answer(n, path))
+    }
+
+    /// Serve: `answer(n, path, body)` for the `n`th request, with its body (by its
+    /// Content-Length, at most [`MAX_REQUEST_BODY`] bytes).
+    pub fn start_with_body(answer: impl Fn(u32, &str, &[u8]) -> Answer + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(AtomicU32::new(0));
@@ -60,21 +67,34 @@ impl Drop for Loopback {
     }
 }
 
-fn serve_one(mut stream: TcpStream, n: u32, paths: &Mutex<Vec<String>>, answer: &dyn Fn(u32, &str) -> Answer) {
+/// The largest request body read.
+pub const MAX_REQUEST_BODY: usize = 1 << 20;
+
+fn serve_one(mut stream: TcpStream, n: u32, paths: &Mutex<Vec<String>>, answer: &dyn Fn(u32, &str, &[u8]) -> Answer) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
         return;
     }
+    let mut content_length = 0usize;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
             break;
         }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            content_length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut request_body = vec![0u8; content_length.min(MAX_REQUEST_BODY)];
+    if std::io::Read::read_exact(&mut reader, &mut request_body).is_err() {
+        return;
     }
     let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
     paths.lock().unwrap().push(path.clone());
-    let Some((status, headers, body, length)) = answer(n, &path) else {
+    let Some((status, headers, body, length)) = answer(n, &path, &request_body) else {
         std::thread::sleep(std::time::Duration::from_secs(30));
         return;
     };

@@ -1,11 +1,13 @@
 //! A live guest behind Azure's paravisor, on a real software TPM: swtpm (started here
 //! on a private unix socket) stands in for the vTPM, and a test paravisor stand-in
 //! watches NV 0x01400002 and, like the real one, writes a fresh HCL report to NV
-//! 0x01400001: runtime claims carrying the user data, and an SEV-SNP report of the
-//! simulated chain whose REPORT_DATA is their SHA-256. The `azure-vtpm` provider, the
-//! TPM commands, the HCL parser and the verifier are the code that runs on Azure; the
-//! provider labels the evidence simulated (`simulated_paravisor`), as the chain is
-//! the TEST one.
+//! 0x01400001: runtime claims carrying the user data, and an SEV-SNP report (or a
+//! TDX TD report) of the simulated chain whose REPORT_DATA is their SHA-256. For TDX
+//! a loopback stand-in for Azure's quoting service (IMDS /acc/tdquote) quotes the TD
+//! report, and one for Intel's PCS serves the collateral. The `azure-vtpm` provider,
+//! the TPM commands, the IMDS request, the HCL parser and the verifiers are the code
+//! that runs on Azure; the provider labels the evidence simulated
+//! (`simulated_paravisor`), as the chains are the TEST ones.
 
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
@@ -18,15 +20,19 @@ use std::time::{Duration, Instant};
 
 use cvm_console::console_client::{ConsoleEnd, Reconnect};
 use cvm_console::net::connect;
+use cvm_console::pcs::PcsSource;
 use cvm_consoled::evidence::EvidenceProvider;
 use cvm_consoled::evidence::azure::{AzureVtpmProvider, Vtpm};
 use cvm_consoled::evidence::simulated::SimulatedProvider;
+use cvm_consoled::sim_tdx::{CollateralSpec, SimTdxPlatform};
 use cvmc_protocol::azure::hcl::{self, ClaimsHash, HwReportType};
 use cvmc_protocol::azure::{NV_HCL_REPORT, NV_USER_DATA};
 use cvmc_protocol::handshake::alpn;
 use cvmc_protocol::{Check, GuestVerdict};
+use cvmc_tests::azure::{Imds, imds_server};
 use cvmc_tests::console_driver::Driver;
-use cvmc_tests::guest::{GuestOptions, TestClient, TestGuest, sim_dir};
+use cvmc_tests::guest::{GuestOptions, TestClient, TestGuest, sim_dir, sim_dir_tdx};
+use cvmc_tests::pcs_server::{Behaviour, PcsServer};
 
 /// swtpm on a unix socket in its own state directory, killed on drop.
 struct Swtpm {
@@ -76,9 +82,21 @@ fn claims(user_data: &[u8]) -> Vec<u8> {
     cvmc_tests::azure::claims(user_data, "3404EF27-32A2-4A07-A4C7-1A1171624C5D")
 }
 
+/// The HCL report a paravisor makes for runtime claims.
+type MakeHcl = Box<dyn Fn(&[u8]) -> Vec<u8> + Send>;
+
+/// An SEV-SNP paravisor: an SNP report of the simulated chain.
+fn snp_hcl(sim: SimulatedProvider) -> MakeHcl {
+    Box::new(move |claims| {
+        let mut report_data = [0u8; 64];
+        report_data[..32].copy_from_slice(&ClaimsHash::Sha256.digest(claims));
+        hcl::encode(HwReportType::Snp, &sim.evidence(&report_data).unwrap().report, claims, 2048)
+    })
+}
+
 /// The test paravisor: polls NV 0x01400002 and answers each new user data with a
 /// fresh HCL report in NV 0x01400001, until `stop`.
-fn paravisor(vtpm: Vtpm, sim: SimulatedProvider, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u32> {
+fn paravisor(vtpm: Vtpm, make: MakeHcl, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u32> {
     std::thread::spawn(move || {
         let mut last: Option<Vec<u8>> = None;
         let mut reports = 0;
@@ -92,11 +110,7 @@ fn paravisor(vtpm: Vtpm, sim: SimulatedProvider, stop: Arc<AtomicBool>) -> std::
             if last.as_ref() == Some(&user_data) {
                 continue;
             }
-            let claims = claims(&user_data);
-            let mut report_data = [0u8; 64];
-            report_data[..32].copy_from_slice(&ClaimsHash::Sha256.digest(&claims));
-            let snp = sim.evidence(&report_data).unwrap().report;
-            vtpm.nv_write(NV_HCL_REPORT, &hcl::encode(HwReportType::Snp, &snp, &claims, 2048)).unwrap();
+            vtpm.nv_write(NV_HCL_REPORT, &make(&claims(&user_data))).unwrap();
             last = Some(user_data);
             reports += 1;
         }
@@ -126,7 +140,7 @@ async fn a_guest_behind_the_paravisor_on_swtpm_is_verified_end_to_end_and_its_co
     vtpm.nv_define(NV_HCL_REPORT, 2048).unwrap();
     assert_eq!(vtpm.nv_size(NV_USER_DATA).unwrap(), None);
     let stop = Arc::new(AtomicBool::new(false));
-    let stand_in = paravisor(vtpm.clone(), SimulatedProvider::load(sim_dir()).unwrap(), Arc::clone(&stop));
+    let stand_in = paravisor(vtpm.clone(), snp_hcl(SimulatedProvider::load(sim_dir()).unwrap()), Arc::clone(&stop));
 
     let certs = tempfile::tempdir().unwrap();
     certs_dir(&SimulatedProvider::load(sim_dir()).unwrap(), certs.path());
@@ -207,4 +221,113 @@ async fn the_attack_matrixs_honest_azure_guest_is_accepted() {
     let attested = connect(&guest.addr.to_string(), alpn::VERIFY, &client.opts).await.unwrap();
     assert_eq!(attested.guest.verified.tee(), "azure-sev-snp");
     guest.stop().await;
+}
+
+/// The simulated TDX platform of [`sim_dir_tdx`], shared by the paravisor and the
+/// quoting service stand-ins, and its collateral as Intel's PCS would serve it.
+fn tdx_platform() -> (Arc<SimTdxPlatform>, cvmc_protocol::tdx::Collateral) {
+    let files = cvm_consoled::siminit::load_tdx(sim_dir_tdx()).unwrap();
+    let collateral = files.ca.collateral(&CollateralSpec::up_to_date(&files.platform.spec)).unwrap();
+    (Arc::new(files.platform), collateral)
+}
+
+/// A TDX paravisor: a TD report of the simulated platform.
+fn tdx_hcl(platform: Arc<SimTdxPlatform>) -> MakeHcl {
+    Box::new(move |claims| cvmc_tests::azure::tdx_hcl_report(&platform, claims, claims).0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tdx_guest_behind_the_paravisor_is_quoted_over_imds_verified_end_to_end_and_its_console_echoes() {
+    let tpm = Swtpm::start();
+    let vtpm = Vtpm::new(&tpm.socket);
+    vtpm.nv_define(NV_HCL_REPORT, 2048).unwrap();
+    let (platform, collateral) = tdx_platform();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stand_in = paravisor(vtpm.clone(), tdx_hcl(Arc::clone(&platform)), Arc::clone(&stop));
+    let imds = imds_server(Arc::clone(&platform), Imds::Honest);
+    let pcs = PcsServer::start(collateral, Behaviour::Normal);
+
+    let provider =
+        AzureVtpmProvider::new(&tpm.socket, None, true).unwrap().with_imds_url(format!("{}/acc/tdquote", imds.url()));
+    let mut client = TestClient::tdx();
+    let cache = tempfile::tempdir().unwrap();
+    client.opts.pcs = Some(Arc::new(PcsSource {
+        base: pcs.url(),
+        offline: false,
+        cache: Some(cache.path().to_path_buf()),
+        timeout: Duration::from_secs(5),
+    }));
+    let guest = TestGuest::start_with_provider(
+        GuestOptions::default(),
+        std::slice::from_ref(&client.fingerprint),
+        Arc::new(provider),
+    )
+    .await;
+
+    let attested = connect(&guest.addr.to_string(), alpn::VERIFY, &client.opts).await.unwrap();
+    let GuestVerdict::AzureTdx(v) = &attested.guest.verified else { panic!("not an Azure TDX verdict") };
+    assert!(v.tdx.simulated() && v.tdx.binding_checked);
+    assert_eq!(v.claims.flag("secure-boot"), Some(true));
+    assert_eq!(v.tdx.quote.td.mr_td, platform.td_template([0; 64]).mr_td);
+    let checks: Vec<Check> = attested.guest.verified.passed().iter().map(|p| p.check).collect();
+    assert_eq!(checks, Check::AZURE_TDX.to_vec(), "every check ran, in the list's order");
+    assert_eq!(attested.guest.verified.tee(), "azure-tdx");
+    let claims_row = attested.guest.verified.passed().iter().find(|p| p.check == Check::RuntimeClaims).unwrap();
+    assert!(claims_row.detail.contains("SHA-256 of the runtime claims"), "{}", claims_row.detail);
+    drop(attested);
+    assert_eq!(imds.paths.lock().unwrap().as_slice(), ["/acc/tdquote"], "one quote per attestation");
+    assert!(pcs.requests.load(Ordering::SeqCst) > 0, "the guest sends no collateral: the client fetched it");
+
+    let mut d = Driver::start(guest.addr.to_string(), client.opts.clone(), Reconnect::default());
+    d.type_str("echo t''dx\r").await;
+    d.wait_for("\r\ntdx\r\n", 30).await;
+    d.type_str("exit 5\r").await;
+    let (end, _, _) = d.finish(30).await;
+    assert!(matches!(end, ConsoleEnd::Exited(5)), "{end:?}");
+    guest.stop().await;
+    stop.store(true, Ordering::Relaxed);
+    assert!(stand_in.join().unwrap() >= 2, "one fresh report per attestation");
+    assert_eq!(imds.paths.lock().unwrap().len(), 2, "the console's attestation was quoted afresh");
+}
+
+/// A quoting service that answers badly is a clear error at the guest, naming what
+/// was wrong, bounded in size and time; its text is escaped.
+#[test]
+fn a_hostile_or_broken_quoting_service_is_a_clear_bounded_error() {
+    let tpm = Swtpm::start();
+    let vtpm = Vtpm::new(&tpm.socket);
+    vtpm.nv_define(NV_HCL_REPORT, 2048).unwrap();
+    let (platform, _) = tdx_platform();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stand_in = paravisor(vtpm.clone(), tdx_hcl(Arc::clone(&platform)), Arc::clone(&stop));
+    let cases = [
+        (Imds::OtherTd, "the quote's MRTD is not this TD report's"),
+        (Imds::BadJson, "answer is not {\"quote\": ...}"),
+        (Imds::BadBase64, "quote is not base64"),
+        (Imds::Huge, "answer:"),
+        (Imds::Error, "answered 500: quote failed \\x1b[2J\\x07"),
+        (Imds::Silent, "/acc/tdquote"),
+    ];
+    for (n, (behaviour, want)) in cases.into_iter().enumerate() {
+        let imds = imds_server(Arc::clone(&platform), behaviour);
+        let provider = AzureVtpmProvider::new(&tpm.socket, None, true)
+            .unwrap()
+            .with_imds_url(format!("{}/acc/tdquote", imds.url()))
+            .with_imds_timeout(Duration::from_secs(1));
+        let started = Instant::now();
+        let e = provider.evidence(&[u8::try_from(n).unwrap() + 1; 64]).unwrap_err().to_string();
+        assert!(e.contains(want), "{behaviour:?}: {e}");
+        assert!(!e.contains('\x1b') && !e.contains('\x07'), "{behaviour:?}: control bytes reach the log: {e:?}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{behaviour:?}: bounded");
+    }
+    // The honest service, for contrast: evidence an Azure TDX verifier takes apart.
+    let imds = imds_server(Arc::clone(&platform), Imds::Honest);
+    let provider =
+        AzureVtpmProvider::new(&tpm.socket, None, true).unwrap().with_imds_url(format!("{}/acc/tdquote", imds.url()));
+    let ev = provider.evidence(&[0xaa; 64]).unwrap();
+    assert_eq!(ev.tee, cvmc_protocol::evidence::Tee::SIMULATED_AZURE_TDX);
+    let (hcl_part, quote) = hcl::split_quote(&ev.report).unwrap();
+    assert!(!quote.is_empty() && hcl::HclReport::parse(hcl_part).unwrap().report_type == HwReportType::Tdx);
+    stop.store(true, Ordering::Relaxed);
+    stand_in.join().unwrap();
 }

@@ -325,12 +325,15 @@ impl ClientState {
     }
 
     fn refused(&mut self, error: &VerifyError, report: Vec<u8>) {
+        use cvmc_protocol::azure::hcl::{HwReportType, report_type_hint};
+        let azure = report_type_hint(&report);
         let tdx = matches!(error, VerifyError::Tdx(_)) || cvmc_protocol::tdx::quote::looks_like_quote(&report);
-        let azure = cvmc_protocol::azure::hcl::looks_like_hcl(&report);
-        self.rows_for(if tdx {
-            &Check::TDX
-        } else if azure {
+        self.rows_for(if azure == Some(HwReportType::Tdx) {
+            &Check::AZURE_TDX
+        } else if azure.is_some() {
             &Check::AZURE_SNP
+        } else if tdx {
+            &Check::TDX
         } else {
             &Check::SNP
         });

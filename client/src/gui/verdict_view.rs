@@ -186,6 +186,21 @@ fn report_grid(ui: &mut egui::Ui, report: &Report, product: Option<cvmc_protocol
     copy_rows(ui, "report", &report_rows(report, product));
 }
 
+/// The TDX rows of the summary, after the first two.
+fn tdx_summary(summary: &mut Vec<(String, String)>, t: &cvmc_protocol::tdx::TdxVerified) {
+    summary.insert(2, ("tcb status".to_owned(), t.tcb.status.to_string()));
+    let advisories = if t.tcb.advisory_ids.is_empty() { "none".into() } else { t.tcb.advisory_ids.join(", ") };
+    summary.insert(3, ("advisories".to_owned(), cvmc_protocol::text::escape(&advisories).into_owned()));
+    summary.insert(4, ("fmspc".to_owned(), t.fmspc.clone()));
+}
+
+fn quote_grid(ui: &mut egui::Ui, title: &str, quote: &cvmc_protocol::tdx::Quote) {
+    ui.strong(title);
+    let mut rows = Vec::new();
+    flatten("", &crate::report_view::quote_json(quote), &mut rows);
+    copy_rows(ui, "quote", &rows);
+}
+
 /// The Attestation tab: the verdict, the checks with details, every report field.
 pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
@@ -199,6 +214,7 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
             (false, GuestVerdict::Snp(_)) => "SEV-SNP",
             (false, GuestVerdict::Tdx(_)) => "Intel TDX",
             (false, GuestVerdict::AzureSnp(_)) => "SEV-SNP behind Azure's paravisor",
+            (false, GuestVerdict::AzureTdx(_)) => "Intel TDX behind Azure's paravisor",
         };
         ui.heading(RichText::new(format!("TRUSTED ({what})")).color(PASS));
         let at = state
@@ -225,12 +241,12 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
                 summary.insert(3, ("vTPM AK".to_owned(), ak));
                 summary.insert(4, ("vm-configuration".to_owned(), a.claims.flags_shown()));
             }
-            GuestVerdict::Tdx(t) => {
-                summary.insert(2, ("tcb status".to_owned(), t.tcb.status.to_string()));
-                let advisories =
-                    if t.tcb.advisory_ids.is_empty() { "none".into() } else { t.tcb.advisory_ids.join(", ") };
-                summary.insert(3, ("advisories".to_owned(), cvmc_protocol::text::escape(&advisories).into_owned()));
-                summary.insert(4, ("fmspc".to_owned(), t.fmspc.clone()));
+            GuestVerdict::Tdx(t) => tdx_summary(&mut summary, t),
+            GuestVerdict::AzureTdx(a) => {
+                tdx_summary(&mut summary, &a.tdx);
+                let ak = a.claims.ak.as_ref().map_or_else(|| "none".to_owned(), |k| k.fingerprint_shown());
+                summary.insert(5, ("vTPM AK".to_owned(), ak));
+                summary.insert(6, ("vm-configuration".to_owned(), a.claims.flags_shown()));
             }
         }
         copy_rows(ui, "summary", &summary);
@@ -250,11 +266,9 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
                 ui.strong("Report (inside the paravisor's HCL report)");
                 report_grid(ui, &a.snp.report, Some(a.snp.product));
             }
-            GuestVerdict::Tdx(t) => {
-                ui.strong("Quote");
-                let mut rows = Vec::new();
-                flatten("", &crate::report_view::quote_json(&t.quote), &mut rows);
-                copy_rows(ui, "quote", &rows);
+            GuestVerdict::Tdx(t) => quote_grid(ui, "Quote", &t.quote),
+            GuestVerdict::AzureTdx(a) => {
+                quote_grid(ui, "Quote (of the TD report inside the paravisor's HCL report)", &a.tdx.quote);
             }
         }
     });

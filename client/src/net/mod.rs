@@ -409,8 +409,6 @@ async fn abort(stream: &mut TlsStream<TcpStream>, reason: &str) {
     let _ = stream.shutdown().await;
 }
 
-/// For TDX evidence that carries no collateral, or collateral past its nextUpdate:
-/// the platform to fetch it for.
 /// What a hardware SEV-SNP guest's evidence lacks that KDS can supply: `None` when
 /// nothing is to be fetched (a simulated guest, a TDX guest, or a report that brings
 /// its signer and a policy that does not require a CRL).
@@ -434,11 +432,10 @@ fn snp_needs_kds(evidence: &cvmc_protocol::Evidence, policy: &cvmc_protocol::Pol
         .then_some(crate::kds::Have { intermediate: have.intermediate || have.signer, ..have })
 }
 
+/// For TDX evidence (bare, or the quote after an Azure HCL report) that carries no
+/// collateral, or collateral past its nextUpdate: the platform to fetch it for.
 fn tdx_needs_collateral(evidence: &cvmc_protocol::Evidence) -> Option<([u8; 6], &'static str)> {
-    use cvmc_protocol::evidence::Tee;
-    if evidence.tee != Tee::TDX && evidence.tee != Tee::SIMULATED_TDX {
-        return None;
-    }
+    let quote = evidence.tdx_quote()?;
     if !evidence.collateral.is_empty() {
         let current = cvmc_protocol::tdx::Collateral::from_json(&evidence.collateral)
             .and_then(|c| c.valid_until())
@@ -448,5 +445,5 @@ fn tdx_needs_collateral(evidence: &cvmc_protocol::Evidence) -> Option<([u8; 6], 
             return None;
         }
     }
-    cvmc_protocol::tdx::quote_platform(&evidence.report).ok()
+    cvmc_protocol::tdx::quote_platform(quote).ok()
 }

@@ -9,6 +9,15 @@
 //! report goes to the client as is (cut to its meaningful length); the client checks
 //! the hash, the user data and the embedded SEV-SNP report.
 //!
+//! On a TDX CVM the HCL report holds a TD report, which is MAC'd for this CPU and
+//! not signed: the provider asks Azure's quoting service, over IMDS
+//! (`POST http://169.254.169.254/acc/tdquote`, `{"report": base64url}` answered by
+//! `{"quote": base64url}`), for the quote of it, checks that the quote is of exactly
+//! that TD report, and sends the HCL report with the quote after it. The client puts
+//! the quote through the TDX verifier with collateral, as a bare TDX quote. The answer
+//! is bounded (size, time) and checked before it is sent: a broken or hostile IMDS
+//! answer is a clear error here, not a puzzling refusal at the client.
+//!
 //! The TPM is spoken to directly: [`cvmc_protocol::tpm`] builds the commands and
 //! parses the responses; [`TpmPath`] writes a command and reads the whole response,
 //! over /dev/tpmrm0 (the kernel's resource manager) or, for tests, a swtpm unix
@@ -19,8 +28,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use base64ct::Encoding as _;
 use cvmc_protocol::azure::claims::RuntimeClaims;
-use cvmc_protocol::azure::hcl::{HclReport, HwReportType, VARIABLE_DATA_OFFSET};
+use cvmc_protocol::azure::hcl::{self, HclReport, HwReportType, VARIABLE_DATA_OFFSET};
 use cvmc_protocol::azure::{NV_HCL_REPORT, NV_USER_DATA};
 use cvmc_protocol::evidence::Tee;
 use cvmc_protocol::tpm::{self, HEADER_LEN, MAX_NV_SIZE, MAX_RESPONSE, NV_CHUNK, TpmError};
@@ -37,6 +47,14 @@ const REFRESH_POLL: Duration = Duration::from_millis(20);
 const SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
 
 const NAME: &str = "azure-vtpm";
+
+/// Azure's quoting service for TD reports, over IMDS (link-local, plain HTTP, only
+/// reachable from inside the VM).
+pub const IMDS_QUOTE_URL: &str = "http://169.254.169.254/acc/tdquote";
+/// Deadline of one IMDS request.
+pub const IMDS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest IMDS answer read: a quote is 5-8 KiB, base64 and JSON add a third.
+pub const MAX_IMDS_ANSWER: usize = 64 * 1024;
 
 /// Where the TPM is: a character device, or a unix socket speaking raw TPM commands
 /// (swtpm's `--server type=unixio`).
@@ -189,6 +207,57 @@ impl Vtpm {
     }
 }
 
+/// Ask Azure's quoting service at `url` for the quote of `td_report` (a
+/// TDREPORT_STRUCT), and check that what comes back is a TDX quote of exactly that
+/// report. Bounded by `timeout` and [`MAX_IMDS_ANSWER`].
+pub fn imds_quote(url: &str, td_report: &[u8], timeout: Duration) -> Result<Vec<u8>, EvidenceError> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        quote: String,
+    }
+    let bad = |reason: String| EvidenceError::Malformed { provider: NAME, reason: format!("IMDS {url}: {reason}") };
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build(),
+    );
+    let body = serde_json::json!({ "report": base64ct::Base64UrlUnpadded::encode_string(td_report) }).to_string();
+    let mut response = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .send(body.as_bytes())
+        .map_err(|e| EvidenceError::Request { provider: NAME, reason: format!("IMDS {url}: {e}") })?;
+    let status = response.status().as_u16();
+    let answer = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_IMDS_ANSWER as u64)
+        .read_to_vec()
+        .map_err(|e| bad(format!("answer: {e}")))?;
+    if status != 200 {
+        let shown = String::from_utf8_lossy(&answer[..answer.len().min(200)]).into_owned();
+        return Err(EvidenceError::Request {
+            provider: NAME,
+            reason: format!("IMDS {url} answered {status}: {}", cvmc_protocol::text::escape(&shown)),
+        });
+    }
+    let answer: Answer =
+        serde_json::from_slice(&answer).map_err(|e| bad(format!("answer is not {{\"quote\": ...}}: {e}")))?;
+    let b64 = answer.quote.trim_end_matches('=');
+    let quote = base64ct::Base64UrlUnpadded::decode_vec(b64)
+        .or_else(|_| base64ct::Base64Unpadded::decode_vec(b64))
+        .map_err(|e| bad(format!("quote is not base64: {e}")))?;
+    let parsed = cvmc_protocol::tdx::Quote::parse(&quote).map_err(|e| bad(format!("not a TDX quote: {e}")))?;
+    let mine = cvmc_protocol::tdx::tdreport::TdReportStruct::parse(td_report)
+        .map_err(|reason| EvidenceError::Malformed { provider: NAME, reason: format!("TD report: {reason}") })?;
+    if let Some(field) = mine.differs_from(&parsed.td) {
+        return Err(bad(format!("the quote's {field} is not this TD report's: a quote of another TD report")));
+    }
+    Ok(quote)
+}
+
 /// Reports from Azure's paravisor.
 #[derive(Debug)]
 pub struct AzureVtpmProvider {
@@ -196,6 +265,8 @@ pub struct AzureVtpmProvider {
     certs_dir: Option<PathBuf>,
     simulated_paravisor: bool,
     refresh_timeout: Duration,
+    imds_url: String,
+    imds_timeout: Duration,
 }
 
 impl AzureVtpmProvider {
@@ -210,7 +281,27 @@ impl AzureVtpmProvider {
                     .into(),
             });
         }
-        Ok(Self { vtpm: Vtpm::new(device), certs_dir, simulated_paravisor, refresh_timeout: REFRESH_TIMEOUT })
+        Ok(Self {
+            vtpm: Vtpm::new(device),
+            certs_dir,
+            simulated_paravisor,
+            refresh_timeout: REFRESH_TIMEOUT,
+            imds_url: IMDS_QUOTE_URL.into(),
+            imds_timeout: IMDS_TIMEOUT,
+        })
+    }
+
+    /// Ask the quoting service at `url` instead of Azure's IMDS (a TDX CVM's TD
+    /// reports; tests run a stand-in on loopback).
+    pub fn with_imds_url(mut self, url: impl Into<String>) -> Self {
+        self.imds_url = url.into();
+        self
+    }
+
+    /// Wait at most `timeout` for the quoting service's answer.
+    pub fn with_imds_timeout(mut self, timeout: Duration) -> Self {
+        self.imds_timeout = timeout;
+        self
     }
 
     /// Wait at most `timeout` for the paravisor's refresh.
@@ -230,8 +321,7 @@ impl AzureVtpmProvider {
         let digest = hcl.claims_digest();
         let report_data = match hcl.report_type {
             HwReportType::Snp => hcl.hw_report.get(cvmc_protocol::snp::report::offset::REPORT_DATA..),
-            // TDREPORT_STRUCT: REPORTMACSTRUCT's REPORTDATA at 128.
-            HwReportType::Tdx => hcl.hw_report.get(128..),
+            HwReportType::Tdx => hcl.hw_report.get(cvmc_protocol::tdx::tdreport::REPORT_DATA_OFFSET..),
         };
         if report_data.and_then(|r| r.get(..digest.len())) != Some(&digest[..]) {
             return None;
@@ -277,12 +367,17 @@ impl EvidenceProvider for AzureVtpmProvider {
             std::thread::sleep(REFRESH_POLL);
         };
         if kind == HwReportType::Tdx {
-            return Err(EvidenceError::Unavailable {
-                provider: NAME,
-                path: "Azure IMDS quoting service".into(),
-                reason: "this is a TDX CVM: its TD report must be quoted by Azure's quoting service, which this \
-                         release does not call yet"
-                    .into(),
+            // The TD report is at the hardware report's place; `fresh` parsed it.
+            let td_report = HclReport::parse(&report)
+                .map(|h| h.hw_report.to_vec())
+                .map_err(|e| EvidenceError::Malformed { provider: NAME, reason: e.to_string() })?;
+            let quote = imds_quote(&self.imds_url, &td_report, self.imds_timeout)?;
+            let tee = if self.simulated_paravisor { Tee::SIMULATED_AZURE_TDX } else { Tee::AZURE_TDX };
+            return Ok(RawEvidence {
+                tee,
+                report: hcl::with_quote(&report, &quote),
+                certs: Vec::new(),
+                collateral: Vec::new(),
             });
         }
         let certs = match &self.certs_dir {

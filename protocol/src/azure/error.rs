@@ -70,6 +70,17 @@ pub enum AzureError {
         /// What the claims say ("absent" when missing).
         found: String,
     },
+    /// Azure TDX evidence without the quote of its TD report.
+    #[error(
+        "format: the HCL report holds a TD report and no quote follows it; a TD report is MAC'd for its CPU, not signed: it is verified through the quote Azure's quoting service makes of it (IMDS /acc/tdquote)"
+    )]
+    NoQuote,
+    /// The quote is not of the TD report in the HCL report.
+    #[error("format: the quote's {field} is not the HCL report's TD report's (a quote of another TD report)")]
+    QuoteMismatch {
+        /// The first field that differs.
+        field: &'static str,
+    },
     /// A vTPM quote does not verify.
     #[error("signature: vTPM quote: {reason}")]
     Quote {
@@ -82,7 +93,11 @@ impl AzureError {
     /// The check this failure belongs to.
     pub fn check(&self) -> Check {
         match self {
-            Self::Hcl { .. } | Self::Claims { .. } | Self::HwReportType { .. } => Check::Format,
+            Self::Hcl { .. }
+            | Self::Claims { .. }
+            | Self::HwReportType { .. }
+            | Self::NoQuote
+            | Self::QuoteMismatch { .. } => Check::Format,
             Self::ClaimsHash { .. } | Self::AkMissing | Self::AkNotPinned { .. } => Check::RuntimeClaims,
             Self::UserData { .. } => Check::Binding,
             Self::VmConfiguration { .. } => Check::Policy,
@@ -101,6 +116,8 @@ impl AzureError {
             Self::AkMissing => "ak_missing",
             Self::AkNotPinned { .. } => "ak_pin",
             Self::VmConfiguration { .. } => "azure_vm_configuration",
+            Self::NoQuote => "hcl_quote_missing",
+            Self::QuoteMismatch { .. } => "hcl_quote_mismatch",
             Self::Quote { .. } => "vtpm_quote",
         }
     }

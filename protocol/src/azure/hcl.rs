@@ -116,6 +116,17 @@ pub fn looks_like_hcl(bytes: &[u8]) -> bool {
     bytes.len() >= 4 && u32_at(bytes, 0) == SIGNATURE
 }
 
+/// The kind of hardware report an HCL report says it holds, read from its type
+/// field without the rest of the parse (for naming what a refused report was).
+/// None when `bytes` is no HCL report; SEV-SNP when the type is unreadable.
+pub fn report_type_hint(bytes: &[u8]) -> Option<HwReportType> {
+    if !looks_like_hcl(bytes) {
+        return None;
+    }
+    let tdx = bytes.len() >= HCL_DATA_OFFSET + 12 && u32_at(bytes, HCL_DATA_OFFSET + 8) == 4;
+    Some(if tdx { HwReportType::Tdx } else { HwReportType::Snp })
+}
+
 impl<'a> HclReport<'a> {
     /// Parse and bound-check an HCL report.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, AzureError> {
@@ -180,6 +191,31 @@ impl<'a> HclReport<'a> {
     }
 }
 
+/// Split Azure TDX evidence into its HCL report (exactly the header's report size)
+/// and the TDX quote after it. What follows the report is the quote; all zeros (the
+/// rest of an NV index read whole) or nothing means there is no quote, and the
+/// quote part is then empty.
+pub fn split_quote(raw: &[u8]) -> Result<(&[u8], &[u8]), AzureError> {
+    let bad = |reason: String| AzureError::Hcl { reason };
+    if raw.len() < VARIABLE_DATA_OFFSET || !looks_like_hcl(raw) {
+        return Err(bad(format!("{} bytes that do not begin with an HCL report", raw.len())));
+    }
+    let size = u32_at(raw, 8) as usize;
+    if !(VARIABLE_DATA_OFFSET..=raw.len()).contains(&size) {
+        return Err(bad(format!("header report size {size} outside the {}-byte evidence", raw.len())));
+    }
+    let (report, rest) = raw.split_at(size);
+    Ok((report, if rest.iter().all(|&b| b == 0) { &[] } else { rest }))
+}
+
+/// Azure TDX evidence: the HCL report cut to its size, then the quote.
+pub fn with_quote(hcl: &[u8], quote: &[u8]) -> Vec<u8> {
+    let size = if looks_like_hcl(hcl) && hcl.len() >= 12 { u32_at(hcl, 8) as usize } else { hcl.len() };
+    let mut out = hcl[..size.min(hcl.len())].to_vec();
+    out.extend_from_slice(quote);
+    out
+}
+
 /// Build an HCL report (for the test paravisor stand-in and tests): `hw_report` of at
 /// most 1184 bytes, `claims` as the variable data, padded with zeros to `total`.
 pub fn encode(report_type: HwReportType, hw_report: &[u8], claims: &[u8], total: usize) -> Vec<u8> {
@@ -204,4 +240,25 @@ pub fn encode(report_type: HwReportType, hw_report: &[u8], claims: &[u8], total:
         out.resize(total, 0);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quote_after_an_hcl_report_is_split_off_and_zero_padding_is_no_quote() {
+        let claims = br#"{"user-data":"00"}"#;
+        let report = encode(HwReportType::Tdx, &[0x81; TD_REPORT_LEN], claims, 0);
+        let padded = encode(HwReportType::Tdx, &[0x81; TD_REPORT_LEN], claims, 2048);
+        assert_eq!(split_quote(&padded).unwrap(), (&report[..], &[][..]));
+        let joined = with_quote(&padded, b"QUOTE");
+        assert_eq!(joined.len(), report.len() + 5, "the padding is cut before the quote");
+        assert_eq!(split_quote(&joined).unwrap(), (&report[..], &b"QUOTE"[..]));
+        assert_eq!(HclReport::parse(split_quote(&joined).unwrap().0).unwrap().variable_data, claims);
+        // A report size past the evidence, or bytes that are no HCL report: refused.
+        assert!(split_quote(&report[..report.len() - 1]).is_err());
+        assert!(split_quote(&[0u8; 4096]).is_err());
+        assert!(split_quote(b"HCLA").is_err());
+    }
 }

@@ -9,7 +9,8 @@
 //!
 //! - [`hcl`]: the HCL report parser (sans-IO, bounded).
 //! - [`claims`]: the runtime claims JSON and the vTPM attestation key.
-//! - [`verify`]: the SEV-SNP verification of the embedded report plus the claims.
+//! - [`verify`]: the SEV-SNP or TDX verification of the embedded report plus the
+//!   claims.
 //! - [`quote`]: TPM2 quotes (TPMS_ATTEST) by the vTPM's attestation key.
 
 pub mod claims;
@@ -19,7 +20,7 @@ pub mod quote;
 pub mod verify;
 
 pub use error::AzureError;
-pub use verify::{AzureVerified, verify_azure_snp};
+pub use verify::{AzureTdxVerified, AzureVerified, verify_azure_snp, verify_azure_tdx};
 
 /// vTPM NV index of the HCL report.
 pub const NV_HCL_REPORT: u32 = 0x0140_0001;

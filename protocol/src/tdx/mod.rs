@@ -14,6 +14,7 @@ pub mod collateral;
 pub mod error;
 pub mod quote;
 pub mod tcb;
+pub mod tdreport;
 pub mod verify;
 
 pub use collateral::Collateral;
