@@ -125,6 +125,48 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = TeeArg::Snp)]
         tee: TeeArg,
     },
+    /// Compute the SEV-SNP launch MEASUREMENT a guest will report (as sev-snp-measure
+    /// does, with its flag names): prints the 96-hex digest alone.
+    Measure {
+        /// Guest mode; only snp.
+        #[arg(long, default_value = "snp", value_parser = ["snp"])]
+        mode: String,
+        /// The firmware image (OVMF.fd; an OvmfPkg/AmdSev build for --kernel).
+        #[arg(long, value_name = "PATH")]
+        ovmf: PathBuf,
+        /// Measured direct boot: the kernel QEMU loads with -kernel.
+        #[arg(long, value_name = "PATH")]
+        kernel: Option<PathBuf>,
+        /// The initrd (-initrd), with --kernel.
+        #[arg(long, value_name = "PATH")]
+        initrd: Option<PathBuf>,
+        /// The kernel command line (-append), with --kernel.
+        #[arg(long, value_name = "CMDLINE")]
+        append: Option<String>,
+        /// Number of vCPUs.
+        #[arg(long, value_name = "N")]
+        vcpus: u32,
+        #[command(flatten)]
+        vcpu: VcpuFlags,
+        /// The VMM: QEMU (the only one measured here; ec2 and gce are sev-snp-measure's).
+        #[arg(long, value_name = "VMMTYPE", default_value = "QEMU")]
+        vmm_type: String,
+        /// SEV_FEATURES of the vCPUs, hex (default 0x1: SNPActive).
+        #[arg(long, value_name = "VALUE", default_value = "0x1", value_parser = parse_int::<u64>)]
+        guest_features: u64,
+        /// A precomputed digest of the OVMF pages (96 hex), instead of hashing --ovmf's.
+        #[arg(long, value_name = "HASH")]
+        snp_ovmf_hash: Option<String>,
+        /// How to print the digest.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Hex)]
+        output_format: OutputFormat,
+        /// Also write a trust policy pinning the measurement to FILE (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        policy_out: Option<PathBuf>,
+        /// Print one JSON object: the digest, every input, what it covers.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a stored SEV-SNP report, Intel TDX quote or Azure HCL report offline
     /// against a trust policy; exit 0 only if trusted.
     VerifyReport {
@@ -184,6 +226,48 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The vCPU model as `sev-snp-measure` names it, or its signature.
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = true)]
+pub struct VcpuFlags {
+    /// vCPU type, as QEMU's -cpu names it: EPYC, EPYC-v1..v4, EPYC-IBPB,
+    /// EPYC-Rome[-v1..v3], EPYC-Milan[-v1,-v2], EPYC-Genoa[-v1], EPYC-Turin[-v1,-v2].
+    #[arg(long, value_name = "CPUTYPE", conflicts_with_all = ["vcpu_sig", "vcpu_family"])]
+    vcpu_type: Option<String>,
+    /// vCPU CPUID signature (decimal or 0x hex), instead of --vcpu-type.
+    #[arg(long, value_name = "VALUE", value_parser = parse_int::<i32>, conflicts_with = "vcpu_family")]
+    vcpu_sig: Option<i32>,
+    /// vCPU family (with --vcpu-model and --vcpu-stepping), instead of --vcpu-type.
+    #[arg(long, value_name = "FAMILY", value_parser = parse_int::<i32>, requires_all = ["vcpu_model", "vcpu_stepping"])]
+    vcpu_family: Option<i32>,
+    /// vCPU model.
+    #[arg(long, value_name = "MODEL", value_parser = parse_int::<i32>, requires = "vcpu_family")]
+    vcpu_model: Option<i32>,
+    /// vCPU stepping.
+    #[arg(long, value_name = "STEPPING", value_parser = parse_int::<i32>, requires = "vcpu_family")]
+    vcpu_stepping: Option<i32>,
+}
+
+/// An integer in decimal or with a 0x prefix, as `sev-snp-measure` takes them.
+fn parse_int<T: TryFrom<i64>>(s: &str) -> Result<T, String> {
+    let t = s.trim();
+    let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => i64::from_str_radix(hex, 16),
+        None => t.parse::<i64>(),
+    }
+    .map_err(|e| format!("{t}: {e}"))?;
+    T::try_from(v).map_err(|_| format!("{t}: out of range"))
+}
+
+/// Output format of `measure`'s digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// 96 hex characters.
+    Hex,
+    /// Base64 of the 48 bytes.
+    Base64,
 }
 
 /// A TEE to simulate.
@@ -253,8 +337,9 @@ fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// Run a parsed command line; the result is the exit status.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
+/// Run a parsed command line; the result is the exit status. Results go to `out`,
+/// warnings a person must see beside them to `err`.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, CommandError> {
     match cli.command {
         Some(Command::VerifyReport {
             report,
@@ -296,6 +381,62 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CommandError> {
                 emit(out, &outcome.to_text());
             }
             Ok(if outcome.trusted() { EXIT_OK } else { EXIT_NOT_TRUSTED })
+        }
+        Some(Command::Measure {
+            mode: _,
+            ovmf,
+            kernel,
+            initrd,
+            append,
+            vcpus,
+            vcpu,
+            vmm_type,
+            guest_features,
+            snp_ovmf_hash,
+            output_format,
+            policy_out,
+            json,
+        }) => {
+            use crate::measure::{MeasureArgs, Vcpu, measure, sig_of, write_policy};
+            let vcpu = match (vcpu.vcpu_type, vcpu.vcpu_sig, vcpu.vcpu_family) {
+                (Some(t), _, _) => Vcpu::Type(t),
+                (None, Some(sig), _) => Vcpu::Sig(sig),
+                (None, None, Some(family)) => {
+                    Vcpu::Sig(sig_of(family, vcpu.vcpu_model.unwrap_or(0), vcpu.vcpu_stepping.unwrap_or(0)))
+                }
+                (None, None, None) => {
+                    return Err(ClientError::BadArgument {
+                        flag: "--vcpu-type",
+                        reason: "give --vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping".into(),
+                    }
+                    .into());
+                }
+            };
+            let args =
+                MeasureArgs { ovmf, kernel, initrd, append, vcpus, vcpu, vmm_type, guest_features, snp_ovmf_hash };
+            let m = measure(&args)?;
+            if let Some(path) = &policy_out {
+                write_policy(path, &m)?;
+            }
+            if json {
+                let j =
+                    serde_json::to_value(&m).map_err(|e| ClientError::Local { what: "JSON", reason: e.to_string() })?;
+                emit(out, &format!("{j}\n"));
+            } else {
+                let shown = match output_format {
+                    OutputFormat::Hex => m.measurement.clone(),
+                    OutputFormat::Base64 => {
+                        use base64ct::Encoding as _;
+                        base64ct::Base64::encode_string(&hex::decode(&m.measurement).unwrap_or_default())
+                    }
+                };
+                emit(out, &format!("{shown}\n"));
+                // The digest alone on stdout, for scripts; what it does not prove on stderr.
+                for w in &m.warnings {
+                    emit(err, &format!("cvm-console: warning: {w}\n"));
+                }
+            }
+            Ok(EXIT_OK)
         }
         Some(Command::Verify {
             address,
@@ -424,7 +565,7 @@ where
             return code;
         }
     };
-    match run(cli, out) {
+    match run(cli, out, err) {
         Ok(code) => code,
         Err(e) => {
             emit(err, &format!("cvm-console: error: {e}\n"));

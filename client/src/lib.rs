@@ -23,6 +23,7 @@ pub mod http;
 pub mod kds;
 pub mod known_guests;
 pub mod live;
+pub mod measure;
 pub mod net;
 pub mod outcome;
 pub mod pcs;

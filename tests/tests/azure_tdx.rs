@@ -152,6 +152,25 @@ fn bent_azure_tdx_evidence_is_refused_by_its_named_check() {
     assert_eq!(refused(hcl::with_quote(&hcl_only, b"not a quote")), "quote_format");
 }
 
+/// Azure runs its TDs with SEPT_VE_DISABLE clear (the real vector): the TDX policy's
+/// default refuses that by name, and `require_sept_ve_disable = false` accepts it.
+#[test]
+fn an_azure_td_without_sept_ve_disable_needs_the_policy_to_say_so() {
+    let t = sim();
+    let claims = t.claims(&BINDING);
+    let (hcl, mut td) = cvmc_tests::azure::tdx_hcl_report(&t.platform, &claims, &claims);
+    td.td_attributes = [0; 8];
+    let td_report = cvmc_protocol::tdx::tdreport::encode(&td);
+    let hw = HclReport::parse(&hcl).unwrap();
+    let hcl = hcl::encode(HwReportType::Tdx, &td_report, hw.variable_data, 2048);
+    let evidence = hcl::with_quote(&hcl, &t.platform.quote(&td));
+    let expected = ExpectedReportData::Exact(BINDING);
+    assert_eq!(t.verify(&evidence, &expected).unwrap_err().name(), "sept_ve_disable");
+    let mut loaded = load_policy(&sim_dir_tdx().join("policy.toml")).unwrap();
+    loaded.policy.tdx.get_or_insert_with(Default::default).require_sept_ve_disable = false;
+    verify_azure_tdx(&evidence, &t.collateral, &expected, &loaded.policy, &loaded.anchors, t.now).unwrap();
+}
+
 struct Run {
     code: u8,
     stdout: String,

@@ -4,6 +4,7 @@ pub mod certs;
 pub mod certtable;
 mod checks;
 pub mod crl;
+pub mod ovmf;
 pub mod product;
 pub mod report;
 pub mod roots;
