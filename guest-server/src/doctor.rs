@@ -57,6 +57,7 @@ pub fn audit(root: &Path) -> Vec<Finding> {
     let visible_display = host_visible_framebuffers(root, &mut f);
     gettys(root, visible_display, &mut f);
     kernel_console(root, visible_display, &mut f);
+    single_user_mode(root, visible_display, &mut f);
     kernel_loading(root, &mut f);
     hwrng(root, &mut f);
     cloud_init(root, &mut f);
@@ -208,6 +209,105 @@ fn kernel_console(root: &Path, visible_display: bool, f: &mut Vec<Finding>) {
                 fix: format!("remove console={arg} from the kernel command line (e.g. GRUB_CMDLINE_LINUX) and update the boot entry"),
             });
         }
+    }
+}
+
+fn is_serial(dev: &str) -> bool {
+    dev.starts_with("ttyS") || dev.starts_with("hvc") || dev.starts_with("ttyAMA")
+}
+
+/// The device behind /dev/console: the last console= argument (the kernel's rule),
+/// else the first VT.
+fn dev_console(root: &Path) -> String {
+    read(root, "/proc/cmdline")
+        .and_then(|c| {
+            c.split_whitespace()
+                .rev()
+                .find_map(|a| a.strip_prefix("console="))
+                .map(|a| a.split(',').next().unwrap_or(a).to_owned())
+        })
+        .unwrap_or_else(|| "tty0".into())
+}
+
+/// Where a unit file is: an admin's copy under /etc first (a link to /dev/null masks
+/// it), then the vendor's.
+fn unit_file(root: &Path, unit: &str) -> Option<(PathBuf, bool)> {
+    for dir in ["/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"] {
+        let rel = format!("{dir}/{unit}");
+        let path = root.join(rel.trim_start_matches('/'));
+        if let Ok(meta) = std::fs::symlink_metadata(&path) {
+            let masked =
+                meta.file_type().is_symlink() && std::fs::read_link(&path).is_ok_and(|t| t == Path::new("/dev/null"));
+            return Some((path, masked));
+        }
+    }
+    None
+}
+
+/// Single-user mode (rescue.target, emergency.target): the root password of a
+/// recovery must not be typed where the host reads it. Flags a getty those targets
+/// start on a serial console, systemd's own sulogin on a host-visible /dev/console
+/// unless the admin replaced it, and single-user mode without the attested console.
+fn single_user_mode(root: &Path, visible_display: bool, f: &mut Vec<Finding>) {
+    for target in ["rescue.target", "emergency.target"] {
+        for (unit, _) in list(root, &format!("/etc/systemd/system/{target}.wants")) {
+            let tty = unit.trim_end_matches(".service").rsplit('@').next().unwrap_or(&unit).to_owned();
+            if unit.contains("getty") && (is_serial(&tty) || visible_display) {
+                f.push(Finding {
+                    id: "single-user-getty",
+                    severity: Severity::High,
+                    title: format!(
+                        "{target} starts a login prompt on {tty} ({unit}): the root password of a recovery is typed \
+                         where the host reads and types"
+                    ),
+                    fix: format!(
+                        "rm /etc/systemd/system/{target}.wants/{unit}; recover through cvm-console \
+                         (cvm-consoled-rescue.service)"
+                    ),
+                });
+            }
+        }
+    }
+    let console = dev_console(root);
+    let console_visible = is_serial(&console) || (console.starts_with("tty") && visible_display);
+    for service in ["rescue.service", "emergency.service"] {
+        let Some((path, masked)) = unit_file(root, service) else { continue };
+        // The admin's drop-in replacing ExecStart takes sulogin off /dev/console.
+        let dropins = list(root, &format!("/etc/systemd/system/{service}.d"));
+        let replaced = dropins
+            .iter()
+            .any(|(_, p)| std::fs::read_to_string(p).is_ok_and(|t| t.lines().any(|l| l.trim() == "ExecStart=")));
+        let sulogin = std::fs::read_to_string(&path).is_ok_and(|t| t.contains("sulogin"));
+        if !masked && !replaced && sulogin && console_visible {
+            f.push(Finding {
+                id: "single-user-sulogin-on-host-console",
+                severity: Severity::Warning,
+                title: format!(
+                    "{service} asks for the root password on /dev/console ({console}), which the host reads: a \
+                     recovery typed there leaks the password"
+                ),
+                fix: format!(
+                    "recover through cvm-console (cvm-consoled-rescue.service serves sulogin over the attested \
+                     channel); remove console={console} from the kernel command line, or add a drop-in \
+                     /etc/systemd/system/{service}.d/ with an empty ExecStart= and one that does not read a \
+                     password on /dev/console"
+                ),
+            });
+        }
+    }
+    let attested = ["rescue.target", "emergency.target"].iter().any(|t| {
+        list(root, &format!("/etc/systemd/system/{t}.wants")).iter().any(|(u, _)| u == "cvm-consoled-rescue.service")
+    });
+    let has_rescue = unit_file(root, "rescue.target").is_some() || unit_file(root, "rescue.service").is_some();
+    if has_rescue && !attested {
+        f.push(Finding {
+            id: "single-user-not-attested",
+            severity: Severity::Warning,
+            title: "single-user mode (rescue.target, emergency.target) starts no attested console: a recovery \
+                    needs a console the host can reach"
+                .into(),
+            fix: "systemctl enable cvm-consoled-rescue.service (installed by the cvm-consoled package)".into(),
+        });
     }
 }
 

@@ -12,6 +12,7 @@ pub mod admission;
 pub mod attest;
 pub mod authorized;
 pub mod builder;
+pub mod cli;
 pub mod config;
 pub mod console;
 pub mod display;

@@ -1,113 +1,14 @@
 //! `cvm-consoled`: the in-guest server. See docs/DESIGN.md "Command line".
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser as _;
 
 use cvm_consoled::authorized::local_client_fingerprint;
 use cvm_consoled::builder::ServerBuilder;
-use cvm_consoled::config::{CommandLine, ConfigError, DEFAULT_PORT, EvidenceKind, ServerConfig};
-use cvmc_protocol::snp::product::Product;
-
-#[derive(Parser, Debug)]
-#[command(name = "cvm-consoled", version, about = "cvm-console in-guest server: attested console and screen")]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    /// Configuration file (TOML); flags override it.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Address to listen on (default 127.0.0.1:7443 without a config file).
-    #[arg(long)]
-    listen: Option<String>,
-    /// Evidence provider.
-    #[arg(long, value_enum)]
-    evidence: Option<EvidenceKind>,
-    /// Directory of a `sim-init` chain, for `--evidence simulated`.
-    #[arg(long)]
-    simulated_dir: Option<PathBuf>,
-    /// The vTPM for `--evidence azure-vtpm` (default /dev/tpmrm0).
-    #[arg(long)]
-    tpm_device: Option<PathBuf>,
-    /// Azure TDX: the quoting service for TD reports (default Azure's IMDS,
-    /// http://169.254.169.254/acc/tdquote).
-    #[arg(long)]
-    imds_url: Option<String>,
-    /// Screen source: fbdev:/dev/fbN, vnc:ADDR, pattern[:WxH] (a test screen, 1024x768 by default) or none.
-    #[arg(long)]
-    display: Option<String>,
-    /// Console command and arguments (default: /bin/login as root, else your shell).
-    #[arg(long)]
-    console_command: Option<String>,
-    /// Serve the console without client authentication (recovery: the login prompt is the gate).
-    #[arg(long)]
-    allow_unauthenticated_console: bool,
-    /// File of authorized client key fingerprints.
-    #[arg(long)]
-    authorized_clients: Option<PathBuf>,
-    /// Guest identity key file (created 0600 if missing). Default: identity.pem in the
-    /// unit's state directory ($STATE_DIRECTORY) under systemd, else ephemeral.
-    #[arg(long)]
-    identity_key: Option<PathBuf>,
-    /// A new guest identity every start, whatever is configured (an initramfs or a
-    /// stateless image, whose disk the host can read).
-    #[arg(long)]
-    ephemeral_identity: bool,
-    /// Serve the screen without injecting keys or pointer events.
-    #[arg(long)]
-    view_only: bool,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Audit this guest for host-visible consoles, displays and host-supplied credentials.
-    Doctor {
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
-        /// Audit the tree under this directory instead of / (for images and tests).
-        #[arg(long, default_value = "/")]
-        root: PathBuf,
-    },
-    /// Make a SIMULATED test chain in DIR, with server.toml and a client policy.toml trusting it.
-    SimInit {
-        /// Directory to create.
-        dir: PathBuf,
-        /// Product whose names and TCB layout the test chain imitates (SEV-SNP).
-        #[arg(long, value_enum, default_value_t = ProductArg::Milan)]
-        product: ProductArg,
-        /// Which TEE the test chain imitates: AMD SEV-SNP or Intel TDX.
-        #[arg(long, value_enum, default_value_t = TeeArg::Snp)]
-        tee: TeeArg,
-        /// Client key fingerprint (SHA256:…) to authorize; the local client key is authorized too.
-        #[arg(long)]
-        authorize: Vec<String>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum TeeArg {
-    Snp,
-    Tdx,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ProductArg {
-    Milan,
-    Genoa,
-    Turin,
-}
-
-impl From<ProductArg> for Product {
-    fn from(p: ProductArg) -> Self {
-        match p {
-            ProductArg::Milan => Product::Milan,
-            ProductArg::Genoa => Product::Genoa,
-            ProductArg::Turin => Product::Turin,
-        }
-    }
-}
+use cvm_consoled::cli::{Cli, Command, TeeArg};
+use cvm_consoled::config::{CommandLine, ConfigError, DEFAULT_PORT, ServerConfig};
 
 /// The configuration: the file (or the defaults), then the flags over it, then the
 /// state directory systemd gives the unit as the identity's home when none is set.

@@ -104,6 +104,48 @@ fn a_running_serial_getty_is_flagged_even_when_no_configuration_names_it() {
     assert!(serial[0].title.contains("serial-getty@ttyS0.service"), "{}", serial[0].title);
 }
 
+/// Single-user mode: a serial getty rescue.target starts, and systemd's sulogin on a
+/// /dev/console the host reads, are flagged; the attested rescue console and a
+/// drop-in taking sulogin off /dev/console clear them.
+#[test]
+fn single_user_mode_on_a_host_visible_console_is_flagged() {
+    let sulogin = "[Service]\nExecStart=-/usr/lib/systemd/systemd-sulogin-shell rescue\nStandardInput=tty-force\n";
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    clean_guest(root);
+    put(root, "proc/cmdline", "root=/dev/vda1 console=ttyS0,115200\n");
+    put(root, "lib/systemd/system/rescue.target", "[Unit]\n");
+    put(root, "lib/systemd/system/rescue.service", sulogin);
+    put(root, "lib/systemd/system/emergency.service", &sulogin.replace("rescue", "emergency"));
+    put(root, "etc/systemd/system/rescue.target.wants/serial-getty@ttyS0.service", "");
+    let ids = |root: &Path| audit(root).iter().map(|f| f.id).collect::<Vec<_>>();
+    let found = ids(root);
+    assert!(found.contains(&"single-user-getty"), "{found:?}");
+    assert!(found.contains(&"single-user-sulogin-on-host-console"), "{found:?}");
+    assert!(found.contains(&"single-user-not-attested"), "{found:?}");
+    let high = audit(root);
+    let getty = high.iter().find(|f| f.id == "single-user-getty").unwrap();
+    assert_eq!(getty.severity, Severity::High);
+    assert!(getty.title.contains("ttyS0") && getty.fix.contains("cvm-consoled-rescue"), "{}", getty.fix);
+
+    // The fix: the getty gone, the attested rescue console enabled, sulogin taken off
+    // /dev/console by a drop-in for rescue.service and emergency.service masked.
+    std::fs::remove_file(root.join("etc/systemd/system/rescue.target.wants/serial-getty@ttyS0.service")).unwrap();
+    put(root, "etc/systemd/system/rescue.target.wants/cvm-consoled-rescue.service", "");
+    put(root, "etc/systemd/system/rescue.service.d/no-console.conf", "[Service]\nExecStart=\nExecStart=/bin/true\n");
+    std::fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", root.join("etc/systemd/system/emergency.service")).unwrap();
+    let found = ids(root);
+    assert!(!found.iter().any(|id| id.starts_with("single-user")), "{found:?}");
+
+    // With no console= at all, /dev/console is tty0: visible only with an emulated display.
+    put(root, "proc/cmdline", "root=/dev/vda1\n");
+    std::fs::remove_file(root.join("etc/systemd/system/rescue.service.d/no-console.conf")).unwrap();
+    assert!(!ids(root).contains(&"single-user-sulogin-on-host-console"), "vkms only: tty0 is private");
+    put(root, "sys/class/graphics/fb0/name", "bochs-drmdrmfb\n");
+    assert!(ids(root).contains(&"single-user-sulogin-on-host-console"));
+}
+
 #[test]
 fn a_clean_guest_passes() {
     let dir = tempfile::tempdir().unwrap();
