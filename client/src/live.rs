@@ -13,6 +13,7 @@ pub async fn verify_live(address: &str, opts: &ConnectOptions) -> Result<Outcome
             let mut outcome = Outcome::for_bytes(Ok(attested.guest.verified), &attested.report);
             outcome.identity = Some(attested.guest.identity_fingerprint.clone());
             outcome.pin = attested.pin;
+            outcome.stage = Some(attested.guest.stage);
             Ok(outcome)
         }
         Err(ConnectError::Refused { error, report }) => Ok(Outcome::for_bytes(Err(error), &report)),

@@ -26,6 +26,8 @@ pub struct Outcome {
     pub identity: Option<String>,
     /// What known_guests said of that identity, for live verification.
     pub pin: Option<crate::net::PinNote>,
+    /// The boot stage that answered, for live verification.
+    pub stage: Option<cvmc_protocol::GuestStage>,
 }
 
 impl Outcome {
@@ -45,7 +47,7 @@ impl Outcome {
         } else {
             (Report::parse(raw).ok(), None)
         };
-        Self { result, report, quote, hcl, identity: None, pin: None }
+        Self { result, report, quote, hcl, identity: None, pin: None, stage: None }
     }
 
     fn tee(&self) -> &'static str {
@@ -86,6 +88,7 @@ impl Outcome {
                 "warnings": v.warnings(),
                 "identity": self.identity,
                 "identity_pin": self.pin,
+                "stage": self.stage.map(cvmc_protocol::GuestStage::name),
                 "report": report,
             }),
             Err(e) => json!({
@@ -153,6 +156,9 @@ impl Outcome {
                     }
                 };
                 out.push_str(&format!("TRUSTED ({what}, {})\n", v.anchor()));
+                if self.stage == Some(cvmc_protocol::GuestStage::Initramfs) {
+                    out.push_str("  stage: early boot (initramfs)\n");
+                }
                 for p in v.passed() {
                     out.push_str(&format!("  ok   {:<14} {}\n", check_name(p.check), p.detail));
                 }
@@ -161,6 +167,7 @@ impl Outcome {
                 }
                 if let Some(pin) = &self.pin {
                     let status = match pin.status {
+                        "ephemeral" => "is ephemeral (early boot): not compared or pinned",
                         "known" => "matches its pin in known_guests",
                         "pinned" => "seen for the first time: pinned in known_guests",
                         _ => "seen for the first time: not pinned (--no-pin)",

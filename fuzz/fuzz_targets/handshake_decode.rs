@@ -8,7 +8,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use cvmc_fuzz::drive_frames;
-use cvmc_protocol::evidence::{CertEntry, CertKind, Evidence, Tee};
+use cvmc_protocol::evidence::{CertEntry, CertKind, Evidence, GuestStage, Tee};
 use cvmc_protocol::frame::{FRAME_HEADER_LEN, MAX_FRAME_PAYLOAD};
 use cvmc_protocol::handshake::{
     Hello, HandshakeMsg, MAX_ABORT_REASON, MAX_CERT_LEN, MAX_CERTS, MAX_EVIDENCE_COLLATERAL_LEN, MAX_IDENTITY_LEN, MAX_REPORT_LEN,
@@ -25,7 +25,15 @@ fn round_trip(bytes: &[u8], msg: &HandshakeMsg) {
 #[derive(Debug, Arbitrary)]
 enum AnyMsg {
     Hello { version: u16, nonce: [u8; 32] },
-    Evidence { tee: u16, report: Vec<u8>, certs: Vec<(u8, Vec<u8>)>, key: Vec<u8>, sig: Vec<u8>, collateral: Vec<u8> },
+    Evidence {
+        tee: u16,
+        report: Vec<u8>,
+        certs: Vec<(u8, Vec<u8>)>,
+        key: Vec<u8>,
+        sig: Vec<u8>,
+        collateral: Vec<u8>,
+        early_boot: bool,
+    },
     Abort(String),
     Proceed,
 }
@@ -34,9 +42,11 @@ fn encoder_direction(data: &[u8]) {
     let Ok(any) = AnyMsg::arbitrary_take_rest(Unstructured::new(data)) else { return };
     let (msg, fits) = match any {
         AnyMsg::Hello { version, nonce } => (HandshakeMsg::Hello(Hello { version, nonce }), true),
-        AnyMsg::Evidence { tee, report, certs, key, sig, collateral } => {
+        AnyMsg::Evidence { tee, report, certs, key, sig, collateral, early_boot } => {
+            let stage = if early_boot { GuestStage::Initramfs } else { GuestStage::System };
             let payload = 2 + 4 + report.len() + 1 + certs.iter().map(|c| 3 + c.1.len()).sum::<usize>() + 4 + key.len() + sig.len()
-                + if collateral.is_empty() { 0 } else { 4 + collateral.len() };
+                + if collateral.is_empty() && !early_boot { 0 } else { 4 + collateral.len() }
+                + usize::from(early_boot);
             let fits = report.len() <= MAX_REPORT_LEN
                 && certs.len() <= MAX_CERTS
                 && certs.iter().all(|c| c.1.len() <= MAX_CERT_LEN)
@@ -45,7 +55,8 @@ fn encoder_direction(data: &[u8]) {
                 && collateral.len() <= MAX_EVIDENCE_COLLATERAL_LEN
                 && payload <= MAX_FRAME_PAYLOAD;
             let certs = certs.into_iter().map(|(kind, der)| CertEntry { kind: CertKind(kind), der }).collect();
-            (HandshakeMsg::Evidence(Evidence { tee: Tee(tee), report, certs, identity_key: key, identity_sig: sig, collateral }), fits)
+            let ev = Evidence { tee: Tee(tee), report, certs, identity_key: key, identity_sig: sig, collateral, stage };
+            (HandshakeMsg::Evidence(ev), fits)
         }
         AnyMsg::Abort(reason) => (HandshakeMsg::Abort { reason }, true),
         AnyMsg::Proceed => (HandshakeMsg::Proceed, true),

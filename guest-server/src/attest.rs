@@ -83,11 +83,13 @@ impl<IO> Exporter for tokio_rustls::server::TlsStream<IO> {
     }
 }
 
-/// Run the handshake on an accepted TLS stream. `Ok` means the client said Proceed.
+/// Run the handshake on an accepted TLS stream, telling the client which boot `stage`
+/// serves it. `Ok` means the client said Proceed.
 pub async fn attest<S>(
     stream: &mut S,
     provider: &Arc<dyn EvidenceProvider>,
     identity: &Arc<GuestIdentity>,
+    stage: cvmc_protocol::GuestStage,
 ) -> Result<(), AttestError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Exporter,
@@ -110,6 +112,7 @@ where
         identity_key: identity_key.to_vec(),
         identity_sig: identity.sign_session(&ekm, &hello.nonce).to_vec(),
         collateral: raw.collateral,
+        stage,
     };
     stream.write_all(&HandshakeMsg::Evidence(evidence).encode()?).await?;
     stream.flush().await?;

@@ -137,6 +137,7 @@ impl ServerBuilder {
             console,
             limits,
             display,
+            stage: config.stage,
         };
         Ok(Server::bind(parts).await?)
     }

@@ -88,6 +88,10 @@ pub struct ServerConfig {
     /// image or an initramfs, whose disk the host can read).
     #[serde(default)]
     pub ephemeral_identity: bool,
+    /// The boot stage this server serves: `system` (default) or `initramfs` (early
+    /// boot; clients show it and do not pin its identity, which must be ephemeral).
+    #[serde(default, skip_serializing_if = "is_system")]
+    pub stage: cvmc_protocol::GuestStage,
     /// sev-snp provider: directory with vcek.pem and ask.pem to send with reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certs_dir: Option<PathBuf>,
@@ -149,6 +153,10 @@ fn default_term() -> String {
     "xterm-256color".into()
 }
 
+fn is_system(stage: &cvmc_protocol::GuestStage) -> bool {
+    *stage == cvmc_protocol::GuestStage::System
+}
+
 fn default_linger() -> u64 {
     300
 }
@@ -192,6 +200,7 @@ impl ServerConfig {
             authorized_clients: None,
             identity_key: None,
             ephemeral_identity: false,
+            stage: cvmc_protocol::GuestStage::System,
             certs_dir: None,
             vmpl: 0,
             tpm_device: None,
@@ -258,6 +267,14 @@ impl ServerConfig {
         if self.console_term.is_empty() || !self.console_term.bytes().all(|b| b.is_ascii_graphic()) {
             return invalid("console_term", "must be a terminal name of printable ASCII".into());
         }
+        if self.stage == cvmc_protocol::GuestStage::Initramfs && !self.ephemeral_identity {
+            return invalid(
+                "stage",
+                "\"initramfs\" needs ephemeral_identity = true: an initramfs lies on a /boot the host can read, so \
+                 a stored identity key would be the host's too"
+                    .into(),
+            );
+        }
         Ok(())
     }
 
@@ -305,6 +322,20 @@ pub enum ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_initramfs_stage_needs_an_ephemeral_identity() {
+        let c = ServerConfig::from_toml(
+            "listen = \"a\"\nevidence = \"tsm\"\nstage = \"initramfs\"\nephemeral_identity = true",
+        )
+        .unwrap();
+        assert_eq!(c.stage, cvmc_protocol::GuestStage::Initramfs);
+        let e = ServerConfig::from_toml("listen = \"a\"\nevidence = \"tsm\"\nstage = \"initramfs\"").unwrap_err();
+        assert!(e.to_string().contains("ephemeral_identity"), "{e}");
+        assert!(ServerConfig::from_toml("listen = \"a\"\nevidence = \"tsm\"\nstage = \"grub\"").is_err());
+        let c = ServerConfig::from_toml("listen = \"a\"\nevidence = \"tsm\"").unwrap();
+        assert_eq!(c.stage, cvmc_protocol::GuestStage::System);
+    }
 
     #[test]
     fn azure_vtpm_names_its_tpm_and_a_simulated_paravisor_is_explicit() {

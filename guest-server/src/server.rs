@@ -82,6 +82,8 @@ pub struct ServerParts {
     pub limits: Limits,
     /// The display channel (None: not served).
     pub display: Option<DisplayService>,
+    /// The boot stage, told to clients with the evidence.
+    pub stage: cvmc_protocol::GuestStage,
 }
 
 /// Why the server could not start.
@@ -146,6 +148,7 @@ struct Shared {
     authenticated: Arc<Semaphore>,
     max_connections: usize,
     unauthenticated: Arc<Quota>,
+    stage: cvmc_protocol::GuestStage,
 }
 
 /// A bound, not yet running server.
@@ -186,6 +189,7 @@ impl Server {
             authenticated: Arc::new(Semaphore::new(limits.max_connections.max(1))),
             max_connections: limits.max_connections.max(1),
             unauthenticated: Quota::new(limits.max_unauthenticated, limits.max_unauthenticated_per_source),
+            stage: parts.stage,
         });
         let startups = Startups::new(limits.max_startups, limits.max_startups_per_source);
         Ok(Self { listener, shared, startups })
@@ -328,7 +332,7 @@ async fn handle(
         }
         return Err(ConnectionError::Refused { channel: channel_name, client: who, reason });
     }
-    attest(&mut tls, &shared.provider, &shared.identity).await?;
+    attest(&mut tls, &shared.provider, &shared.identity, shared.stage).await?;
     tracing::info!(%peer, client = %who, channel = %channel_name, "attested; channel starts");
     if channel == alpn::CONSOLE {
         shared.channels.console.fetch_add(1, Ordering::Relaxed);

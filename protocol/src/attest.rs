@@ -146,6 +146,9 @@ pub struct AttestedGuest {
     pub identity_key: [u8; 32],
     /// `SHA256:<hex>` of the identity key.
     pub identity_fingerprint: String,
+    /// The boot stage that serves the connection, as the guest says over the bound
+    /// channel.
+    pub stage: crate::evidence::GuestStage,
 }
 
 /// The collateral for a TDX quote: the caller's if it has one, else the evidence's.
@@ -245,5 +248,5 @@ pub fn verify_evidence(
             .warnings_mut()
             .push(format!("SIMULATED - NOT CONFIDENTIAL: the chain ends in the policy root {label}"));
     }
-    Ok(AttestedGuest { verified, identity_key, identity_fingerprint })
+    Ok(AttestedGuest { verified, identity_key, identity_fingerprint, stage: evidence.stage })
 }

@@ -93,6 +93,55 @@ pub struct CertEntry {
     pub der: Vec<u8>,
 }
 
+/// Which stage of the guest's boot serves this connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestStage {
+    /// The running system (the real root): a persistent identity, pinned like an SSH
+    /// host key.
+    #[default]
+    System,
+    /// Early boot (the initramfs, e.g. for the LUKS passphrase): on a /boot the host
+    /// can read, so its identity is new every boot and is not pinned; what vouches for
+    /// it is the launch measurement alone.
+    Initramfs,
+}
+
+impl GuestStage {
+    /// As the wire carries it.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::System => 0,
+            Self::Initramfs => 1,
+        }
+    }
+
+    /// From the wire.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Self::System),
+            1 => Some(Self::Initramfs),
+            _ => None,
+        }
+    }
+
+    /// `system` or `initramfs`, as `--json` and the config name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::Initramfs => "initramfs",
+        }
+    }
+
+    /// What a person reads.
+    pub fn shown(self) -> &'static str {
+        match self {
+            Self::System => "running system",
+            Self::Initramfs => "early boot (initramfs)",
+        }
+    }
+}
+
 /// The guest's evidence for one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evidence {
@@ -109,6 +158,9 @@ pub struct Evidence {
     /// TDX only: DCAP collateral as JSON ([`crate::tdx::Collateral`]), or empty. Public
     /// data, trusted only through Intel's (or the test root's) signatures.
     pub collateral: Vec<u8>,
+    /// The boot stage serving the connection. It comes over the channel the evidence
+    /// binds, so only the attested guest can say it.
+    pub stage: GuestStage,
 }
 
 impl Evidence {

@@ -19,7 +19,7 @@
 
 use crate::codec::{Reader, Writer, truncate_utf8};
 use crate::error::CodecError;
-use crate::evidence::{CertEntry, CertKind, Evidence, Tee};
+use crate::evidence::{CertEntry, CertKind, Evidence, GuestStage, Tee};
 use crate::frame::{decode_frame, encode_frame};
 
 /// ALPN protocol names: each channel is its own TLS connection (docs/DESIGN.md).
@@ -154,9 +154,13 @@ fn encode_evidence(w: &mut Writer, ev: &Evidence) -> Result<(), CodecError> {
     }
     w.bytes_u16("identity key", &ev.identity_key, MAX_IDENTITY_LEN)?;
     w.bytes_u16("identity signature", &ev.identity_sig, MAX_IDENTITY_LEN)?;
-    // Optional, last, so that evidence without collateral is encoded as before.
-    if !ev.collateral.is_empty() {
+    // Optional, last, so that evidence without collateral or a stage is encoded as
+    // before: collateral (empty only when a stage follows), then the stage byte.
+    if !ev.collateral.is_empty() || ev.stage != GuestStage::System {
         w.bytes_u32("collateral", &ev.collateral, MAX_EVIDENCE_COLLATERAL_LEN)?;
+    }
+    if ev.stage != GuestStage::System {
+        w.u8(ev.stage.code());
     }
     Ok(())
 }
@@ -178,14 +182,26 @@ fn decode_evidence(r: &mut Reader<'_>) -> Result<Evidence, CodecError> {
     let identity_sig = r.bytes_u16("identity signature", MAX_IDENTITY_LEN)?.to_vec();
     let collateral = if r.remaining() > 0 {
         let c = r.bytes_u32("collateral", MAX_EVIDENCE_COLLATERAL_LEN)?.to_vec();
-        if c.is_empty() {
+        if c.is_empty() && r.remaining() == 0 {
             return Err(CodecError::BadValue { field: "collateral", value: "present but empty".into() });
         }
         c
     } else {
         Vec::new()
     };
-    Ok(Evidence { tee, report, certs, identity_key, identity_sig, collateral })
+    let stage = if r.remaining() > 0 {
+        let code = r.u8()?;
+        match GuestStage::from_code(code) {
+            Some(GuestStage::System) => {
+                return Err(CodecError::BadValue { field: "stage", value: "the default, sent explicitly".into() });
+            }
+            Some(stage) => stage,
+            None => return Err(CodecError::BadValue { field: "stage", value: format!("{code}") }),
+        }
+    } else {
+        GuestStage::System
+    };
+    Ok(Evidence { tee, report, certs, identity_key, identity_sig, collateral, stage })
 }
 
 #[cfg(test)]
@@ -203,6 +219,7 @@ mod tests {
             identity_key: vec![9; 32],
             identity_sig: vec![8; 64],
             collateral: Vec::new(),
+            stage: GuestStage::System,
         }
     }
 
@@ -237,6 +254,30 @@ mod tests {
         bytes[1..5].copy_from_slice(&n.to_be_bytes());
         let e = HandshakeMsg::decode(&bytes).unwrap_err();
         assert!(e.to_string().contains("collateral"), "{e}");
+    }
+
+    #[test]
+    fn the_stage_is_optional_last_and_strict() {
+        let plain = HandshakeMsg::Evidence(sample_evidence()).encode().unwrap();
+        let mut ev = sample_evidence();
+        ev.stage = GuestStage::Initramfs;
+        let early = HandshakeMsg::Evidence(ev.clone()).encode().unwrap();
+        assert_eq!(early.len(), plain.len() + 4 + 1, "an empty collateral, then the stage byte");
+        assert_eq!(HandshakeMsg::decode(&early).unwrap(), HandshakeMsg::Evidence(ev.clone()));
+        ev.collateral = b"{}".to_vec();
+        let both = HandshakeMsg::Evidence(ev.clone()).encode().unwrap();
+        assert_eq!(HandshakeMsg::decode(&both).unwrap(), HandshakeMsg::Evidence(ev));
+        // An unknown stage, the default sent explicitly, or bytes after the stage: refused.
+        for (last, want) in [(7u8, "stage"), (0, "stage")] {
+            let mut bytes = early.clone();
+            *bytes.last_mut().unwrap() = last;
+            assert!(HandshakeMsg::decode(&bytes).unwrap_err().to_string().contains(want));
+        }
+        let mut bytes = early.clone();
+        bytes.push(1);
+        let n = u32::try_from(bytes.len() - crate::frame::FRAME_HEADER_LEN).unwrap();
+        bytes[1..5].copy_from_slice(&n.to_be_bytes());
+        assert!(HandshakeMsg::decode(&bytes).is_err());
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub mod verify_error;
 
 pub use attest::{AttestedGuest, GuestVerdict, SessionBinding, Supplied, verify_evidence};
 pub use error::{Check, CodecError, PolicyError, ReportError, VerifyError};
-pub use evidence::{CertEntry, CertKind, Evidence, Tee};
+pub use evidence::{CertEntry, CertKind, Evidence, GuestStage, Tee};
 pub use policy::Policy;
 pub use snp::roots::{Anchor, TrustAnchors};
 pub use snp::verify::{AvailableCerts, ExpectedReportData, SnpCerts, Verified, verify_snp};

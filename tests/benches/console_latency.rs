@@ -424,6 +424,7 @@ fn breakdown(cfg: &Config) -> Breakdown {
             identity_key: identity_key.to_vec(),
             identity_sig: sig.to_vec(),
             collateral: raw.collateral,
+            stage: cvmc_protocol::GuestStage::System,
         };
         let t = Instant::now();
         cvmc_protocol::verify_evidence(&evidence, &session, &policy.policy, &policy.anchors, &Default::default(), now)

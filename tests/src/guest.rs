@@ -57,6 +57,8 @@ pub struct GuestOptions {
     pub display: DisplaySpec,
     /// Simulate Intel TDX ([`sim_dir_tdx`]) instead of SEV-SNP ([`sim_dir`]).
     pub tdx: bool,
+    /// The boot stage the guest says it is.
+    pub stage: cvmc_protocol::GuestStage,
 }
 
 impl Default for GuestOptions {
@@ -68,6 +70,7 @@ impl Default for GuestOptions {
             identity: None,
             display: DisplaySpec::None,
             tdx: false,
+            stage: cvmc_protocol::GuestStage::System,
         }
     }
 }
@@ -132,6 +135,8 @@ impl TestGuest {
         config.allow_unauthenticated_console = opts.allow_unauthenticated_console;
         config.linger_secs = opts.linger.as_secs();
         config.display = opts.display.to_string();
+        config.stage = opts.stage;
+        config.ephemeral_identity |= opts.stage == cvmc_protocol::GuestStage::Initramfs;
         let mut builder = ServerBuilder::new(config);
         if let Some(identity) = opts.identity {
             builder = builder.with_identity(identity);

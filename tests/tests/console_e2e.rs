@@ -131,3 +131,43 @@ async fn fifty_concurrent_sessions_echo_correctly() {
     }
     guest.stop().await;
 }
+
+/// An early-boot guest (the initramfs) says so over the attested channel; its
+/// identity, new every boot, is neither compared with the pin of the running system
+/// at the same address nor pinned; the running system's stays pinned and compared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_boot_stage_is_shown_and_its_ephemeral_identity_never_pinned() {
+    use cvmc_protocol::GuestStage;
+    let client = TestClient::new();
+    let system = guest_for(&client).await;
+    let addr = system.addr;
+    let first = connect(&addr.to_string(), alpn::VERIFY, &client.opts).await.unwrap();
+    assert_eq!((first.guest.stage, first.pin.as_ref().unwrap().status), (GuestStage::System, "pinned"));
+    drop(first);
+    system.stop().await;
+
+    // The initramfs at the same address, with another (ephemeral) identity.
+    let opts = GuestOptions { stage: GuestStage::Initramfs, ..GuestOptions::default() };
+    let early = TestGuest::start_at(addr, opts, std::slice::from_ref(&client.fingerprint)).await;
+    let pins = std::fs::read_to_string(&client.known_guests).unwrap();
+    for _ in 0..2 {
+        let a = connect(&addr.to_string(), alpn::VERIFY, &client.opts).await.unwrap();
+        assert_eq!(a.guest.stage, GuestStage::Initramfs);
+        let pin = a.pin.as_ref().unwrap();
+        assert_eq!(pin.status, "ephemeral");
+        assert!(pin.note.as_deref().unwrap().contains("measurement"), "{pin:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&client.known_guests).unwrap(), pins, "nothing pinned for the initramfs");
+    // Its console works like any.
+    let mut d = Driver::start(addr.to_string(), client.opts.clone(), Reconnect::default());
+    d.type_str("echo ear''ly\r").await;
+    d.wait_for("\r\nearly\r\n", 20).await;
+    drop(d);
+    early.stop().await;
+
+    // A running-system guest with another identity is still the changed-identity refusal.
+    let other = TestGuest::start_at(addr, GuestOptions::default(), std::slice::from_ref(&client.fingerprint)).await;
+    let e = connect(&addr.to_string(), alpn::VERIFY, &client.opts).await.err().unwrap();
+    assert!(matches!(e, ConnectError::IdentityChanged { .. }), "{e}");
+    other.stop().await;
+}

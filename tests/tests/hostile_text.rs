@@ -79,6 +79,7 @@ fn hostile_evidence() -> Evidence {
         identity_key: vec![0; 32],
         identity_sig: vec![0; 64],
         collateral: Vec::new(),
+        stage: cvmc_protocol::GuestStage::System,
     }
 }
 

@@ -438,6 +438,7 @@ mod tests {
             })),
             identity_key: [1; 32],
             identity_fingerprint: "SHA256:01".into(),
+            stage: cvmc_protocol::GuestStage::System,
         })
     }
 

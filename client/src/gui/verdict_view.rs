@@ -216,7 +216,11 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
             (false, GuestVerdict::AzureSnp(_)) => "SEV-SNP behind Azure's paravisor",
             (false, GuestVerdict::AzureTdx(_)) => "Intel TDX behind Azure's paravisor",
         };
-        ui.heading(RichText::new(format!("TRUSTED ({what})")).color(PASS));
+        let stage = match guest.stage {
+            cvmc_protocol::GuestStage::Initramfs => format!(", {}", guest.stage.shown()),
+            cvmc_protocol::GuestStage::System => String::new(),
+        };
+        ui.heading(RichText::new(format!("TRUSTED ({what}{stage})")).color(PASS));
         let at = state
             .verdict
             .verified_at
@@ -230,6 +234,7 @@ pub fn attestation_ui(ui: &mut egui::Ui, state: &ClientState) {
             ),
             ("anchor".to_owned(), v.anchor().to_string()),
             ("identity".to_owned(), guest.identity_fingerprint.clone()),
+            ("stage".to_owned(), guest.stage.shown().to_owned()),
             ("binding checked".to_owned(), v.binding_checked().to_string()),
         ];
         let mut summary = summary;

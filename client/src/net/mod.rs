@@ -122,8 +122,9 @@ pub struct Attested {
 /// What pinning did with the guest's identity, for the check list and `--json`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PinNote {
-    /// `"known"` (matches the pin), `"pinned"` (first seen, pinned now) or `"new"`
-    /// (first seen, not pinned: `--no-pin`).
+    /// `"known"` (matches the pin), `"pinned"` (first seen, pinned now), `"new"`
+    /// (first seen, not pinned: `--no-pin`) or `"ephemeral"` (an early-boot stage,
+    /// whose identity is new every boot: neither compared nor pinned).
     pub status: &'static str,
     /// Other addresses that pin the same identity, as `ADDRESS (FILE:LINE)`.
     pub also_pinned_as: Vec<String>,
@@ -364,7 +365,19 @@ pub async fn connect_with(
         }
     };
     let mut pin = None;
-    if let Some(known) = &opts.known_guests {
+    if guest.stage == cvmc_protocol::GuestStage::Initramfs {
+        // Its key is made fresh each boot on a /boot the host can read: a pin would
+        // only ever say "changed", and would vouch for nothing the measurement does not.
+        pin = Some(PinNote {
+            status: "ephemeral",
+            also_pinned_as: Vec::new(),
+            note: Some(
+                "early boot (initramfs): its identity is new every boot and is not pinned; what vouches for it is the \
+                 measurement your policy pins (measured direct boot covering the kernel and this initramfs)"
+                    .into(),
+            ),
+        });
+    } else if let Some(known) = &opts.known_guests {
         let fingerprint = &guest.identity_fingerprint;
         let seen = if opts.pin_new {
             known.check_and_pin(address, fingerprint)?

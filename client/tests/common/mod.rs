@@ -138,5 +138,6 @@ pub fn guest() -> Box<AttestedGuest> {
         })),
         identity_key: [7; 32],
         identity_fingerprint: format!("SHA256:{}", "07".repeat(32)),
+        stage: cvmc_protocol::GuestStage::System,
     })
 }
