@@ -25,7 +25,7 @@ fn example_policy_parses_once_its_measurement_is_filled_in() {
 #[test]
 fn systemd_units_run_the_server_with_its_config() {
     let rescue = asset("cvm-consoled-rescue.service");
-    assert!(rescue.contains("--console-command /usr/sbin/sulogin"));
+    assert!(rescue.contains("--console-command \"/usr/sbin/sulogin /dev/stdin\""), "sulogin on the session's terminal");
     assert!(rescue.contains("WantedBy=rescue.target emergency.target"));
     assert!(rescue.contains("Conflicts=shutdown.target cvm-consoled.service"));
     for name in ["cvm-consoled.service", "cvm-consoled-rescue.service"] {
