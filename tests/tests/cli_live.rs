@@ -130,3 +130,22 @@ fn without_a_home_the_client_refuses_instead_of_using_a_shared_directory() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no configuration directory"), "{stderr}");
 }
+
+/// `verify` on an early-boot guest: `--json` says `"stage": "initramfs"` and the
+/// identity pin `ephemeral`, the text says so, and nothing is written to known_guests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_shows_the_early_boot_stage_and_pins_nothing() {
+    let (config, fingerprint) = client();
+    let opts = GuestOptions { stage: cvmc_protocol::GuestStage::Initramfs, ..GuestOptions::default() };
+    let guest = TestGuest::start(opts, &[fingerprint]).await;
+    let addr = guest.addr.to_string();
+    let r = run(config.path(), verify(&addr, &["--json"])).await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!((j["stage"].as_str(), j["identity_pin"]["status"].as_str()), (Some("initramfs"), Some("ephemeral")));
+    let r = run(config.path(), verify(&addr, &[])).await;
+    assert!(r.stdout.contains("stage: early boot (initramfs)"), "{}", r.stdout);
+    assert!(r.stdout.contains("is ephemeral (early boot)"), "{}", r.stdout);
+    assert!(known_guests(config.path()).is_empty(), "an early-boot identity was pinned");
+    guest.stop().await;
+}
