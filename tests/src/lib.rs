@@ -7,6 +7,7 @@
 
 pub mod azure;
 pub mod bent;
+pub mod cli;
 pub mod console_driver;
 pub mod guest;
 pub mod hostile;

@@ -118,6 +118,33 @@ fn paravisor(vtpm: Vtpm, make: MakeHcl, stop: Arc<AtomicBool>) -> std::thread::J
     })
 }
 
+/// swtpm with the HCL report's NV index defined (2048 bytes, as Azure's; the
+/// user-data index is left for the provider to define, as on a fresh VM) and the
+/// paravisor stand-in answering it, until [`Paravisor::finish`].
+struct Paravisor {
+    tpm: Swtpm,
+    stop: Arc<AtomicBool>,
+    stand_in: std::thread::JoinHandle<u32>,
+}
+
+impl Paravisor {
+    fn start(make: MakeHcl) -> Self {
+        let tpm = Swtpm::start();
+        let vtpm = Vtpm::new(&tpm.socket);
+        vtpm.nv_define(NV_HCL_REPORT, 2048).unwrap();
+        assert_eq!(vtpm.nv_size(NV_USER_DATA).unwrap(), None);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stand_in = paravisor(vtpm, make, Arc::clone(&stop));
+        Self { tpm, stop, stand_in }
+    }
+
+    /// Stop the stand-in: how many reports it made.
+    fn finish(self) -> u32 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.stand_in.join().unwrap()
+    }
+}
+
 /// The simulated chain's VCEK and ASK as the guest's `certs_dir`.
 fn certs_dir(sim: &SimulatedProvider, dir: &Path) {
     let certs = sim.evidence(&[0; 64]).unwrap().certs;
@@ -133,18 +160,11 @@ fn certs_dir(sim: &SimulatedProvider, dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_behind_the_paravisor_on_swtpm_is_verified_end_to_end_and_its_console_echoes() {
-    let tpm = Swtpm::start();
-    let vtpm = Vtpm::new(&tpm.socket);
-    // The paravisor defines the HCL report index (Azure's is 2048 bytes too); the
-    // user-data index is left for the provider to define, as on a fresh VM.
-    vtpm.nv_define(NV_HCL_REPORT, 2048).unwrap();
-    assert_eq!(vtpm.nv_size(NV_USER_DATA).unwrap(), None);
-    let stop = Arc::new(AtomicBool::new(false));
-    let stand_in = paravisor(vtpm.clone(), snp_hcl(SimulatedProvider::load(sim_dir()).unwrap()), Arc::clone(&stop));
+    let para = Paravisor::start(snp_hcl(SimulatedProvider::load(sim_dir()).unwrap()));
 
     let certs = tempfile::tempdir().unwrap();
     certs_dir(&SimulatedProvider::load(sim_dir()).unwrap(), certs.path());
-    let provider = AzureVtpmProvider::new(&tpm.socket, Some(certs.path().to_path_buf()), true).unwrap();
+    let provider = AzureVtpmProvider::new(&para.tpm.socket, Some(certs.path().to_path_buf()), true).unwrap();
     let client = TestClient::new();
     let guest = TestGuest::start_with_provider(
         GuestOptions::default(),
@@ -170,8 +190,7 @@ async fn a_guest_behind_the_paravisor_on_swtpm_is_verified_end_to_end_and_its_co
     let (end, _, _) = d.finish(30).await;
     assert!(matches!(end, ConsoleEnd::Exited(4)), "{end:?}");
     guest.stop().await;
-    stop.store(true, Ordering::Relaxed);
-    let reports = stand_in.join().unwrap();
+    let reports = para.finish();
     assert!(reports >= 2, "one fresh report per attestation, {reports} made");
 }
 
@@ -238,17 +257,14 @@ fn tdx_hcl(platform: Arc<SimTdxPlatform>) -> MakeHcl {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tdx_guest_behind_the_paravisor_is_quoted_over_imds_verified_end_to_end_and_its_console_echoes() {
-    let tpm = Swtpm::start();
-    let vtpm = Vtpm::new(&tpm.socket);
-    vtpm.nv_define(NV_HCL_REPORT, 2048).unwrap();
     let (platform, collateral) = tdx_platform();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stand_in = paravisor(vtpm.clone(), tdx_hcl(Arc::clone(&platform)), Arc::clone(&stop));
+    let para = Paravisor::start(tdx_hcl(Arc::clone(&platform)));
     let imds = imds_server(Arc::clone(&platform), Imds::Honest);
     let pcs = PcsServer::start(collateral, Behaviour::Normal);
 
-    let provider =
-        AzureVtpmProvider::new(&tpm.socket, None, true).unwrap().with_imds_url(format!("{}/acc/tdquote", imds.url()));
+    let provider = AzureVtpmProvider::new(&para.tpm.socket, None, true)
+        .unwrap()
+        .with_imds_url(format!("{}/acc/tdquote", imds.url()));
     let mut client = TestClient::tdx();
     let cache = tempfile::tempdir().unwrap();
     client.opts.pcs = Some(Arc::new(PcsSource {
@@ -285,8 +301,7 @@ async fn a_tdx_guest_behind_the_paravisor_is_quoted_over_imds_verified_end_to_en
     let (end, _, _) = d.finish(30).await;
     assert!(matches!(end, ConsoleEnd::Exited(5)), "{end:?}");
     guest.stop().await;
-    stop.store(true, Ordering::Relaxed);
-    assert!(stand_in.join().unwrap() >= 2, "one fresh report per attestation");
+    assert!(para.finish() >= 2, "one fresh report per attestation");
     assert_eq!(imds.paths.lock().unwrap().len(), 2, "the console's attestation was quoted afresh");
 }
 
@@ -294,12 +309,8 @@ async fn a_tdx_guest_behind_the_paravisor_is_quoted_over_imds_verified_end_to_en
 /// was wrong, bounded in size and time; its text is escaped.
 #[test]
 fn a_hostile_or_broken_quoting_service_is_a_clear_bounded_error() {
-    let tpm = Swtpm::start();
-    let vtpm = Vtpm::new(&tpm.socket);
-    vtpm.nv_define(NV_HCL_REPORT, 2048).unwrap();
     let (platform, _) = tdx_platform();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stand_in = paravisor(vtpm.clone(), tdx_hcl(Arc::clone(&platform)), Arc::clone(&stop));
+    let para = Paravisor::start(tdx_hcl(Arc::clone(&platform)));
     let cases = [
         (Imds::OtherTd, "the quote's MRTD is not this TD report's"),
         (Imds::BadJson, "answer is not {\"quote\": ...}"),
@@ -310,7 +321,7 @@ fn a_hostile_or_broken_quoting_service_is_a_clear_bounded_error() {
     ];
     for (n, (behaviour, want)) in cases.into_iter().enumerate() {
         let imds = imds_server(Arc::clone(&platform), behaviour);
-        let provider = AzureVtpmProvider::new(&tpm.socket, None, true)
+        let provider = AzureVtpmProvider::new(&para.tpm.socket, None, true)
             .unwrap()
             .with_imds_url(format!("{}/acc/tdquote", imds.url()))
             .with_imds_timeout(Duration::from_secs(1));
@@ -322,12 +333,12 @@ fn a_hostile_or_broken_quoting_service_is_a_clear_bounded_error() {
     }
     // The honest service, for contrast: evidence an Azure TDX verifier takes apart.
     let imds = imds_server(Arc::clone(&platform), Imds::Honest);
-    let provider =
-        AzureVtpmProvider::new(&tpm.socket, None, true).unwrap().with_imds_url(format!("{}/acc/tdquote", imds.url()));
+    let provider = AzureVtpmProvider::new(&para.tpm.socket, None, true)
+        .unwrap()
+        .with_imds_url(format!("{}/acc/tdquote", imds.url()));
     let ev = provider.evidence(&[0xaa; 64]).unwrap();
     assert_eq!(ev.tee, cvmc_protocol::evidence::Tee::SIMULATED_AZURE_TDX);
     let (hcl_part, quote) = hcl::split_quote(&ev.report).unwrap();
     assert!(!quote.is_empty() && hcl::HclReport::parse(hcl_part).unwrap().report_type == HwReportType::Tdx);
-    stop.store(true, Ordering::Relaxed);
-    stand_in.join().unwrap();
+    para.finish();
 }

@@ -8,7 +8,7 @@
 // Test code: a failed unwrap is a failed test, with its message.
 #![allow(clippy::unwrap_used)]
 
-use cvm_console::cli::{EXIT_BAD_INPUT, EXIT_NOT_TRUSTED, EXIT_OK, main_with_args};
+use cvm_console::cli::{EXIT_BAD_INPUT, EXIT_NOT_TRUSTED, EXIT_OK};
 use cvm_console::policy_file::{LoadedPolicy, load_policy};
 use cvm_consoled::sim_tdx::{CollateralSpec, SimTdxPlatform};
 use cvmc_protocol::azure::hcl::{self, HclReport, HwReportType};
@@ -17,6 +17,7 @@ use cvmc_protocol::policy::Hex;
 use cvmc_protocol::tdx::Collateral;
 use cvmc_protocol::tdx::tdreport::TdReportStruct;
 use cvmc_protocol::{Check, ExpectedReportData, VerifyError};
+use cvmc_tests::cli::cli;
 use cvmc_tests::guest::sim_dir_tdx;
 
 fn data(name: &str) -> Vec<u8> {
@@ -169,20 +170,6 @@ fn an_azure_td_without_sept_ve_disable_needs_the_policy_to_say_so() {
     let mut loaded = load_policy(&sim_dir_tdx().join("policy.toml")).unwrap();
     loaded.policy.tdx.get_or_insert_with(Default::default).require_sept_ve_disable = false;
     verify_azure_tdx(&evidence, &t.collateral, &expected, &loaded.policy, &loaded.anchors, t.now).unwrap();
-}
-
-struct Run {
-    code: u8,
-    stdout: String,
-    stderr: String,
-}
-
-fn cli(args: &[&str]) -> Run {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut argv = vec!["cvm-console"];
-    argv.extend_from_slice(args);
-    let code = main_with_args(argv, &mut out, &mut err);
-    Run { code, stdout: String::from_utf8(out).unwrap(), stderr: String::from_utf8(err).unwrap() }
 }
 
 #[test]

@@ -8,24 +8,11 @@
 
 use std::path::Path;
 
-use cvm_console::cli::{EXIT_BAD_INPUT, EXIT_NOT_TRUSTED, EXIT_OK, main_with_args};
+use cvm_console::cli::{EXIT_BAD_INPUT, EXIT_NOT_TRUSTED, EXIT_OK};
 use cvmc_protocol::ExpectedReportData;
+use cvmc_tests::cli::{Run, cli};
 use cvmc_tests::vectors;
 use cvmc_tests::verifier_cases::{Input, cases, milan};
-
-struct Run {
-    code: u8,
-    stdout: String,
-    stderr: String,
-}
-
-fn cli(args: &[&str]) -> Run {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut argv = vec!["cvm-console"];
-    argv.extend_from_slice(args);
-    let code = main_with_args(argv, &mut out, &mut err);
-    Run { code, stdout: String::from_utf8(out).unwrap(), stderr: String::from_utf8(err).unwrap() }
-}
 
 /// Write the case's files into `dir` and run `verify-report --json` on them.
 fn run_case(dir: &Path, input: &Input) -> Run {

@@ -13,20 +13,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cvm_console::cli::{EXIT_BAD_INPUT, EXIT_OK, main_with_args};
+use cvm_console::cli::{EXIT_BAD_INPUT, EXIT_OK};
+use cvmc_tests::cli::{Run, cli};
 
-struct Run {
-    code: u8,
-    stdout: String,
-    stderr: String,
-}
-
+/// `cvm-console measure ARGS...`.
 fn ours(args: &[&str]) -> Run {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut argv = vec!["cvm-console", "measure"];
-    argv.extend_from_slice(args);
-    let code = main_with_args(argv, &mut out, &mut err);
-    Run { code, stdout: String::from_utf8(out).unwrap(), stderr: String::from_utf8(err).unwrap() }
+    let mut all = vec!["measure"];
+    all.extend_from_slice(args);
+    cli(&all)
 }
 
 fn reference(args: &[&str]) -> Result<String, String> {

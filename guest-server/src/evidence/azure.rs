@@ -367,11 +367,10 @@ impl EvidenceProvider for AzureVtpmProvider {
             std::thread::sleep(REFRESH_POLL);
         };
         if kind == HwReportType::Tdx {
-            // The TD report is at the hardware report's place; `fresh` parsed it.
-            let td_report = HclReport::parse(&report)
-                .map(|h| h.hw_report.to_vec())
-                .map_err(|e| EvidenceError::Malformed { provider: NAME, reason: e.to_string() })?;
-            let quote = imds_quote(&self.imds_url, &td_report, self.imds_timeout)?;
+            // The TD report is at the hardware report's place (`fresh` parsed it).
+            let td_report =
+                report.get(hcl::HW_REPORT_OFFSET..hcl::HW_REPORT_OFFSET + hcl::TD_REPORT_LEN).unwrap_or_default();
+            let quote = imds_quote(&self.imds_url, td_report, self.imds_timeout)?;
             let tee = if self.simulated_paravisor { Tee::SIMULATED_AZURE_TDX } else { Tee::AZURE_TDX };
             return Ok(RawEvidence {
                 tee,
