@@ -16,6 +16,10 @@
 //!    serial getty wanted by rescue.target, which doctor flags (and the script sees
 //!    the prompt on the serial log, where before it saw none).
 //!
+//! With `CVMC_LUKS_INITRD=dracut` the script makes the same guest with Debian's dracut
+//! and runs [`dracut_luks_unlock_and_login_over_the_attested_console`]: steps 1 to 4,
+//! the LUKS prompt systemd-cryptsetup's, answered by systemd-tty-ask-password-agent.
+//!
 //! Ignored in the ordinary suite: the script passes `CVMC_LUKS_ADDR`,
 //! `CVMC_LUKS_SIM_DIR`, `CVMC_LUKS_OUT`, `CVMC_LUKS_PASSPHRASE` and
 //! `CVMC_LUKS_PASSWORD` (both fresh per run, then looked for in everything the host
@@ -85,6 +89,23 @@ impl Clock {
     }
 }
 
+/// Log in as root on the real root's console; the session, at the shell's prompt.
+/// No re-attach: the rescue step ends this server on purpose.
+async fn log_in(addr: &str, system: &ConnectOptions, password: &str) -> Driver {
+    let once = Reconnect { attempts: 0, ..Reconnect::default() };
+    let mut d = Driver::start(addr.to_owned(), system.clone(), once);
+    d.tx.send(ConsoleCommand::Resize { cols: 200, rows: 50 }).await.unwrap();
+    d.wait_for("login: ", 120).await;
+    d.type_str("root\n").await;
+    d.wait_for("Password: ", 60).await;
+    d.type_str(&format!("{password}\n")).await;
+    // login flushes what is typed before the shell reads: wait for its prompt.
+    d.wait_for("@cvmc-luks:~# ", 120).await;
+    d.type_str("echo lo''gged-in-$((6*7))\n").await;
+    d.wait_for("logged-in-42", 60).await;
+    d
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the QEMU guest: run tests/vm/luks"]
 async fn luks_unlock_login_and_rescue_over_the_attested_console() {
@@ -114,18 +135,8 @@ async fn luks_unlock_login_and_rescue_over_the_attested_console() {
     assert_ne!(system_id, early_id);
     clock.step(&format!("3 the real root's cvm-consoled attests ({system_id})"));
 
-    // 4. Log in (no re-attach: step 5 ends this server on purpose).
-    let once = Reconnect { attempts: 0, ..Reconnect::default() };
-    let mut d = Driver::start(addr.clone(), system.clone(), once);
-    d.tx.send(ConsoleCommand::Resize { cols: 200, rows: 50 }).await.unwrap();
-    d.wait_for("login: ", 120).await;
-    d.type_str("root\n").await;
-    d.wait_for("Password: ", 60).await;
-    d.type_str(&format!("{password}\n")).await;
-    // login flushes what is typed before the shell reads: wait for its prompt.
-    d.wait_for("@cvmc-luks:~# ", 120).await;
-    d.type_str("echo lo''gged-in-$((6*7))\n").await;
-    d.wait_for("logged-in-42", 60).await;
+    // 4. Log in.
+    let d = log_in(&addr, &system, &password).await;
     clock.step("4 root logged in on the real root");
 
     // 5. Single-user mode: the rescue unit serves sulogin.
@@ -165,5 +176,46 @@ async fn luks_unlock_login_and_rescue_over_the_attested_console() {
         assert!(line.contains(id), "doctor flags {id}: {line}");
     }
     clock.step("6 leaky control: doctor flags the serial getty and sulogin on the host's console");
+    std::fs::write(out.join("luks-steps.done"), "ok\n").unwrap();
+}
+
+/// `CVMC_LUKS_INITRD=dracut tests/vm/luks`: the same guest with Debian's dracut (a
+/// systemd initrd with the package's 90cvm-consoled module). Its console is
+/// systemd-tty-ask-password-agent, which answers systemd-cryptsetup's prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the QEMU guest: run CVMC_LUKS_INITRD=dracut tests/vm/luks"]
+async fn dracut_luks_unlock_and_login_over_the_attested_console() {
+    let addr = env("CVMC_LUKS_ADDR");
+    let sim = PathBuf::from(env("CVMC_LUKS_SIM_DIR"));
+    let out = PathBuf::from(env("CVMC_LUKS_OUT"));
+    let (passphrase, password) = (env("CVMC_LUKS_PASSPHRASE"), env("CVMC_LUKS_PASSWORD"));
+    let early = options(&sim, out.join("known_guests.initramfs"));
+    let system = options(&sim, out.join("known_guests.system"));
+    let mut clock = Clock(Instant::now(), Instant::now());
+
+    // 1. The systemd initrd's stage.
+    let early_id = attested(&addr, &early, None, 600).await;
+    clock.step(&format!("1 the dracut initrd stage attests ({early_id})"));
+
+    // 2. The password agent shows systemd-cryptsetup's prompt; the answer unlocks the
+    //    root, the initrd switches root and stops this server, ending the session.
+    let once = Reconnect { attempts: 0, ..Reconnect::default() };
+    let mut d = Driver::start(addr.clone(), early.clone(), once);
+    d.tx.send(ConsoleCommand::Resize { cols: 200, rows: 50 }).await.unwrap();
+    d.wait_for("passphrase for", 180).await;
+    d.type_str(&format!("{passphrase}\n")).await;
+    let (end, output, _) = d.finish(300).await;
+    println!("[luks] the initrd's session ended with the switch to the root: {end:?} ({} bytes)", output.len());
+    clock.step("2 systemd-tty-ask-password-agent over the attested console unlocked the LUKS root");
+
+    // 3. The real root's server, another identity.
+    let system_id = attested(&addr, &system, Some(&early_id), 900).await;
+    assert_ne!(system_id, early_id);
+    clock.step(&format!("3 the real root's cvm-consoled attests ({system_id})"));
+
+    // 4. Log in.
+    let d = log_in(&addr, &system, &password).await;
+    drop(d);
+    clock.step("4 root logged in on the real root");
     std::fs::write(out.join("luks-steps.done"), "ok\n").unwrap();
 }
